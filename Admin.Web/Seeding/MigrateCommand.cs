@@ -1,0 +1,23 @@
+using Beacon.Core.Data;
+
+namespace Beacon.Admin.Seeding;
+
+/// <summary>The <c>migrate</c> command: applies migrations and, with <c>--seed-dev</c>, seeds the dev store.</summary>
+public static class MigrateCommand
+{
+    public static async Task<int> RunAsync(IServiceProvider services, bool seedDev)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var logger = scope.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Beacon.Migrate");
+        var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
+        await DatabaseMigrator.MigrateAsync(db, CancellationToken.None);
+        logger.LogInformation("Database is up to date");
+
+        if (seedDev)
+        {
+            var configuration = scope.ServiceProvider.GetRequiredService<IConfiguration>();
+            await DevSeeder.SeedAsync(db, configuration, logger, CancellationToken.None);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,187 @@
+using Microsoft.AspNetCore.Identity;
+
+namespace Beacon.Core.Data;
+
+/// <summary>A merchant's store: the unit of isolation for tokens, pipelines and events.</summary>
+public sealed class Store
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public required string Name { get; set; }
+    public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
+    public List<AccessToken> Tokens { get; set; } = [];
+    public List<Pipeline> Pipelines { get; set; } = [];
+    public List<StoreMember> Members { get; set; } = [];
+}
+
+/// <summary>
+/// A storefront access token. Only the SHA-256 of the token is stored (<see cref="TokenHash"/>, lowercase hex);
+/// the full token is shown once at creation, <see cref="DisplayPrefix"/> identifies it afterwards.
+/// </summary>
+public sealed class AccessToken
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid StoreId { get; set; }
+    public Store? Store { get; set; }
+    public required string Name { get; set; }
+    public required string TokenHash { get; set; }
+    public required string DisplayPrefix { get; set; }
+    /// <summary>Origins allowed to send with this token (e.g. <c>https://shop.example</c>); empty allows any.</summary>
+    public List<string> AllowedOrigins { get; set; } = [];
+    /// <summary>Requests per minute for this token on the Alana API; null uses the configured default.</summary>
+    public int? RateLimitPerMinute { get; set; }
+    /// <summary>Requests per minute per token and client IP; null uses the configured default.</summary>
+    public int? RateLimitPerIpPerMinute { get; set; }
+    public bool Revoked { get; set; }
+    public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset? RevokedAt { get; set; }
+}
+
+public static class PipelineKinds
+{
+    public const string Webhook = "webhook";
+    public const string Postgres = "postgres";
+    public static readonly IReadOnlyList<string> All = [Webhook, Postgres];
+}
+
+/// <summary>A destination the merchant configured for the store's events.</summary>
+public sealed class Pipeline
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid StoreId { get; set; }
+    public Store? Store { get; set; }
+    public required string Name { get; set; }
+    /// <summary>One of <see cref="PipelineKinds"/>.</summary>
+    public required string Kind { get; set; }
+    /// <summary>Webhook destination URL; null for postgres pipelines.</summary>
+    public string? Url { get; set; }
+    /// <summary>Kind-specific settings (batch size, linger, headers...), as JSON.</summary>
+    public Dictionary<string, string> Settings { get; set; } = [];
+    /// <summary>Standard Webhooks signing secret (<c>whsec_...</c>).</summary>
+    public required string Secret { get; set; }
+    /// <summary>The secret being rotated out; deliveries are signed with both until <see cref="PreviousSecretExpiresAt"/>.</summary>
+    public string? PreviousSecret { get; set; }
+    public DateTimeOffset? PreviousSecretExpiresAt { get; set; }
+    /// <summary>Event types delivered; empty delivers every type.</summary>
+    public List<string> EventTypes { get; set; } = [];
+    public bool Enabled { get; set; } = true;
+    /// <summary>Why the pipeline is disabled (by a person or automatically after failing for days).</summary>
+    public string? DisabledReason { get; set; }
+    /// <summary>Start of the current run of uninterrupted failures; null when the last delivery succeeded.</summary>
+    public DateTimeOffset? FailingSince { get; set; }
+    public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset UpdatedAt { get; set; } = DateTimeOffset.UtcNow;
+
+    public bool Accepts(string eventType) => EventTypes.Count == 0 || EventTypes.Contains(eventType);
+}
+
+/// <summary>Delivery outcomes of one pipeline aggregated per minute (for charts and alerting).</summary>
+public sealed class DeliveryStat
+{
+    public Guid PipelineId { get; set; }
+    /// <summary>The minute (UTC, seconds zeroed) the counts belong to.</summary>
+    public DateTimeOffset Minute { get; set; }
+    public long Delivered { get; set; }
+    public long Failed { get; set; }
+    public long Retried { get; set; }
+    public long DeadLettered { get; set; }
+    public double? LatencyP50Ms { get; set; }
+    public double? LatencyP99Ms { get; set; }
+}
+
+/// <summary>
+/// A batch parked for a later delivery attempt. The stream entry is acked once this row is committed,
+/// so a destination that is down for hours never holds the Redis stream back.
+/// </summary>
+public sealed class RetryBatch
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid PipelineId { get; set; }
+    public Guid StoreId { get; set; }
+    /// <summary>Protobuf <c>EnrichedEventBatch</c>.</summary>
+    public required byte[] Payload { get; set; }
+    public int EventCount { get; set; }
+    /// <summary>Attempts made so far.</summary>
+    public int Attempts { get; set; }
+    public DateTimeOffset NextAttemptAt { get; set; }
+    public int? LastStatus { get; set; }
+    public string? LastError { get; set; }
+    public DateTimeOffset FirstFailedAt { get; set; } = DateTimeOffset.UtcNow;
+    /// <summary>A worker that took the batch owns it until then; a crashed worker's lease simply expires.</summary>
+    public DateTimeOffset? LeasedUntil { get; set; }
+}
+
+/// <summary>An event a pipeline gave up on: kept with the last error until replayed or discarded.</summary>
+public sealed class DeadLetter
+{
+    public long Id { get; set; }
+    public Guid PipelineId { get; set; }
+    public Guid StoreId { get; set; }
+    public required string EventId { get; set; }
+    public required string EventType { get; set; }
+    /// <summary>Protobuf <c>EnrichedEvent</c>.</summary>
+    public required byte[] Envelope { get; set; }
+    public int Attempts { get; set; }
+    public int? LastStatus { get; set; }
+    public string? LastError { get; set; }
+    /// <summary>The start of the destination's answer, truncated.</summary>
+    public string? ResponseExcerpt { get; set; }
+    public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
+}
+
+/// <summary>An Admin.Web user (operator or merchant).</summary>
+public sealed class BeaconUser : IdentityUser
+{
+    public bool IsOperator { get; set; }
+    public List<StoreMember> Stores { get; set; } = [];
+}
+
+/// <summary>Membership of a merchant user in a store.</summary>
+public sealed class StoreMember
+{
+    public Guid StoreId { get; set; }
+    public Store? Store { get; set; }
+    public required string UserId { get; set; }
+    public BeaconUser? User { get; set; }
+    public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
+}
+
+/// <summary>A key for the management API (<c>Authorization: Bearer ...</c>), stored as SHA-256 hex.</summary>
+public sealed class ApiKey
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public required string Name { get; set; }
+    public required string KeyHash { get; set; }
+    public required string DisplayPrefix { get; set; }
+    /// <summary>The user whose rights the key carries.</summary>
+    public required string UserId { get; set; }
+    public BeaconUser? User { get; set; }
+    public bool Revoked { get; set; }
+    public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset? LastUsedAt { get; set; }
+}
+
+/// <summary>A row of the day-partitioned <c>events</c> table written by postgres pipelines (read-only in EF).</summary>
+public sealed class StoredEvent
+{
+    public required string EventId { get; set; }
+    public Guid StoreId { get; set; }
+    public Guid PipelineId { get; set; }
+    public required string EventType { get; set; }
+    public required string Source { get; set; }
+    public DateTimeOffset Timestamp { get; set; }
+    public DateTimeOffset ReceivedAt { get; set; }
+    public string? SessionId { get; set; }
+    public string? DeviceId { get; set; }
+    public string? CustomerId { get; set; }
+    public string? VisitorId { get; set; }
+    public string? ProductId { get; set; }
+    public string? GeoCountry { get; set; }
+    public string? GeoState { get; set; }
+    public string? GeoCity { get; set; }
+    public string? DeviceType { get; set; }
+    public string? Browser { get; set; }
+    public string? Os { get; set; }
+    public string? ShoppingChannel { get; set; }
+    /// <summary>Every other field of the event, as JSON (jsonb).</summary>
+    public required string Data { get; set; }
+}

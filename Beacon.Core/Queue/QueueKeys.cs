@@ -1,0 +1,49 @@
+using System.IO.Hashing;
+using System.Text;
+
+namespace Beacon.Core.Queue;
+
+/// <summary>
+/// The queue contract between Ingestion.Api and Pipelines.Worker (DESIGN §4).
+/// Each stream entry holds the events of one request for one store: one field <see cref="EventField"/>
+/// per event, whose value is a protobuf <c>EnrichedEvent</c>. Keys of a partition share a Redis Cluster
+/// hash tag (<c>{p0}</c>), so a partition's stream and its dedup keys live on one shard and can be
+/// updated by one script.
+/// </summary>
+public static class QueueKeys
+{
+    /// <summary>Field name of each event in a stream entry (repeated once per event).</summary>
+    public const string EventField = "e";
+
+    /// <summary>The consumer group of Pipelines.Worker.</summary>
+    public const string ConsumerGroup = "pipelines";
+
+    /// <summary>The partition a store's events go to.</summary>
+    public static int PartitionOf(Guid storeId, int partitions)
+    {
+        if (partitions <= 1)
+        {
+            return 0;
+        }
+        Span<byte> bytes = stackalloc byte[16];
+        storeId.TryWriteBytes(bytes);
+        return (int)(XxHash32.HashToUInt32(bytes) % (uint)partitions);
+    }
+
+    public static string HashTag(int partition) => $"{{p{partition}}}";
+
+    /// <summary>The stream of a partition, e.g. <c>beacon:{p0}:events</c>.</summary>
+    public static string Stream(int partition) => $"beacon:{HashTag(partition)}:events";
+
+    /// <summary>Dedup marker of a client event id in a store (same hash tag as the store's stream).</summary>
+    public static string Dedup(int partition, Guid storeId, string eventId) =>
+        $"beacon:{HashTag(partition)}:dedup:{storeId:N}:{eventId}";
+
+    public static IEnumerable<string> AllStreams(int partitions) =>
+        Enumerable.Range(0, Math.Max(1, partitions)).Select(Stream);
+
+    /// <summary>Rate-limit counter key (one per window).</summary>
+    public static string RateLimit(string scope, long window) => $"beacon:rl:{scope}:{window}";
+
+    internal static readonly Encoding Utf8 = new UTF8Encoding(false);
+}

@@ -1,0 +1,74 @@
+using Beacon.Core.Data;
+using Microsoft.EntityFrameworkCore;
+using Xunit;
+
+namespace Beacon.TestHost;
+
+/// <summary>
+/// One throwaway Postgres (migrated) and one Redis per test process, started on first use and shared by
+/// every test class. Tests isolate themselves by creating their own store (<see cref="TestData"/>).
+/// A test that stops a server must use its own (<see cref="RedisServer.StartAsync"/>), never these.
+/// </summary>
+public sealed class Backends : IAsyncLifetime
+{
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static Backends? _shared;
+
+    public required PostgresServer Postgres { get; init; }
+    public required RedisServer Redis { get; init; }
+
+    public string PostgresConnectionString => Postgres.ConnectionString();
+    public string RedisConnectionString => Redis.ConnectionString;
+
+    /// <summary>The shared instance; started (and migrated) by the first caller.</summary>
+    public static async Task<Backends> GetAsync()
+    {
+        await Gate.WaitAsync();
+        try
+        {
+            if (_shared is null)
+            {
+                var postgres = PostgresServer.StartAsync();
+                var redis = RedisServer.StartAsync();
+                _shared = new Backends { Postgres = await postgres, Redis = await redis };
+                await using var db = _shared.CreateDbContext();
+                await DatabaseMigrator.MigrateAsync(db, CancellationToken.None);
+            }
+            return _shared;
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    public BeaconDbContext CreateDbContext() => CreateDbContext(PostgresConnectionString);
+
+    public static BeaconDbContext CreateDbContext(string connectionString) =>
+        new(new DbContextOptionsBuilder<BeaconDbContext>()
+            .UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"))
+            .UseSnakeCaseNamingConvention()
+            .Options);
+
+    /// <summary>Configuration keys that point a service at these servers.</summary>
+    public IReadOnlyDictionary<string, string?> ServiceConfiguration => new Dictionary<string, string?>
+    {
+        ["ConnectionStrings:beacondb"] = PostgresConnectionString,
+        ["ConnectionStrings:redis"] = RedisConnectionString,
+    };
+
+    // As a class fixture it only hands out the shared servers; they stop when the test process exits.
+    Task IAsyncLifetime.InitializeAsync() => Task.CompletedTask;
+
+    Task IAsyncLifetime.DisposeAsync() => Task.CompletedTask;
+}
+
+/// <summary>xunit fixture: <c>IClassFixture&lt;BackendsFixture&gt;</c> gives a test class the shared servers.</summary>
+public sealed class BackendsFixture : IAsyncLifetime
+{
+    public Backends Backends { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Backends = await Backends.GetAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+}
