@@ -19,7 +19,7 @@ public static class AlanaEventsApi
             .WithSummary("Ingest a batch of 1-100 Alana shopping events")
             .WithDescription("Key in the x-api-key header or ?key=. Rate limited per key and per key + client IP (429 with Retry-After). " +
                              "Invalid events are dropped and counted in errors; stored counts events durably queued.")
-            .Accepts<BeaconBatchDocument>("application/json", "text/plain")
+            .DocumentsJsonBody<BeaconBatchDocument>()
             .Produces<AlanaResponse>(StatusCodes.Status200OK)
             .Produces<ErrorBody>(StatusCodes.Status401Unauthorized)
             .Produces<ErrorBody>(StatusCodes.Status403Forbidden)

@@ -20,7 +20,7 @@ public static class BeaconApi
             .WithDescription("Token in the X-Storefront-Access-Token header, else ?token= (the header wins). The body is read as JSON " +
                              "whatever the Content-Type (text/plain from sendBeacon included). Invalid events are dropped one by one; " +
                              "201 with body null once every accepted event is durably queued. ?validate=1 is a dry run.")
-            .Accepts<BeaconBatchDocument>("application/json", "text/plain")
+            .DocumentsJsonBody<BeaconBatchDocument>()
             .Produces(StatusCodes.Status201Created, contentType: "application/json")
             .Produces<ValidationReport>(StatusCodes.Status200OK)
             .Produces<ErrorBody>(StatusCodes.Status401Unauthorized)

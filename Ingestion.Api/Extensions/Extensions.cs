@@ -32,7 +32,11 @@ internal static class Extensions
         services.AddSingleton<IngestionPipeline>();
         UserAgentParser.Warm();
 
-        services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, IngestionJsonContext.Default));
+        services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.TypeInfoResolverChain.Insert(0, IngestionJsonContext.Default);
+            options.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
+        });
 
         // GET /v1/event-types is cached in Redis, shared by every instance, on the same connection as the queue.
         services.AddStackExchangeRedisOutputCache(_ => { });

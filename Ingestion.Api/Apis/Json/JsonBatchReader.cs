@@ -37,6 +37,10 @@ public static class JsonBatchReader
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
         var count = 0;
         var sawEvents = false;
+        if (body.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            return Fail("The body is empty: send a JSON object such as {\"events\":[{...}]}.");
+        }
         try
         {
             if (!reader.Read())
