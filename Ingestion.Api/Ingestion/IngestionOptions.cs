@@ -20,7 +20,7 @@ public sealed class IngestionOptions
     /// </summary>
     public List<string> TrustedProxies { get; set; } = [];
 
-    /// <summary>Optional MaxMind-format city database (<c>.mmdb</c>) for geo lookups without Cloudflare.</summary>
+    /// <summary>Optional MaxMind-format city database(s) (<c>.mmdb</c>, several separated by <c>;</c>) for geo lookups without Cloudflare.</summary>
     public string? GeoIpDatabase { get; set; }
 
     /// <summary>Recent rejections kept per store in Redis for Admin.Web (<c>beacon:drops:&lt;storeId&gt;</c>).</summary>
