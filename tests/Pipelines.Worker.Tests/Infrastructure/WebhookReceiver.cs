@@ -47,6 +47,8 @@ public sealed class WebhookReceiver : IAsyncDisposable
     {
         var port = Beacon.TestHost.FreePort.Next();
         var builder = WebApplication.CreateSlimBuilder();
+        // The worker's appsettings.json is copied next to the tests; its Kestrel endpoints are not ours.
+        builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
         var app = builder.Build();
