@@ -85,41 +85,57 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
         var data = new ArrayBufferWriter<byte>(1024);
         await using var importer = await connection.BeginBinaryImportAsync(
             $"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", cancellationToken);
+        // Rows are written synchronously: the importer buffers them, and per-column awaits cost more than the rare
+        // blocking flush of a full buffer.
         foreach (var envelope in events)
         {
-            var e = envelope.Event ?? new Event();
-            await importer.StartRowAsync(cancellationToken);
-            await importer.WriteAsync(e.EventId, NpgsqlDbType.Text, cancellationToken);
-            await importer.WriteAsync(Guid.Parse(envelope.StoreId), NpgsqlDbType.Uuid, cancellationToken);
-            await importer.WriteAsync(pipelineId, NpgsqlDbType.Uuid, cancellationToken);
-            await importer.WriteAsync(e.EventType, NpgsqlDbType.Text, cancellationToken);
-            await importer.WriteAsync(envelope.Source, NpgsqlDbType.Text, cancellationToken);
-            await importer.WriteAsync(EventJson.TimestampOf(envelope).UtcDateTime, NpgsqlDbType.TimestampTz, cancellationToken);
-            await importer.WriteAsync(EventJson.ReceivedAtOf(envelope).UtcDateTime, NpgsqlDbType.TimestampTz, cancellationToken);
-            await WriteTextAsync(importer, e.SessionId, cancellationToken);
-            await WriteTextAsync(importer, e.DeviceId, cancellationToken);
-            await WriteTextAsync(importer, e.CustomerId, cancellationToken);
-            await WriteTextAsync(importer, e.VisitorId, cancellationToken);
-            await WriteTextAsync(importer, e.ProductId, cancellationToken);
-            await WriteTextAsync(importer, envelope.GeoCountry, cancellationToken);
-            await WriteTextAsync(importer, envelope.GeoState, cancellationToken);
-            await WriteTextAsync(importer, envelope.GeoCity, cancellationToken);
-            await WriteTextAsync(importer, envelope.DeviceType, cancellationToken);
-            await WriteTextAsync(importer, envelope.Browser, cancellationToken);
-            await WriteTextAsync(importer, envelope.Os, cancellationToken);
-            await WriteTextAsync(importer, e.ShoppingChannel, cancellationToken);
-            data.ResetWrittenCount();
-            using (var writer = new Utf8JsonWriter(data))
-            {
-                writer.WriteStartObject();
-                EventJson.WriteRemainingFields(writer, e);
-                writer.WriteEndObject();
-            }
-            await importer.WriteAsync(System.Text.Encoding.UTF8.GetString(data.WrittenSpan), NpgsqlDbType.Jsonb, cancellationToken);
+            WriteRow(importer, pipelineId, envelope, data);
         }
         await importer.CompleteAsync(cancellationToken);
     }
 
-    private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string value, CancellationToken cancellationToken) =>
-        string.IsNullOrEmpty(value) ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, NpgsqlDbType.Text, cancellationToken);
+    private static void WriteRow(NpgsqlBinaryImporter importer, Guid pipelineId, EnrichedEvent envelope, ArrayBufferWriter<byte> data)
+    {
+        var e = envelope.Event ?? new Event();
+        importer.StartRow();
+        importer.Write(e.EventId, NpgsqlDbType.Text);
+        importer.Write(Guid.Parse(envelope.StoreId), NpgsqlDbType.Uuid);
+        importer.Write(pipelineId, NpgsqlDbType.Uuid);
+        importer.Write(e.EventType, NpgsqlDbType.Text);
+        importer.Write(envelope.Source, NpgsqlDbType.Text);
+        importer.Write(EventJson.TimestampOf(envelope).UtcDateTime, NpgsqlDbType.TimestampTz);
+        importer.Write(EventJson.ReceivedAtOf(envelope).UtcDateTime, NpgsqlDbType.TimestampTz);
+        WriteText(importer, e.SessionId);
+        WriteText(importer, e.DeviceId);
+        WriteText(importer, e.CustomerId);
+        WriteText(importer, e.VisitorId);
+        WriteText(importer, e.ProductId);
+        WriteText(importer, envelope.GeoCountry);
+        WriteText(importer, envelope.GeoState);
+        WriteText(importer, envelope.GeoCity);
+        WriteText(importer, envelope.DeviceType);
+        WriteText(importer, envelope.Browser);
+        WriteText(importer, envelope.Os);
+        WriteText(importer, e.ShoppingChannel);
+        data.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(data))
+        {
+            writer.WriteStartObject();
+            EventJson.WriteRemainingFields(writer, e);
+            writer.WriteEndObject();
+        }
+        importer.Write(System.Text.Encoding.UTF8.GetString(data.WrittenSpan), NpgsqlDbType.Jsonb);
+    }
+
+    private static void WriteText(NpgsqlBinaryImporter importer, string value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            importer.WriteNull();
+        }
+        else
+        {
+            importer.Write(value, NpgsqlDbType.Text);
+        }
+    }
 }
