@@ -22,7 +22,8 @@ public sealed class EntryRouter(
     ILogger<EntryRouter> logger)
 {
     private readonly SemaphoreSlim _inFlightSlots = new(options.Value.MaxInFlightEntries);
-    private readonly ConcurrentDictionary<string, byte> _inFlight = new();
+    // Entries being worked on, with when their idle time in the group was last reset (read, claimed or touched).
+    private readonly ConcurrentDictionary<string, HeldEntry> _inFlight = new();
 
     public int InFlightCount => _inFlight.Count;
 
@@ -30,7 +31,7 @@ public sealed class EntryRouter(
     {
         var key = stream + "|" + entry.Id;
         // A reclaim can hand back an entry this worker is still working on; one copy in flight is enough.
-        if (!_inFlight.TryAdd(key, 0))
+        if (!_inFlight.TryAdd(key, new HeldEntry(stream, entry.Id, Environment.TickCount64)))
         {
             return;
         }
@@ -121,6 +122,26 @@ public sealed class EntryRouter(
             }
         }
     }
+
+    /// <summary>
+    /// Entries this worker has held for longer than <paramref name="age"/> since it last told Redis; marks them as
+    /// told. The caller resets their idle time (XCLAIM to itself) so a slow lane is not mistaken for a crash.
+    /// </summary>
+    public IReadOnlyList<(string Stream, RedisValue Id)> TakeHeldLongerThan(TimeSpan age)
+    {
+        var now = Environment.TickCount64;
+        var held = new List<(string, RedisValue)>();
+        foreach (var (key, entry) in _inFlight)
+        {
+            if (now - entry.TouchedAt >= age.TotalMilliseconds && _inFlight.TryUpdate(key, entry with { TouchedAt = now }, entry))
+            {
+                held.Add((entry.Stream, entry.Id));
+            }
+        }
+        return held;
+    }
+
+    private sealed record HeldEntry(string Stream, RedisValue Id, long TouchedAt);
 
     private IEnumerable<(Guid StoreId, List<EnrichedEvent> Events)> ParseEvents(string stream, StreamEntry entry)
     {

@@ -26,6 +26,7 @@ public sealed class StreamReclaimer(
             using var timer = new PeriodicTimer(settings.ClaimInterval);
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
+                await TouchHeldEntriesAsync(db, settings);
                 foreach (var stream in streams)
                 {
                     try
@@ -41,6 +42,22 @@ public sealed class StreamReclaimer(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    // XCLAIM to ourselves resets an entry's idle time, so entries still queued in a slow lane are not taken over.
+    private async Task TouchHeldEntriesAsync(IDatabase db, WorkerOptions settings)
+    {
+        foreach (var group in router.TakeHeldLongerThan(settings.ClaimMinIdle / 2).GroupBy(e => e.Stream))
+        {
+            try
+            {
+                await db.StreamClaimIdsOnlyAsync(group.Key, QueueKeys.ConsumerGroup, identity.Name, 0, group.Select(e => e.Id).ToArray());
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                logger.LogWarning(ex, "Could not refresh {Count} held entries of {Stream}", group.Count(), group.Key);
+            }
         }
     }
 
