@@ -44,10 +44,16 @@ public sealed class WorkerOptions
     public int MaxConcurrentBatchesPerPipeline { get; set; } = 4;
 
     /// <summary>
-    /// Queued parts per pipeline lane. A lane that is full (a slow or hanging destination) parks new events in
-    /// Postgres for the retry scheduler instead of making the reader wait, so other pipelines keep flowing.
+    /// Queued parts per pipeline lane. A full lane makes the reader wait (back-pressure) for at most
+    /// <see cref="LaneStallTimeout"/>; a stalled lane parks new events in Postgres for the retry scheduler.
     /// </summary>
     public int LaneCapacity { get; set; } = 2_000;
+
+    /// <summary>
+    /// How long the reader waits for room in a full lane before it calls the lane stalled and parks its new events
+    /// in Postgres. A lane whose batches take longer than this counts as stalled until one is quick again.
+    /// </summary>
+    public TimeSpan LaneStallTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Delays after each failed attempt (after the first, immediate one); ±<see cref="RetryJitter"/>.</summary>
     public List<TimeSpan> RetrySchedule { get; set; } = [];

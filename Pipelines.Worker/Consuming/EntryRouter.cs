@@ -76,7 +76,7 @@ public sealed class EntryRouter(
                     {
                         tracked.AddPart();
                         var item = new LaneItem(tracked, chunk);
-                        if (!lane.TryEnqueue(item))
+                        if (!await lane.EnqueueAsync(item, cancellationToken))
                         {
                             await ParkOverflowAsync(pipeline, item, cancellationToken);
                         }
@@ -92,7 +92,7 @@ public sealed class EntryRouter(
         }
     }
 
-    // A full lane means the destination is slow or hanging: park instead of waiting so other pipelines go on.
+    // A lane that stays full means the destination is hanging: park instead of waiting so other pipelines go on.
     private async Task ParkOverflowAsync(Beacon.Core.Data.Pipeline pipeline, LaneItem item, CancellationToken cancellationToken)
     {
         try

@@ -22,7 +22,10 @@ public sealed class PipelineLane
     private readonly DeliveryOutcomes _outcomes;
     private readonly int _maxConcurrentBatches;
     private readonly ILogger _logger;
+    private readonly TimeSpan _stallTimeout;
     private volatile Pipeline _pipeline;
+    // Set when the reader waited a whole stall timeout for room; cleared when a batch completes in good time.
+    private volatile bool _stalled;
 
     public PipelineLane(Pipeline pipeline, IPipelineDestination destination, DeliveryOutcomes outcomes, WorkerOptions options, ILogger logger)
     {
@@ -30,6 +33,7 @@ public sealed class PipelineLane
         _destination = destination;
         _outcomes = outcomes;
         _maxConcurrentBatches = Math.Max(1, options.MaxConcurrentBatchesPerPipeline);
+        _stallTimeout = options.LaneStallTimeout;
         _logger = logger;
         _items = Channel.CreateBounded<LaneItem>(new BoundedChannelOptions(Math.Max(1, options.LaneCapacity))
         {
@@ -43,8 +47,34 @@ public sealed class PipelineLane
     /// <summary>Picks up configuration changes (URL, secrets) for the next batches.</summary>
     public void Update(Pipeline pipeline) => _pipeline = pipeline;
 
-    /// <summary>Queues events; false when the lane is full.</summary>
-    public bool TryEnqueue(LaneItem item) => _items.Writer.TryWrite(item);
+    /// <summary>
+    /// Queues events, waiting for room while the lane is making progress (back-pressure for a busy destination).
+    /// False when the lane is stalled (a hanging or very slow destination): the caller parks the events instead,
+    /// so the reader, and with it every other pipeline, never waits on this one for long.
+    /// </summary>
+    public async Task<bool> EnqueueAsync(LaneItem item, CancellationToken cancellationToken)
+    {
+        if (_items.Writer.TryWrite(item))
+        {
+            return true;
+        }
+        if (_stalled)
+        {
+            return false;
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_stallTimeout);
+        try
+        {
+            await _items.Writer.WriteAsync(item, timeout.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            _stalled = true;
+            return false;
+        }
+    }
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
@@ -129,7 +159,12 @@ public sealed class PipelineLane
         var batchId = Guid.CreateVersion7();
         try
         {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var result = await _destination.DeliverAsync(pipeline, batchId, events, CancellationToken.None);
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(started) < _stallTimeout)
+            {
+                _stalled = false;
+            }
             await _outcomes.AfterFirstAttemptAsync(pipeline, batchId, events, result, CancellationToken.None);
             foreach (var item in items)
             {

@@ -33,6 +33,9 @@ internal static class Extensions
         services.AddSingleton<IPipelineDestination, PostgresDestination>();
         services.AddSingleton<EntryRouter>();
 
+        // Batches in flight may take the whole 15 s delivery timeout, in the lanes and in the retry scheduler.
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(40));
+
         // Hosted services stop in reverse order: reading stops first, then lanes and retries finish their
         // in-flight batches, then the last acks and stats are written.
         AddHosted<DeliveryStatsWriter>(services);

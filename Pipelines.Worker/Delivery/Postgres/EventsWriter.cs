@@ -83,18 +83,20 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
         NpgsqlConnection connection, string table, Guid pipelineId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
     {
         var data = new ArrayBufferWriter<byte>(1024);
+        await using var json = new Utf8JsonWriter(data);
         await using var importer = await connection.BeginBinaryImportAsync(
             $"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", cancellationToken);
         // Rows are written synchronously: the importer buffers them, and per-column awaits cost more than the rare
         // blocking flush of a full buffer.
         foreach (var envelope in events)
         {
-            WriteRow(importer, pipelineId, envelope, data);
+            WriteRow(importer, pipelineId, envelope, data, json);
         }
         await importer.CompleteAsync(cancellationToken);
     }
 
-    private static void WriteRow(NpgsqlBinaryImporter importer, Guid pipelineId, EnrichedEvent envelope, ArrayBufferWriter<byte> data)
+    private static void WriteRow(
+        NpgsqlBinaryImporter importer, Guid pipelineId, EnrichedEvent envelope, ArrayBufferWriter<byte> data, Utf8JsonWriter json)
     {
         var e = envelope.Event ?? new Event();
         importer.StartRow();
@@ -118,12 +120,11 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
         WriteText(importer, envelope.Os);
         WriteText(importer, e.ShoppingChannel);
         data.ResetWrittenCount();
-        using (var writer = new Utf8JsonWriter(data))
-        {
-            writer.WriteStartObject();
-            EventJson.WriteRemainingFields(writer, e);
-            writer.WriteEndObject();
-        }
+        json.Reset(data);
+        json.WriteStartObject();
+        EventJson.WriteRemainingFields(json, e);
+        json.WriteEndObject();
+        json.Flush();
         importer.Write(System.Text.Encoding.UTF8.GetString(data.WrittenSpan), NpgsqlDbType.Jsonb);
     }
 

@@ -42,6 +42,12 @@ var env = new Dictionary<string, string>
     ["Logging__LogLevel__Default"] = "Warning",
     ["DOTNET_ENVIRONMENT"] = "Production",
 };
+// --set Worker:PostgresBatchSize=20000 passes a setting to the worker.
+foreach (var setting in args.Select((a, i) => (a, i)).Where(p => p.a == "--set").Select(p => args[p.i + 1]))
+{
+    var (key, value) = (setting[..setting.IndexOf('=')], setting[(setting.IndexOf('=') + 1)..]);
+    env[key.Replace(":", "__")] = value;
+}
 
 // 1. Postgres pipeline, pre-filled stream.
 var pgStore = await NewStoreAsync(PipelineKinds.Postgres, null);
