@@ -1,4 +1,16 @@
+using Beacon.Admin.Caching;
+using Beacon.Admin.Management;
+using Beacon.Admin.Security;
+using Beacon.Admin.Seeding;
+using Beacon.Core.Data;
 using Beacon.Core.Hosting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.OutputCaching.StackExchangeRedis;
+using StackExchange.Redis;
 
 namespace Beacon.Admin.Extensions;
 
@@ -8,5 +20,111 @@ internal static class Extensions
     {
         builder.AddBeaconRedis();
         builder.AddBeaconPostgres();
+
+        var services = builder.Services;
+        services.Configure<AdminOptions>(builder.Configuration.GetSection(AdminOptions.Section));
+        services.AddHttpContextAccessor();
+        services.AddProblemDetails();
+        services.Configure<JsonOptions>(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
+
+        // Keys in Redis: cookies, antiforgery tokens and invitation links stay valid across instances and restarts.
+        services.AddDataProtection()
+            .SetApplicationName("Beacon.Admin")
+            .PersistKeysToStackExchangeRedis(sp => sp.GetRequiredService<IConnectionMultiplexer>().GetDatabase(), "beacon:admin:dataprotection");
+
+        builder.AddAdminIdentity();
+        builder.AddAdminOutputCache();
+
+        services.AddRazorPages(options =>
+        {
+            options.Conventions.AuthorizeFolder("/", AdminPolicies.StoreAccess);
+            options.Conventions.AllowAnonymousToPage("/Account/Login");
+            options.Conventions.AllowAnonymousToPage("/Account/AcceptInvitation");
+            options.Conventions.AllowAnonymousToPage("/Account/AccessDenied");
+            options.Conventions.AllowAnonymousToPage("/Error");
+            options.Conventions.AuthorizePage("/Stores/Create", AdminPolicies.Operator);
+            options.Conventions.AuthorizePage("/Members/Index", AdminPolicies.Operator);
+        });
+        services.AddAntiforgery(options =>
+        {
+            options.Cookie.Name = "beacon.af";
+            options.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            options.Cookie.SameSite = SameSiteMode.Strict;
+        });
+
+        services.AddScoped<ChangeNotifier>();
+        services.AddScoped<StoreService>();
+        services.AddScoped<TokenService>();
+        services.AddScoped<PipelineService>();
+        services.AddScoped<MembershipService>();
+        services.AddScoped<ApiKeyService>();
+        services.AddScoped<AdminBootstrapper>();
+        services.AddHostedService<AdminBootstrapService>();
+    }
+
+    private static void AddAdminIdentity(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddIdentity<BeaconUser, IdentityRole>(options =>
+            {
+                options.Password.RequiredLength = 12;
+                options.Password.RequireNonAlphanumeric = false;
+                options.Password.RequiredUniqueChars = 4;
+                options.Lockout.MaxFailedAccessAttempts = 5;
+                options.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(15);
+                options.Lockout.AllowedForNewUsers = true;
+                options.User.RequireUniqueEmail = true;
+            })
+            .AddEntityFrameworkStores<BeaconDbContext>()
+            .AddDefaultTokenProviders()
+            .AddClaimsPrincipalFactory<BeaconClaimsPrincipalFactory>();
+
+        services.AddOptions<DataProtectionTokenProviderOptions>()
+            .Configure<Microsoft.Extensions.Options.IOptions<AdminOptions>>((o, admin) => o.TokenLifespan = admin.Value.InvitationLifetime);
+
+        services.ConfigureApplicationCookie(options =>
+        {
+            options.Cookie.Name = "beacon.auth";
+            options.Cookie.HttpOnly = true;
+            options.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            options.Cookie.SameSite = SameSiteMode.Lax;
+            options.LoginPath = "/account/login";
+            options.LogoutPath = "/account/logout";
+            options.AccessDeniedPath = "/account/access-denied";
+            options.ExpireTimeSpan = TimeSpan.FromHours(8);
+            options.SlidingExpiration = true;
+        });
+
+        services.AddAuthentication()
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.Scheme, null);
+        services.AddScoped<IAuthorizationHandler, StoreAccessHandler>();
+        services.AddAuthorization(options => options.AddAdminPolicies(IdentityConstants.ApplicationScheme, ApiKeyAuthenticationHandler.Scheme));
+    }
+
+    private static void AddAdminOutputCache(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddStackExchangeRedisOutputCache(options => options.InstanceName = "beacon:admin:pages:");
+        // The same connection as everything else instead of a second one of the cache's own.
+        builder.Services.AddOptions<RedisOutputCacheOptions>().Configure<IServiceProvider>((options, sp) =>
+            options.ConnectionMultiplexerFactory = () => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>()));
+        builder.Services.AddOutputCache(options => options.AddAdminCachePolicies());
+    }
+
+    /// <summary>The request pipeline, in the order that keeps it safe: authorization runs before the cache is read.</summary>
+    public static WebApplication UseAdminPipeline(this WebApplication app)
+    {
+        if (!app.Environment.IsDevelopment())
+        {
+            app.UseExceptionHandler("/Error");
+            app.UseHsts();
+        }
+        app.UseStatusCodePages();
+        app.UseSecurityHeaders();
+        app.UseStaticFiles();
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseOutputCache();
+        return app;
     }
 }
