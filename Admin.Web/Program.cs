@@ -17,7 +17,6 @@ if (await AdminCommands.TryRunAsync(app, args) is { } exitCode)
 app.UseAdminPipeline();
 
 app.MapDefaultEndpoints();
-app.MapStaticAssets();
 app.MapRazorPages();
 app.MapManagementApi();
 

@@ -23,8 +23,8 @@ public static class AdminCache
 
     public static void AddAdminCachePolicies(this OutputCacheOptions options)
     {
-        options.AddPolicy(Pages, new UserScopedCachePolicy(TimeSpan.FromMinutes(10)), excludeDefaultPolicy: true);
-        options.AddPolicy(Charts, new UserScopedCachePolicy(TimeSpan.FromSeconds(15)), excludeDefaultPolicy: true);
+        options.AddPolicy(Pages, new UserScopedCachePolicy(TimeSpan.FromMinutes(10)));
+        options.AddPolicy(Charts, new UserScopedCachePolicy(TimeSpan.FromSeconds(15)));
     }
 
     public static async Task EvictStoreAsync(this IOutputCacheStore store, Guid storeId, CancellationToken cancellationToken)

@@ -3,10 +3,14 @@ using Beacon.Admin.Management;
 using Beacon.Admin.Security;
 using Beacon.Admin.Seeding;
 using Beacon.Core.Data;
+using Beacon.Core.DeadLetters;
+using Beacon.Core.Webhooks;
 using Beacon.Core.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.OutputCaching.StackExchangeRedis;
@@ -28,9 +32,9 @@ internal static class Extensions
         services.Configure<JsonOptions>(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
 
         // Keys in Redis: cookies, antiforgery tokens and invitation links stay valid across instances and restarts.
-        services.AddDataProtection()
-            .SetApplicationName("Beacon.Admin")
-            .PersistKeysToStackExchangeRedis(sp => sp.GetRequiredService<IConnectionMultiplexer>().GetDatabase(), "beacon:admin:dataprotection");
+        services.AddDataProtection().SetApplicationName("Beacon.Admin");
+        services.AddOptions<KeyManagementOptions>().Configure<IConnectionMultiplexer>((options, redis) =>
+            options.XmlRepository = new RedisXmlRepository(() => redis.GetDatabase(), "beacon:admin:dataprotection"));
 
         builder.AddAdminIdentity();
         builder.AddAdminOutputCache();
@@ -58,6 +62,11 @@ internal static class Extensions
         services.AddScoped<PipelineService>();
         services.AddScoped<MembershipService>();
         services.AddScoped<ApiKeyService>();
+        services.AddScoped<DeliveryQueries>();
+        services.AddScoped<DeadLetterQueries>();
+        services.AddScoped<PipelineTester>();
+        services.AddBeaconDeadLetters();
+        services.AddBeaconWebhooks(builder.Configuration);
         services.AddScoped<AdminBootstrapper>();
         services.AddHostedService<AdminBootstrapService>();
     }
@@ -96,9 +105,9 @@ internal static class Extensions
         });
 
         services.AddAuthentication()
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.Scheme, null);
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddScoped<IAuthorizationHandler, StoreAccessHandler>();
-        services.AddAuthorization(options => options.AddAdminPolicies(IdentityConstants.ApplicationScheme, ApiKeyAuthenticationHandler.Scheme));
+        services.AddAuthorization(options => options.AddAdminPolicies(IdentityConstants.ApplicationScheme, ApiKeyAuthenticationHandler.SchemeName));
     }
 
     private static void AddAdminOutputCache(this IHostApplicationBuilder builder)

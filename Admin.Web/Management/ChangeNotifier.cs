@@ -25,14 +25,14 @@ public sealed class ChangeNotifier(IConnectionMultiplexer redis, IOutputCacheSto
 
     /// <summary>Changes only this site shows (members, dead letters): nothing for the other services to drop.</summary>
     public Task PagesChangedAsync(Guid storeId, CancellationToken cancellationToken) =>
-        cache.EvictStoreAsync(storeId, cancellationToken).AsTask();
+        cache.EvictStoreAsync(storeId, cancellationToken);
 
     public Task StoresChangedAsync(CancellationToken cancellationToken) =>
         cache.EvictByTagAsync(AdminCache.StoresTag, cancellationToken).AsTask();
 
     private async Task PublishAsync(string message)
     {
-        var receivers = await ConfigChanges.PublishAsync(redis, message);
-        logger.LogInformation("Announced {Change} to {Receivers} listeners", message, receivers);
+        await ConfigChanges.PublishAsync(redis, message);
+        logger.LogInformation("Announced {Change}", message);
     }
 }

@@ -1,7 +1,7 @@
-using System.Net;
 using Beacon.Core.Catalog;
 using Beacon.Core.Data;
 using Beacon.Core.Security;
+using Beacon.Core.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -35,7 +35,7 @@ public sealed class PipelineService(BeaconDbContext db, ChangeNotifier notifier,
         {
             errors["kind"] = [$"Kind must be one of: {string.Join(", ", PipelineKinds.All)}."];
         }
-        else if (input.Kind == PipelineKinds.Webhook && DestinationRules.Check(input.Url) is { } urlError)
+        else if (input.Kind == PipelineKinds.Webhook && DestinationGuard.ValidateUrl(input.Url?.Trim()) is { } urlError)
         {
             errors["url"] = [urlError];
         }
@@ -133,58 +133,5 @@ public sealed class PipelineService(BeaconDbContext db, ChangeNotifier notifier,
             pipeline.FailingSince = input.Enabled ? null : pipeline.FailingSince;
         }
         pipeline.UpdatedAt = DateTimeOffset.UtcNow;
-    }
-}
-
-/// <summary>
-/// What is checked about a webhook URL when a pipeline is saved. Cloud-metadata endpoints are refused always
-/// (DESIGN §4); private and loopback addresses are left to the worker's connect-time guard, which also sees
-/// what a host name resolves to and honours <c>Delivery:AllowPrivateDestinations</c>.
-/// </summary>
-public static class DestinationRules
-{
-    private static readonly IPAddress[] MetadataAddresses =
-    [
-        IPAddress.Parse("169.254.169.254"),
-        IPAddress.Parse("fd00:ec2::254"),
-    ];
-
-    private static readonly string[] MetadataHosts = ["metadata.google.internal", "metadata.goog", "metadata"];
-
-    /// <summary>Null when the URL is acceptable, else the reason to show.</summary>
-    public static string? Check(string? url)
-    {
-        if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url.Trim(), UriKind.Absolute, out var uri)
-            || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
-        {
-            return "A webhook needs an absolute http:// or https:// URL.";
-        }
-        if (!string.IsNullOrEmpty(uri.UserInfo))
-        {
-            return "Put credentials in headers, not in the URL.";
-        }
-        if (IsCloudMetadata(uri))
-        {
-            return "Cloud metadata addresses are never allowed as destinations.";
-        }
-        return null;
-    }
-
-    public static bool IsCloudMetadata(Uri uri)
-    {
-        var host = uri.IdnHost.Trim('[', ']').TrimEnd('.');
-        if (MetadataHosts.Contains(host, StringComparer.OrdinalIgnoreCase))
-        {
-            return true;
-        }
-        if (!IPAddress.TryParse(host, out var address))
-        {
-            return false;
-        }
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-        return MetadataAddresses.Any(m => m.Equals(address));
     }
 }

@@ -20,7 +20,7 @@ public sealed class ApiKeyAuthenticationHandler(
     BeaconDbContext db)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
-    public const string Scheme = "ApiKey";
+    public const string SchemeName = "ApiKey";
     public const string KeyPrefix = "bk_admin_";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -61,8 +61,8 @@ public sealed class ApiKeyAuthenticationHandler(
         {
             claims.Add(new Claim(AdminPolicies.OperatorClaim, "true"));
         }
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, Scheme));
-        return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme));
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
