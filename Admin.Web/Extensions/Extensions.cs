@@ -44,7 +44,6 @@ internal static class Extensions
             options.Conventions.AuthorizeFolder("/", AdminPolicies.StoreAccess);
             options.Conventions.AllowAnonymousToPage("/Account/Login");
             options.Conventions.AllowAnonymousToPage("/Account/AcceptInvitation");
-            options.Conventions.AllowAnonymousToPage("/Account/AccessDenied");
             options.Conventions.AllowAnonymousToPage("/Error");
             options.Conventions.AuthorizePage("/Stores/Create", AdminPolicies.Operator);
             options.Conventions.AuthorizePage("/Members/Index", AdminPolicies.Operator);
@@ -76,8 +75,12 @@ internal static class Extensions
         var services = builder.Services;
         services.AddIdentity<BeaconUser, IdentityRole>(options =>
             {
+                // Length over composition (NIST SP 800-63B): 12+ characters, no forced symbols or capitals.
                 options.Password.RequiredLength = 12;
                 options.Password.RequireNonAlphanumeric = false;
+                options.Password.RequireUppercase = false;
+                options.Password.RequireLowercase = false;
+                options.Password.RequireDigit = false;
                 options.Password.RequiredUniqueChars = 4;
                 options.Lockout.MaxFailedAccessAttempts = 5;
                 options.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(15);
@@ -99,9 +102,15 @@ internal static class Extensions
             options.Cookie.SameSite = SameSiteMode.Lax;
             options.LoginPath = "/account/login";
             options.LogoutPath = "/account/logout";
-            options.AccessDeniedPath = "/account/access-denied";
+            options.AccessDeniedPath = "/error/403";
             options.ExpireTimeSpan = TimeSpan.FromHours(8);
             options.SlidingExpiration = true;
+            // A refused store is a 403 (rendered by the status-code page), not a redirect that looks like success.
+            options.Events.OnRedirectToAccessDenied = context =>
+            {
+                context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                return Task.CompletedTask;
+            };
         });
 
         services.AddAuthentication()
@@ -127,7 +136,7 @@ internal static class Extensions
             app.UseExceptionHandler("/Error");
             app.UseHsts();
         }
-        app.UseStatusCodePages();
+        app.UseStatusCodePagesWithReExecute("/error/{0}");
         app.UseSecurityHeaders();
         app.UseStaticFiles();
         app.UseRouting();
