@@ -51,7 +51,7 @@ internal static class Extensions
         services.AddAntiforgery(options =>
         {
             options.Cookie.Name = "beacon.af";
-            options.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            options.Cookie.SecurePolicy = builder.CookieSecurePolicy();
             options.Cookie.SameSite = SameSiteMode.Strict;
         });
 
@@ -98,7 +98,7 @@ internal static class Extensions
         {
             options.Cookie.Name = "beacon.auth";
             options.Cookie.HttpOnly = true;
-            options.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            options.Cookie.SecurePolicy = builder.CookieSecurePolicy();
             options.Cookie.SameSite = SameSiteMode.Lax;
             options.LoginPath = "/account/login";
             options.LogoutPath = "/account/logout";
@@ -127,6 +127,13 @@ internal static class Extensions
             options.ConnectionMultiplexerFactory = () => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>()));
         builder.Services.AddOutputCache(options => options.AddAdminCachePolicies());
     }
+
+    /// <summary>
+    /// Cookies are Secure-only, and antiforgery then refuses plain-HTTP requests outright. <c>Admin:AllowHttp</c>
+    /// (on in appsettings.Development.json) lets a developer use http://localhost; production stays HTTPS-only.
+    /// </summary>
+    private static CookieSecurePolicy CookieSecurePolicy(this IHostApplicationBuilder builder) =>
+        builder.Configuration.GetValue<bool>("Admin:AllowHttp") ? Microsoft.AspNetCore.Http.CookieSecurePolicy.SameAsRequest : Microsoft.AspNetCore.Http.CookieSecurePolicy.Always;
 
     /// <summary>The request pipeline, in the order that keeps it safe: authorization runs before the cache is read.</summary>
     public static WebApplication UseAdminPipeline(this WebApplication app)

@@ -23,6 +23,9 @@ public sealed class AdminOptions
     /// <summary>Ingestion's gRPC address, used in the copy-paste examples.</summary>
     public string? IngestionGrpcAddress { get; set; }
 
+    /// <summary>Serve plain HTTP (cookies not Secure-only); for development on http://localhost only.</summary>
+    public bool AllowHttp { get; set; }
+
     /// <summary>Lifetime of an invitation link.</summary>
     public TimeSpan InvitationLifetime { get; set; } = TimeSpan.FromDays(3);
 }

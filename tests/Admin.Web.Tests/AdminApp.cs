@@ -121,54 +121,14 @@ public sealed class AdminApp : IAsyncLifetime
         return client;
     }
 
-    public async Task<Pipeline> CreatePipelineAsync(Guid storeId, string kind = PipelineKinds.Webhook, string? url = "https://hooks.example.com/in", string? name = null)
-    {
-        var pipeline = new Pipeline
-        {
-            StoreId = storeId,
-            Name = name ?? $"pipeline-{Guid.NewGuid():N}"[..20],
-            Kind = kind,
-            Url = kind == PipelineKinds.Webhook ? url : null,
-            Secret = WebhookSecret.New(),
-        };
-        return await WithDbAsync(async db =>
-        {
-            db.Pipelines.Add(pipeline);
-            await db.SaveChangesAsync();
-            return pipeline;
-        });
-    }
+    public Task<Pipeline> CreatePipelineAsync(Guid storeId, string kind = PipelineKinds.Webhook, string? url = "https://hooks.example.com/in", string? name = null) =>
+        Data.CreatePipelineAsync(storeId, kind, url, name);
 
-    /// <summary>A dead letter as the worker writes it: the protobuf envelope of a real event.</summary>
-    public async Task<DeadLetter> CreateDeadLetterAsync(Pipeline pipeline, string eventType = "page_view", int status = 410,
-        string excerpt = "gone for good", DateTimeOffset? createdAt = null)
-    {
-        var eventId = $"evt_{Guid.NewGuid():N}";
-        var envelope = new EnrichedEvent
-        {
-            Event = new Event { EventId = eventId, EventType = eventType, SessionId = "s1", Timestamp = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) },
-            StoreId = pipeline.StoreId.ToString(),
-            Source = "beacon",
-            ReceivedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
-        };
-        await using var db = Backends.CreateDbContext();
-        var deadLetter = new DeadLetter
-        {
-            PipelineId = pipeline.Id,
-            StoreId = pipeline.StoreId,
-            EventId = eventId,
-            EventType = eventType,
-            Envelope = envelope.ToByteArray(),
-            Attempts = 8,
-            LastStatus = status,
-            LastError = $"HTTP {status}",
-            ResponseExcerpt = excerpt,
-            CreatedAt = createdAt ?? DateTimeOffset.UtcNow,
-        };
-        db.DeadLetters.Add(deadLetter);
-        await db.SaveChangesAsync();
-        return deadLetter;
-    }
+    public Task<DeadLetter> CreateDeadLetterAsync(Pipeline pipeline, string eventType = "page_view", int status = 410,
+        string excerpt = "gone for good", DateTimeOffset? createdAt = null) =>
+        Data.CreateDeadLetterAsync(pipeline, eventType, status, excerpt, createdAt);
+
+    public AdminData Data => new(Factory.Services);
 }
 
 [CollectionDefinition(Name)]
