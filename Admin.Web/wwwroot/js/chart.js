@@ -40,7 +40,7 @@
 
         // One column per minute; stacked delivered (bottom) and failed (top).
         var step = plotW / n;
-        var barW = Math.max(step, 1);
+        var barW = Math.max(step, 2);
         for (var m = 0; m < n; m++) {
             var d = series.delivered[m], f = series.failed[m];
             if (!d && !f) { continue; }

@@ -108,6 +108,7 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
         await page.WaitForURLAsync(new Regex("/pipelines/[0-9a-f-]{36}/edit$"));
         var pipelineId = Guid.Parse(page.Url.Split('/')[^2]);
         Assert.DoesNotContain(secret, await page.ContentAsync());
+        Assert.Equal("enabled", (await page.TextContentAsync(".pagehead .badge"))!.Trim());
 
         // Send a test event and see the destination's answer.
         await page.ClickAsync("text=Send test event");
