@@ -28,6 +28,7 @@ public static class ManagementApi
 
         api.MapGet("/stores/{storeId:guid}/tokens", ListTokens);
         api.MapPost("/stores/{storeId:guid}/tokens", CreateToken);
+        api.MapGet("/stores/{storeId:guid}/tokens/{tokenId:guid}", GetToken);
         api.MapPost("/stores/{storeId:guid}/tokens/{tokenId:guid}/revoke", RevokeToken);
 
         api.MapGet("/stores/{storeId:guid}/pipelines", ListPipelines);
@@ -84,6 +85,10 @@ public static class ManagementApi
         var created = await tokens.CreateAsync(storeId, input, cancellationToken);
         return TypedResults.Created($"/api/admin/v1/stores/{storeId}/tokens/{created.Entity.Id}", CreatedTokenDto.Of(created));
     }
+
+    public static async Task<Results<Ok<TokenDto>, NotFound<ProblemDetails>>> GetToken(
+        Guid storeId, Guid tokenId, TokenService tokens, CancellationToken cancellationToken) =>
+        await tokens.FindAsync(storeId, tokenId, cancellationToken) is { } token ? TypedResults.Ok(TokenDto.Of(token)) : NotFound("token");
 
     public static async Task<Results<NoContent, NotFound<ProblemDetails>>> RevokeToken(
         Guid storeId, Guid tokenId, TokenService tokens, CancellationToken cancellationToken) =>

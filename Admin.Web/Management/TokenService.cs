@@ -18,6 +18,9 @@ public sealed class TokenService(BeaconDbContext db, ChangeNotifier notifier, IL
         db.AccessTokens.AsNoTracking().Where(t => t.StoreId == storeId)
             .OrderBy(t => t.Revoked).ThenByDescending(t => t.CreatedAt).ToListAsync(cancellationToken);
 
+    public Task<AccessToken?> FindAsync(Guid storeId, Guid tokenId, CancellationToken cancellationToken) =>
+        db.AccessTokens.AsNoTracking().FirstOrDefaultAsync(t => t.Id == tokenId && t.StoreId == storeId, cancellationToken);
+
     public static Dictionary<string, string[]> Validate(TokenInput input)
     {
         var errors = new Dictionary<string, string[]>();

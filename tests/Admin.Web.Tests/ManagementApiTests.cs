@@ -28,6 +28,10 @@ public sealed class ManagementApiTests(AdminApp app)
         await using var db = app.Backends.CreateDbContext();
         Assert.Equal(TokenHasher.Hash(token), (await db.AccessTokens.SingleAsync(t => t.Id == id)).TokenHash);
 
+        var one = await api.GetFromJsonAsync<JsonElement>(response.Headers.Location);
+        Assert.Equal("Automation", one.GetProperty("name").GetString());
+        Assert.False(one.TryGetProperty("token", out _));
+
         var list = await api.GetStringAsync($"/api/admin/v1/stores/{store.StoreId}/tokens");
         Assert.Contains(id.ToString(), list);
         Assert.DoesNotContain(token, list);

@@ -52,6 +52,10 @@ public sealed class IndexModel(PipelineService pipelines, DeadLetterQueries quer
         Total = await queries.CountAsync(PipelineId, ct);
     }
 
+    /// <summary>The row's own button: only that one, whatever boxes are ticked.</summary>
+    public async Task<IActionResult> OnPostReplayOneAsync(long id) =>
+        await DoneAsync("Replayed", await deadLetters.ReplayAsync(PipelineId, [id], HttpContext.RequestAborted));
+
     public async Task<IActionResult> OnPostReplaySelectedAsync(long[] ids) =>
         await DoneAsync("Replayed", ids.Length == 0 ? 0 : await deadLetters.ReplayAsync(PipelineId, ids, HttpContext.RequestAborted));
 

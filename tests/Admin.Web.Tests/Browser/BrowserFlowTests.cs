@@ -129,9 +129,12 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
         var app = new AdminData(_factory.Services);
         var pipeline = await app.PipelineAsync(pipelineId);
         var deadLetter = await app.CreateDeadLetterAsync(pipeline);
+        // A second one stays: its box is ticked, but the first row's own button replays only that row.
+        var other = await app.CreateDeadLetterAsync(pipeline, "page_view");
         await page.GotoAsync($"{_baseUrl}/stores/{storeId}/pipelines/{pipelineId}/dead-letters");
         Assert.Contains(deadLetter.EventId, await page.ContentAsync());
         await ShotAsync(page, "dead-letters");
+        await page.CheckAsync($"tr:has-text('{other.EventId}') >> input[type=checkbox]");
         await page.ClickAsync($"tr:has-text('{deadLetter.EventId}') >> button:has-text('Replay')");
         await page.WaitForSelectorAsync("text=Replayed 1 dead letter.");
         Assert.DoesNotContain(deadLetter.EventId, await page.ContentAsync());
@@ -139,6 +142,7 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
         {
             var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
             Assert.False(await db.DeadLetters.AnyAsync(d => d.Id == deadLetter.Id));
+            Assert.True(await db.DeadLetters.AnyAsync(d => d.Id == other.Id));
             Assert.Equal(1, await db.RetryBatches.Where(r => r.PipelineId == pipelineId).SumAsync(r => r.EventCount));
         }
 
