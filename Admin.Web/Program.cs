@@ -19,6 +19,7 @@ app.UseAdminPipeline();
 app.MapDefaultEndpoints();
 app.MapRazorPages();
 app.MapManagementApi();
+app.MapOpenApi();
 
 app.Run();
 return 0;

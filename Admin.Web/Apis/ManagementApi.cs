@@ -170,28 +170,23 @@ public static class ManagementApi
         return TypedResults.Ok(list.Select(DeadLetterDto.Of).ToList());
     }
 
-    public static async Task<Results<Ok<DeadLetterActionResult>, ValidationProblem, NotFound<ProblemDetails>>> ReplayDeadLetters(
+    public static Task<Results<Ok<DeadLetterActionResult>, ValidationProblem, NotFound<ProblemDetails>>> ReplayDeadLetters(
         Guid storeId, Guid pipelineId, DeadLetterSelection selection, PipelineService pipelines, DeadLetterService service,
-        ChangeNotifier notifier, CancellationToken cancellationToken)
-    {
-        if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is null)
-        {
-            return NotFound("pipeline");
-        }
-        if (selection.Validate() is { Count: > 0 } errors)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-        var count = selection.Ids is { Length: > 0 } ids
-            ? await service.ReplayAsync(pipelineId, ids, cancellationToken)
-            : await service.ReplayRangeAsync(pipelineId, selection.From!.Value, selection.To!.Value, cancellationToken);
-        await notifier.PagesChangedAsync(storeId, cancellationToken);
-        return TypedResults.Ok(new DeadLetterActionResult(count));
-    }
+        ChangeNotifier notifier, CancellationToken cancellationToken) =>
+        ActOnDeadLettersAsync(storeId, pipelineId, selection, pipelines, notifier,
+            ids => service.ReplayAsync(pipelineId, ids, cancellationToken),
+            (from, to) => service.ReplayRangeAsync(pipelineId, from, to, cancellationToken), cancellationToken);
 
-    public static async Task<Results<Ok<DeadLetterActionResult>, ValidationProblem, NotFound<ProblemDetails>>> DiscardDeadLetters(
+    public static Task<Results<Ok<DeadLetterActionResult>, ValidationProblem, NotFound<ProblemDetails>>> DiscardDeadLetters(
         Guid storeId, Guid pipelineId, DeadLetterSelection selection, PipelineService pipelines, DeadLetterService service,
-        ChangeNotifier notifier, CancellationToken cancellationToken)
+        ChangeNotifier notifier, CancellationToken cancellationToken) =>
+        ActOnDeadLettersAsync(storeId, pipelineId, selection, pipelines, notifier,
+            ids => service.DiscardAsync(pipelineId, ids, cancellationToken),
+            (from, to) => service.DiscardRangeAsync(pipelineId, from, to, cancellationToken), cancellationToken);
+
+    private static async Task<Results<Ok<DeadLetterActionResult>, ValidationProblem, NotFound<ProblemDetails>>> ActOnDeadLettersAsync(
+        Guid storeId, Guid pipelineId, DeadLetterSelection selection, PipelineService pipelines, ChangeNotifier notifier,
+        Func<long[], Task<int>> byIds, Func<DateTimeOffset, DateTimeOffset, Task<int>> byRange, CancellationToken cancellationToken)
     {
         if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is null)
         {
@@ -201,9 +196,7 @@ public static class ManagementApi
         {
             return TypedResults.ValidationProblem(errors);
         }
-        var count = selection.Ids is { Length: > 0 } ids
-            ? await service.DiscardAsync(pipelineId, ids, cancellationToken)
-            : await service.DiscardRangeAsync(pipelineId, selection.From!.Value, selection.To!.Value, cancellationToken);
+        var count = selection.Ids is { Length: > 0 } ids ? await byIds(ids) : await byRange(selection.From!.Value, selection.To!.Value);
         await notifier.PagesChangedAsync(storeId, cancellationToken);
         return TypedResults.Ok(new DeadLetterActionResult(count));
     }

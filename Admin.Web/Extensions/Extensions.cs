@@ -29,6 +29,7 @@ internal static class Extensions
         services.Configure<AdminOptions>(builder.Configuration.GetSection(AdminOptions.Section));
         services.AddHttpContextAccessor();
         services.AddProblemDetails();
+        services.AddOpenApi();
         services.Configure<JsonOptions>(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
 
         // Keys in Redis: cookies, antiforgery tokens and invitation links stay valid across instances and restarts.

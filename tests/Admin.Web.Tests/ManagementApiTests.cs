@@ -167,4 +167,13 @@ public sealed class ManagementApiTests(AdminApp app)
         Assert.Equal(7, series.GetProperty("totalDelivered").GetInt64());
         Assert.Equal(2, series.GetProperty("totalFailed").GetInt64());
     }
+
+    [Fact]
+    public async Task TheApiPublishesItsOpenApiDocument()
+    {
+        var document = await app.Anonymous().GetStringAsync("/openapi/v1.json");
+        Assert.Contains("\"/api/admin/v1/stores/{storeId}/pipelines\"", document);
+        Assert.Contains("\"/api/admin/v1/stores/{storeId}/pipelines/{pipelineId}/dead-letters/replay\"", document);
+        Assert.DoesNotContain("/account/login", document);
+    }
 }

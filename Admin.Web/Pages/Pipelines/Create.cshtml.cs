@@ -20,11 +20,7 @@ public sealed class CreateModel(PipelineService pipelines) : StorePageModel
     public async Task<IActionResult> OnPostAsync()
     {
         var input = Input.ToInput();
-        foreach (var (field, messages) in PipelineService.Validate(input))
-        {
-            ModelState.AddModelError($"Input.{field}", string.Join(" ", messages));
-        }
-        if (!ModelState.IsValid)
+        if (!ModelState.AddErrors("Input", PipelineService.Validate(input)))
         {
             return Page();
         }

@@ -43,11 +43,7 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester) 
     public async Task<IActionResult> OnPostSaveAsync()
     {
         var input = Input.ToInput();
-        foreach (var (field, messages) in PipelineService.Validate(input))
-        {
-            ModelState.AddModelError($"Input.{field}", string.Join(" ", messages));
-        }
-        if (!ModelState.IsValid)
+        if (!ModelState.AddErrors("Input", PipelineService.Validate(input)))
         {
             return Page();
         }

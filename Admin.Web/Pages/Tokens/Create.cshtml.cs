@@ -20,11 +20,7 @@ public sealed class CreateModel(TokenService tokens) : StorePageModel
     public async Task<IActionResult> OnPostAsync()
     {
         var input = new TokenInput(Input.Name ?? "", TokenService.ParseOrigins(Input.AllowedOrigins), Input.RateLimitPerMinute, Input.RateLimitPerIpPerMinute);
-        foreach (var (field, messages) in TokenService.Validate(input))
-        {
-            ModelState.AddModelError($"Input.{field}", string.Join(" ", messages));
-        }
-        if (!ModelState.IsValid)
+        if (!ModelState.AddErrors("Input", TokenService.Validate(input)))
         {
             return Page();
         }
