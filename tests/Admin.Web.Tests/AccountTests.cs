@@ -97,6 +97,33 @@ public sealed partial class AccountTests(AdminApp app)
     }
 
     [Fact]
+    public async Task CreateOperatorRunsFromTheCommandLine()
+    {
+        var email = $"cli-{Guid.NewGuid():N}@beacon.test";
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Admin.Web.dll"), "create-operator", email])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.Environment["ConnectionStrings__beacondb"] = app.Backends.PostgresConnectionString;
+        start.Environment["ConnectionStrings__redis"] = app.Backends.RedisConnectionString;
+        start.Environment.Remove(CreateOperatorCommand.PasswordVariable);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        await process.StandardInput.WriteLineAsync("from the command line");
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+        Assert.True(process.ExitCode == 0, await output + await errors);
+        Assert.Contains($"{email} is an operator.", await output);
+
+        var client = await app.SignInAsync(email, "from the command line");
+        Assert.Contains("operator", await client.GetStringAsync("/stores"));
+    }
+
+    [Fact]
     public async Task SigningOutEndsTheSession()
     {
         var (store, _, client) = await app.MerchantWithStoreAsync();

@@ -50,4 +50,16 @@ public sealed class OutputCacheTests(AdminApp app)
         await operatorClient.PostFormAsync("/stores/new", new() { ["Name"] = name });
         Assert.Contains(name, await operatorClient.GetStringAsync("/stores"));
     }
+
+    [Fact]
+    public async Task CachedPagesLiveInRedisSoEveryInstanceSharesThem()
+    {
+        var (store, _, client) = await app.MerchantWithStoreAsync();
+        await client.GetStringAsync($"/stores/{store.StoreId}/pipelines");
+
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(app.Backends.RedisConnectionString);
+        var server = redis.GetServers().Single();
+        var keys = server.Keys(pattern: "beacon:admin:pages:*").Select(k => k.ToString()).ToList();
+        Assert.Contains(keys, k => k.Contains($"store:{store.StoreId}", StringComparison.Ordinal));
+    }
 }
