@@ -149,6 +149,20 @@ public sealed partial class AccountTests(AdminApp app)
         Assert.Equal(HttpStatusCode.Unauthorized, (await app.ApiClient(key).GetAsync("/api/admin/v1/stores")).StatusCode);
     }
 
+    [Fact]
+    public async Task AnotherUsersApiKeyIsNotFoundAndStaysValid()
+    {
+        var (_, owner, _) = await app.MerchantWithStoreAsync();
+        var key = await app.CreateApiKeyAsync(owner.Id);
+        var keyId = await app.Data.WithDbAsync(db => db.ApiKeys.Where(k => k.UserId == owner.Id).Select(k => k.Id).SingleAsync());
+        var (_, _, intruder) = await app.MerchantWithStoreAsync();
+
+        var response = await intruder.PostFormAsync($"/account/api-keys?handler=Revoke&keyId={keyId}", new());
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.DoesNotContain(keyId.ToString(), await intruder.GetStringAsync("/account/api-keys"));
+        Assert.Equal(HttpStatusCode.OK, (await app.ApiClient(key).GetAsync("/api/admin/v1/stores")).StatusCode);
+    }
+
     [GeneratedRegex("<code class=\"secret-value\" id=\"invite-link\">([^<]+)</code>")]
     private static partial Regex InviteLink();
 }
