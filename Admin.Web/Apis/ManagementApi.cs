@@ -43,6 +43,8 @@ public static class ManagementApi
         api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/dead-letters/replay", ReplayDeadLetters);
         api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/dead-letters/discard", DiscardDeadLetters);
 
+        api.MapGet("/stores/{storeId:guid}/dropped-events", GetDroppedEvents);
+
         return api;
     }
 
@@ -200,6 +202,9 @@ public static class ManagementApi
         await notifier.PagesChangedAsync(storeId, cancellationToken);
         return TypedResults.Ok(new DeadLetterActionResult(count));
     }
+
+    public static async Task<Ok<DroppedEventsReport>> GetDroppedEvents(Guid storeId, DroppedEvents dropped, int limit = 100) =>
+        TypedResults.Ok(await dropped.ReadAsync(storeId, limit));
 
     private static NotFound<ProblemDetails> NotFound(string what) =>
         TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = $"No such {what}" });

@@ -65,6 +65,7 @@ internal static class Extensions
         services.AddScoped<DeliveryQueries>();
         services.AddScoped<DeadLetterQueries>();
         services.AddScoped<PipelineTester>();
+        services.AddSingleton<DroppedEvents>();
         services.AddBeaconDeadLetters();
         services.AddBeaconWebhooks(builder.Configuration);
         services.AddScoped<AdminBootstrapper>();

@@ -100,7 +100,7 @@ public sealed partial class SecurityTests(AdminApp app)
     [
         "/stores", "/stores/new", $"/stores/{store}", $"/stores/{store}/members", $"/stores/{store}/tokens", $"/stores/{store}/tokens/new",
         $"/stores/{store}/pipelines", $"/stores/{store}/pipelines/new", $"/stores/{store}/pipelines/{pipeline}/edit",
-        $"/stores/{store}/pipelines/{pipeline}/dead-letters", $"/stores/{store}/deliveries", $"/stores/{store}/events",
+        $"/stores/{store}/pipelines/{pipeline}/dead-letters", $"/stores/{store}/deliveries", $"/stores/{store}/events", $"/stores/{store}/events/dropped",
         "/event-types", "/account/api-keys", "/account/logout",
     ];
 

@@ -120,4 +120,29 @@ public sealed class StoreViewsTests(AdminApp app)
         Assert.Contains("x-api-key: YOUR_TOKEN", html);
         Assert.Contains("\"collection_handle\":\"summer-collection\"", html);
     }
+
+    [Fact]
+    public async Task EventsIngestionDroppedAreShownWithTheirReason()
+    {
+        var (store, merchant, client) = await app.MerchantWithStoreAsync();
+        // As Ingestion.Api's DropLog writes them.
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(app.Backends.RedisConnectionString);
+        var db = redis.GetDatabase();
+        await db.HashIncrementAsync($"beacon:drops:{store.StoreId:D}:counts", "product_view|missing_field", 3);
+        await db.HashIncrementAsync($"beacon:drops:{store.StoreId:D}:counts", "unknown|unknown_type", 1);
+        await db.ListLeftPushAsync($"beacon:drops:{store.StoreId:D}",
+            """{"at":"2026-01-15T10:00:00.0000000+00:00","source":"beacon","index":2,"event_type":"product_view","code":"missing_field","reason":"missing required field 'product_id'"}""");
+
+        var html = WebUtility.HtmlDecode(await client.GetStringAsync($"/stores/{store.StoreId}/events/dropped"));
+        Assert.Contains("missing required field 'product_id'", html);
+        Assert.Contains("<td>3</td>", html);
+        Assert.Contains("unknown_type", html);
+
+        var api = app.ApiClient(await app.CreateApiKeyAsync(merchant.Id));
+        var report = JsonDocument.Parse(await api.GetStringAsync($"/api/admin/v1/stores/{store.StoreId}/dropped-events")).RootElement;
+        var first = report.GetProperty("counts")[0];
+        Assert.Equal("product_view", first.GetProperty("eventType").GetString());
+        Assert.Equal(3, first.GetProperty("count").GetInt64());
+        Assert.Equal(2, report.GetProperty("recent")[0].GetProperty("index").GetInt32());
+    }
 }

@@ -168,7 +168,7 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
                  {
                      ("stores", "/stores"), ("tokens", $"/stores/{storeId}/tokens"), ("pipeline-edit", $"/stores/{storeId}/pipelines/{pipelineId}/edit"),
                      ("deliveries", $"/stores/{storeId}/deliveries"), ("dead-letters", $"/stores/{storeId}/pipelines/{pipelineId}/dead-letters"),
-                     ("live-events", $"/stores/{storeId}/events"), ("event-types", "/event-types"),
+                     ("live-events", $"/stores/{storeId}/events"), ("dropped", $"/stores/{storeId}/events/dropped"), ("event-types", "/event-types"),
                  })
         {
             await phone.GotoAsync(_baseUrl + path);
