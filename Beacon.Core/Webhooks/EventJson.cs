@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Beacon.Protos.V1;
-using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
 namespace Beacon.Core.Webhooks;
@@ -107,11 +106,46 @@ public static class EventJson
 
     private static void WriteStruct(Utf8JsonWriter writer, Struct? value)
     {
-        if (value is null || value.Fields.Count == 0)
+        writer.WriteStartObject();
+        if (value is not null)
         {
-            writer.WriteRawValue("{}", skipInputValidation: true);
-            return;
+            foreach (var (name, field) in value.Fields)
+            {
+                writer.WritePropertyName(name);
+                WriteValue(writer, field);
+            }
         }
-        writer.WriteRawValue(JsonFormatter.Default.Format(value));
+        writer.WriteEndObject();
+    }
+
+    // Written by hand rather than with JsonFormatter: this runs for every event at 100k+ events/s.
+    private static void WriteValue(Utf8JsonWriter writer, Value value)
+    {
+        switch (value.KindCase)
+        {
+            case Value.KindOneofCase.StringValue:
+                writer.WriteStringValue(value.StringValue);
+                break;
+            case Value.KindOneofCase.NumberValue when double.IsFinite(value.NumberValue):
+                writer.WriteNumberValue(value.NumberValue);
+                break;
+            case Value.KindOneofCase.BoolValue:
+                writer.WriteBooleanValue(value.BoolValue);
+                break;
+            case Value.KindOneofCase.StructValue:
+                WriteStruct(writer, value.StructValue);
+                break;
+            case Value.KindOneofCase.ListValue:
+                writer.WriteStartArray();
+                foreach (var item in value.ListValue.Values)
+                {
+                    WriteValue(writer, item);
+                }
+                writer.WriteEndArray();
+                break;
+            default:
+                writer.WriteNullValue();
+                break;
+        }
     }
 }
