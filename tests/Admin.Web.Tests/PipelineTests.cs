@@ -20,7 +20,7 @@ public sealed class PipelineTests(AdminApp app)
         var html = await response.Content.ReadAsStringAsync();
         var secret = TokenTests.SecretOf(html);
         Assert.StartsWith("whsec_", secret);
-        await channel.WaitForAsync(ConfigChanges.StoreChanged(store.StoreId), TimeSpan.FromSeconds(1));
+        await channel.WaitForAsync(ConfigChanges.StoreChanged(store.StoreId), TimeSpan.FromSeconds(5));
 
         var pipeline = await app.Data.WithDbAsync(db => db.Pipelines.SingleAsync(p => p.StoreId == store.StoreId));
         Assert.Equal(secret, pipeline.Secret);
