@@ -4,7 +4,7 @@ using Beacon.TestHost;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Beacon.Sdk.BrowserTests.Infrastructure;
 
@@ -37,9 +37,10 @@ public sealed class StorefrontServer : IAsyncDisposable
     public static async Task<StorefrontServer> StartAsync()
     {
         var port = FreePort.Next();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenLocalhost(port));
+        // Empty: the test folder holds Ingestion.Api's appsettings.json, whose Kestrel ports are not ours.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => kestrel.ListenLocalhost(port));
+        builder.Services.AddRouting();
         var app = builder.Build();
         var server = new StorefrontServer(app, port);
 
@@ -90,6 +91,9 @@ public sealed class FakeCollector(string endpoint)
 
     public IReadOnlyList<CollectedRequest> Requests => _requests.ToList();
 
+    /// <summary>How long each answer takes, e.g. to keep a request in flight while the page goes away.</summary>
+    public TimeSpan AnswerDelay { get; set; }
+
     public IReadOnlyList<JsonElement> Events => _requests.SelectMany(r => r.Events).ToList();
 
     /// <summary>Answers the next requests with these statuses, in order.</summary>
@@ -133,6 +137,10 @@ public sealed class FakeCollector(string endpoint)
             BodyBytes: System.Text.Encoding.UTF8.GetByteCount(body),
             Status: status,
             Events: ParseEvents(body)));
+        if (AnswerDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(AnswerDelay);
+        }
         AllowOrigin(context);
         return Results.Json<object?>(null, statusCode: status);
     }
