@@ -6,6 +6,6 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
-app.MapBeaconSdk();
 
+app.MapBeaconSdk();
 app.Run();
