@@ -103,18 +103,21 @@
     return event.event_id;
   }
 
-  // Sends everything queued now; resolves once the endpoint has answered every request.
+  // Sends everything queued now. Resolves once the endpoint has answered every request: true when all
+  // events were accepted, false when some are kept for a retry or were refused.
   function flush() {
     clearTimer();
     if (!config || !queue.length) {
-      return Promise.resolve();
+      return Promise.resolve(!queue.length);
     }
     var batches = split(queue.splice(0, queue.length));
     var sent = [];
     for (var i = 0; i < batches.length; i++) {
       sent.push(send(batches[i]));
     }
-    return Promise.all(sent).then(function () {});
+    return Promise.all(sent).then(function (results) {
+      return results.indexOf(false) < 0;
+    });
   }
 
   // A normal flush: fetch with the token in a header (kept out of URLs and access logs). The request is
@@ -136,31 +139,32 @@
       request = Promise.reject(e);
     }
     return request.then(function (response) {
-      settle(batch, response.status, retryAfterMs(response));
+      return settle(batch, response.status, retryAfterMs(response));
     }, function () {
       // Network error, or a refusal without CORS headers (e.g. a disallowed origin): unreadable, so retry.
-      settle(batch, 0, 0);
+      return settle(batch, 0, 0);
     });
   }
 
+  // Returns whether the batch was delivered.
   function settle(batch, status, retryAfter) {
     remove(inflight, batch);
+    var delivered = status >= 200 && status < 300;
     if (batch.handedOff) {
-      return; // the unload path has sent these again; the server dedups by event_id
+      return delivered; // the unload path has sent these again; the server dedups by event_id
     }
-    if (status >= 200 && status < 300) {
+    if (delivered) {
       failures = 0;
       retryAt = 0;
-      return;
-    }
-    if (status === 0 || status === 408 || status === 429 || status >= 500) {
+    } else if (status === 0 || status === 408 || status === 429 || status >= 500) {
       queue = batch.items.concat(queue);
       trimQueue();
       backOff(retryAfter);
-      return;
+    } else {
+      // Any other 4xx will not get better by retrying (bad token, origin not allowed, invalid batch).
+      warn('dropped ' + batch.items.length + ' events: POST /beacon answered ' + status);
     }
-    // Any other 4xx will not get better by retrying (bad token, origin not allowed, invalid batch).
-    warn('dropped ' + batch.items.length + ' events: POST /beacon answered ' + status);
+    return delivered;
   }
 
   function backOff(retryAfter) {

@@ -95,6 +95,21 @@ public sealed class SdkBatchingTests(SdkEnvironment environment)
     }
 
     [Fact]
+    public async Task FlushTellsThePageWhetherEveryEventWasAccepted()
+    {
+        var collector = environment.Storefront.AddCollector();
+        collector.AnswerNext(500);
+        var page = await environment.OpenStorefrontAsync(Token, collector.Endpoint);
+        await page.TrackAsync("page_view");
+
+        Assert.False(await page.FlushAsync());
+        Assert.True(await page.FlushAsync());
+        Assert.True(await page.FlushAsync()); // nothing left to send
+
+        Assert.Equal([500, 201], collector.Requests.Select(r => r.Status));
+    }
+
+    [Fact]
     public async Task EventsAreRetriedAfterTooManyRequests()
     {
         var collector = environment.Storefront.AddCollector();
@@ -134,11 +149,11 @@ public sealed class SdkBatchingTests(SdkEnvironment environment)
         var page = await environment.OpenStorefrontAsync(Token, deadEndpoint);
 
         var id = await page.TrackAsync("page_view");
-        await page.FlushAsync();
+        Assert.False(await page.FlushAsync());
         // The same page now points the SDK at a live endpoint: what was kept goes out there.
         await page.Page.EvaluateAsync("([token, endpoint]) => Beacon.init({ token, endpoint, flushInterval: 60000 })",
             new[] { Token, collector.Endpoint });
-        await page.FlushAsync();
+        Assert.True(await page.FlushAsync());
 
         var request = Assert.Single(collector.Requests);
         Assert.Equal(id, Assert.Single(request.Events).GetProperty("event_id").GetString());

@@ -92,8 +92,8 @@ public sealed class StorefrontPage(IPage page, StorefrontServer storefront)
             "([count, type, fields]) => Array.from({ length: count }, () => Beacon.track(type, fields))",
             new[] { count, eventType, fields });
 
-    /// <summary><c>await Beacon.flush()</c>: resolves once the endpoint answered.</summary>
-    public Task FlushAsync() => Page.EvaluateAsync("() => Beacon.flush()");
+    /// <summary><c>await Beacon.flush()</c>: whether the endpoint accepted every queued event, as the page sees it.</summary>
+    public Task<bool> FlushAsync() => Page.EvaluateAsync<bool>("() => Beacon.flush()");
 
     /// <summary>Follows a link to another page of the store: the SDK sees pagehide.</summary>
     public async Task NavigateAwayAsync() => await Page.GotoAsync(storefront.NextPageUrl);
