@@ -81,6 +81,21 @@ public sealed class SdkUnloadTests(SdkEnvironment environment)
     }
 
     [Fact]
+    public async Task APagehideAloneSendsQueuedEvents()
+    {
+        var collector = environment.Storefront.AddCollector();
+        var page = await environment.OpenStorefrontAsync(Token, collector.Endpoint);
+        var id = await page.TrackAsync("page_view");
+
+        // Browsers differ in which of pagehide and visibilitychange they fire on the way out; either is enough.
+        await page.Page.EvaluateAsync("() => window.dispatchEvent(new PageTransitionEvent('pagehide', { persisted: false }))");
+
+        var request = Assert.Single(await collector.WaitForEventsAsync(1));
+        Assert.True(request.IsUnloadRequest);
+        Assert.Equal(id, Assert.Single(request.Events).GetProperty("event_id").GetString());
+    }
+
+    [Fact]
     public async Task EventsStillWaitingForAnAnswerAreSentAgainWhenThePageGoesAway()
     {
         var collector = environment.Storefront.AddCollector();
