@@ -28,13 +28,13 @@ public sealed class SdkEventFieldsTests(SdkEnvironment environment)
         Assert.NotNull(session);
         Assert.All(events, e =>
         {
-            Assert.Matches(UuidV4Pattern, e.GetProperty("event_id").GetString());
+            Assert.Matches(UuidV4Pattern, e.EventId());
             Assert.Equal(session, e.GetProperty("session_id").GetString());
             var timestamp = DateTimeOffset.ParseExact(e.GetProperty("timestamp").GetString()!,
                 "yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
             Assert.InRange(timestamp, before, DateTimeOffset.UtcNow.AddSeconds(1));
         });
-        Assert.NotEqual(events[0].GetProperty("event_id").GetString(), events[1].GetProperty("event_id").GetString());
+        Assert.NotEqual(events[0].EventId(), events[1].EventId());
         Assert.Equal("search", events[1].GetProperty("event_type").GetString());
         Assert.Equal("linen shirt", events[1].GetProperty("query").GetString());
     }
@@ -83,7 +83,7 @@ public sealed class SdkEventFieldsTests(SdkEnvironment environment)
 
         Assert.Equal("order-1001-viewed", id);
         var events = collector.Events;
-        Assert.Equal("order-1001-viewed", events[0].GetProperty("event_id").GetString());
+        Assert.Equal("order-1001-viewed", events[0].EventId());
         Assert.Equal("2026-01-02T03:04:05.000Z", events[0].GetProperty("timestamp").GetString());
         Assert.Equal("c-2", events[0].GetProperty("customer_id").GetString());
         Assert.Equal("dawn", events[0].GetProperty("contextual_data").GetProperty("theme").GetString());
@@ -122,7 +122,7 @@ public sealed class SdkEventFieldsTests(SdkEnvironment environment)
         await page.FlushAsync();
 
         var request = Assert.Single(collector.Requests);
-        Assert.Equal("tracked-before-load", Assert.Single(request.Events).GetProperty("event_id").GetString());
+        Assert.Equal("tracked-before-load", Assert.Single(request.Events).EventId());
     }
 
     [Fact]
@@ -146,6 +146,6 @@ public sealed class SdkEventFieldsTests(SdkEnvironment environment)
 
         Assert.Null(dropped);
         Assert.Contains(warnings, w => w.StartsWith("Beacon: dropped", StringComparison.Ordinal));
-        Assert.Equal(kept, Assert.Single(collector.Events).GetProperty("event_id").GetString());
+        Assert.Equal(kept, Assert.Single(collector.Events).EventId());
     }
 }

@@ -174,3 +174,9 @@ public sealed record CollectedRequest(
     /// <summary>sendBeacon and the keepalive fallback: text/plain, token in the query, no custom header.</summary>
     public bool IsUnloadRequest => ContentType.StartsWith("text/plain", StringComparison.Ordinal) && HeaderToken is null;
 }
+
+public static class CollectedEventExtensions
+{
+    /// <summary>The <c>event_id</c> of an event as the SDK sent it.</summary>
+    public static string? EventId(this JsonElement collectedEvent) => collectedEvent.GetProperty("event_id").GetString();
+}
