@@ -1,3 +1,5 @@
+using Beacon.Ingestion.Apis;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
@@ -6,6 +8,12 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseOutputCache();
+app.MapOpenApi();
 
+app.MapBeaconApi();
+app.MapAlanaEventsApi();
+app.MapEventTypesApi();
 app.MapBeaconSdk();
+
 app.Run();
