@@ -1,8 +1,6 @@
-using System.Collections.Concurrent;
 using Beacon.Protos.V1;
 using Beacon.Sdk.BrowserTests.Infrastructure;
 using Beacon.TestHost;
-using Microsoft.Playwright;
 
 namespace Beacon.Sdk.BrowserTests;
 
@@ -48,17 +46,16 @@ public sealed class StorefrontToStreamTests(SdkEnvironment environment)
     {
         var store = await Backends.CreateStoreAsync(allowedOrigins: [environment.Storefront.Origin]);
         var page = await environment.OpenStorefrontAsync(store.Token, Endpoint);
-        var answers = RecordBeaconAnswers(page.Page);
         var id = await page.TrackAsync("search", new { query = "linen shirt" });
 
         var accepted = await page.FlushAsync();
 
         // true only if the browser let the page read a 2xx: the preflight and the reflected origin both worked.
         Assert.True(accepted, "the page could not read a 2xx from POST /beacon");
-        var post = Assert.Single(answers, a => a.Method == "POST");
+        var post = Assert.Single(environment.Ingestion.BeaconPostsWith(store.Token));
         Assert.Equal(201, post.Status);
-        Assert.Equal(environment.Storefront.Origin, post.Headers.GetValueOrDefault("access-control-allow-origin"));
-        Assert.Equal("true", post.Headers.GetValueOrDefault("access-control-allow-credentials"));
+        Assert.Equal(environment.Storefront.Origin, post.AllowOrigin);
+        Assert.Equal("true", post.AllowCredentials);
         var stored = Assert.Single(await environment.Stream.WaitForEventsAsync(store.StoreId, 1));
         Assert.Equal(id, stored.Event.EventId);
         Assert.Equal("linen shirt", stored.Event.Query);
@@ -71,13 +68,12 @@ public sealed class StorefrontToStreamTests(SdkEnvironment environment)
         var page = await environment.OpenStorefrontAsync(store.Token, Endpoint);
         await page.TrackAsync("page_view");
         await page.TrackAsync("product_view", new { product_id = "1001" });
-        var before = environment.Ingestion.Answered.Count;
 
         // The fetch is refused, unreadable to the page: the SDK keeps the events and, when the shopper leaves,
         // hands them to sendBeacon, which ignores CORS; so the server itself must refuse that request too.
         Assert.False(await page.FlushAsync());
         await page.NavigateAwayAsync();
-        var posts = await WaitForPostsAsync(before, count: 2);
+        var posts = await WaitForPostsAsync(store.Token, count: 2);
 
         Assert.Equal(2, posts.Count);
         Assert.All(posts, p =>
@@ -110,7 +106,6 @@ public sealed class StorefrontToStreamTests(SdkEnvironment environment)
     {
         var store = await Backends.CreateStoreAsync();
         var page = await environment.OpenStorefrontAsync(store.Token, Endpoint);
-        var answers = RecordBeaconAnswers(page.Page);
         var note = new string('x', 15_000);
 
         var ids = await page.TrackManyAsync(12, "page_view", new { contextual_data = new { note } });
@@ -119,7 +114,9 @@ public sealed class StorefrontToStreamTests(SdkEnvironment environment)
         var entries = await WaitForEntriesAsync(store.StoreId, 12);
         // One stream entry per accepted request: several entries prove the SDK split the ~180 KB.
         Assert.True(entries.Count >= 3, $"expected several requests, the stream has {entries.Count} entries");
-        Assert.All(answers.Where(a => a.Method == "POST"), a => Assert.True(a.RequestBytes <= 64_000, $"a request of {a.RequestBytes} bytes"));
+        var posts = environment.Ingestion.BeaconPostsWith(store.Token);
+        Assert.Equal(entries.Count, posts.Count);
+        Assert.All(posts, p => Assert.InRange(p.ContentLength ?? long.MaxValue, 1, 64_000));
         var events = entries.SelectMany(e => e).ToList();
         Assert.Equal(ids.Order(), events.Select(e => e.Event.EventId).Order());
         Assert.All(events, e => Assert.Equal(note, e.Event.ContextualData.Fields["note"].StringValue));
@@ -178,13 +175,12 @@ public sealed class StorefrontToStreamTests(SdkEnvironment environment)
         return await environment.Stream.EntriesOfAsync(storeId);
     }
 
-    /// <summary>POST /beacon requests Ingestion.Api answered after the first <paramref name="skip"/> requests.</summary>
-    private async Task<IReadOnlyList<AnsweredRequest>> WaitForPostsAsync(int skip, int count)
+    private async Task<IReadOnlyList<AnsweredRequest>> WaitForPostsAsync(string token, int count)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
-            var posts = environment.Ingestion.Answered.Skip(skip).Where(a => a is { Method: "POST", Path: "/beacon" }).ToList();
+            var posts = environment.Ingestion.BeaconPostsWith(token);
             if (posts.Count >= count || DateTime.UtcNow > deadline)
             {
                 return posts;
@@ -192,21 +188,4 @@ public sealed class StorefrontToStreamTests(SdkEnvironment environment)
             await Task.Delay(50);
         }
     }
-
-    /// <summary>What the browser itself saw of requests to /beacon, CORS headers included, whatever the page could read.</summary>
-    private static ConcurrentQueue<BeaconAnswer> RecordBeaconAnswers(IPage page)
-    {
-        var answers = new ConcurrentQueue<BeaconAnswer>();
-        page.Context.Response += (_, response) =>
-        {
-            if (new Uri(response.Url).AbsolutePath == "/beacon")
-            {
-                answers.Enqueue(new BeaconAnswer(response.Request.Method, response.Url, response.Status, response.Headers,
-                    response.Request.PostDataBuffer?.Length ?? 0));
-            }
-        };
-        return answers;
-    }
-
-    private sealed record BeaconAnswer(string Method, string Url, int Status, Dictionary<string, string> Headers, int RequestBytes);
 }

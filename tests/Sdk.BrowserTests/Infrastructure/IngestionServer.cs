@@ -27,8 +27,9 @@ public sealed class IngestionServer : IAsyncDisposable
 
     public string SdkUrl => BaseUrl + "/sdk/beacon.js";
 
-    /// <summary>Every request answered so far, oldest first.</summary>
-    public IReadOnlyList<AnsweredRequest> Answered => _factory.Answered.ToList();
+    /// <summary>The <c>POST /beacon</c> requests answered so far that carried this token (header or query).</summary>
+    public IReadOnlyList<AnsweredRequest> BeaconPostsWith(string token) =>
+        _factory.Answered.Where(a => a.IsBeaconPost && a.Token == token).ToList();
 
     public static IngestionServer Start(Backends backends)
     {
@@ -69,13 +70,18 @@ public sealed class IngestionServer : IAsyncDisposable
             {
                 await nextMiddleware(context);
                 var request = context.Request;
+                var response = context.Response;
                 answered.Enqueue(new AnsweredRequest(
                     request.Method,
                     request.Path.Value ?? "",
                     request.QueryString.Value ?? "",
                     request.ContentType,
+                    request.ContentLength,
+                    request.Headers["X-Storefront-Access-Token"].FirstOrDefault() ?? request.Query["token"].FirstOrDefault(),
                     request.Headers.Origin.FirstOrDefault(),
-                    context.Response.StatusCode));
+                    response.StatusCode,
+                    response.Headers.AccessControlAllowOrigin.FirstOrDefault(),
+                    response.Headers.AccessControlAllowCredentials.FirstOrDefault()));
             });
             next(app);
         };
@@ -83,7 +89,19 @@ public sealed class IngestionServer : IAsyncDisposable
 }
 
 /// <summary>A request Ingestion.Api answered, as the server saw it.</summary>
-public sealed record AnsweredRequest(string Method, string Path, string Query, string? ContentType, string? Origin, int Status)
+public sealed record AnsweredRequest(
+    string Method,
+    string Path,
+    string Query,
+    string? ContentType,
+    long? ContentLength,
+    string? Token,
+    string? Origin,
+    int Status,
+    string? AllowOrigin,
+    string? AllowCredentials)
 {
+    public bool IsBeaconPost => Method == "POST" && Path == "/beacon";
+
     public bool HasQueryToken => Query.Contains("token=", StringComparison.Ordinal);
 }
