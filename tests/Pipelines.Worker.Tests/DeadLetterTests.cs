@@ -43,7 +43,9 @@ public sealed class DeadLetterTests(BackendsFixture fixture) : IClassFixture<Bac
         Assert.Equal(events.Select(e => e.Event.EventId).Order(), dead.Select(d => d.EventId).Order());
         Assert.False(await check.RetryBatches.AnyAsync(r => r.PipelineId == pipeline.Id));
         // Dead-lettered counts as done for the stream: the entries are acked.
-        Assert.Equal(0, (await scenario.Redis.GetDatabase().StreamPendingAsync(scenario.Stream, "pipelines")).PendingMessageCount);
+        await Eventually.WaitAsync(async () =>
+            (await scenario.Redis.GetDatabase().StreamPendingAsync(scenario.Stream, "pipelines")).PendingMessageCount == 0,
+            TimeSpan.FromSeconds(10), "both entries acked");
     }
 
     [Fact]
