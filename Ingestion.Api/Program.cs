@@ -1,3 +1,5 @@
+using Beacon.Ingestion.Apis;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
@@ -6,5 +8,11 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseOutputCache();
+app.MapOpenApi();
+
+app.MapBeaconApi();
+app.MapAlanaEventsApi();
+app.MapEventTypesApi();
 
 app.Run();
