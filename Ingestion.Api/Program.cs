@@ -14,5 +14,6 @@ app.MapOpenApi();
 app.MapBeaconApi();
 app.MapAlanaEventsApi();
 app.MapEventTypesApi();
+app.MapBeaconSdk();
 
 app.Run();
