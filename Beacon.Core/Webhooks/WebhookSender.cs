@@ -26,6 +26,9 @@ public sealed class WebhookSender : IDisposable
         var handler = new SocketsHttpHandler
         {
             ConnectCallback = guard.ConnectAsync,
+            // Never through a proxy (HTTP_PROXY/HTTPS_PROXY or the system default): the guard checks the address it
+            // connects to, which would then be the proxy's, and the proxy would reach private destinations for us.
+            UseProxy = false,
             ConnectTimeout = TimeSpan.FromSeconds(10),
             // Redirects are followed by hand: only 307/308 keep the POST and its body (see SendAsync).
             AllowAutoRedirect = false,

@@ -51,6 +51,28 @@ public sealed class DestinationGuardTests(BackendsFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task AConfiguredProxyIsNotUsedSoThePrivateDestinationItselfIsChecked()
+    {
+        // The proxy stands in for one set through HTTP_PROXY; it would fetch 10.1.2.3 for us if it were used.
+        await using var proxy = await WebhookReceiver.StartAsync();
+        var previous = HttpClient.DefaultProxy;
+        HttpClient.DefaultProxy = new WebProxy($"http://127.0.0.1:{proxy.Port}");
+        try
+        {
+            using var sender = Sender(allowPrivate: false, "127.0.0.1");
+
+            var result = await SendAsync(sender, "http://10.1.2.3:81/hooks");
+
+            Assert.Equal(WebhookOutcome.Refused, result.Outcome);
+            Assert.Empty(proxy.Received);
+        }
+        finally
+        {
+            HttpClient.DefaultProxy = previous;
+        }
+    }
+
+    [Fact]
     public async Task CloudMetadataIsRefusedEvenWhenPrivateDestinationsAreAllowed()
     {
         using var sender = Sender(allowPrivate: true, "169.254.0.0/16");
