@@ -16,7 +16,7 @@ public sealed record LaneItem(InFlightEntry Entry, IReadOnlyList<EnrichedEvent> 
 public sealed class PipelineLane
 {
     private readonly Channel<LaneItem> _items;
-    private readonly IPipelineDestination _destination;
+    private readonly Func<Pipeline, IPipelineDestination> _destinationOf;
     private readonly DeliveryOutcomes _outcomes;
     private readonly int _maxConcurrentBatches;
     private readonly ILogger _logger;
@@ -25,10 +25,15 @@ public sealed class PipelineLane
     // Set when the reader waited a whole stall timeout for room; cleared when a batch completes in good time.
     private volatile bool _stalled;
 
-    public PipelineLane(Pipeline pipeline, IPipelineDestination destination, DeliveryOutcomes outcomes, WorkerOptions options, ILogger logger)
+    /// <param name="destinationOf">
+    /// Resolved for every batch from the pipeline as it is then: Admin can change a pipeline's kind (webhook ↔
+    /// postgres), and a lane must not keep writing to the destination it was created for.
+    /// </param>
+    public PipelineLane(
+        Pipeline pipeline, Func<Pipeline, IPipelineDestination> destinationOf, DeliveryOutcomes outcomes, WorkerOptions options, ILogger logger)
     {
         _pipeline = pipeline;
-        _destination = destination;
+        _destinationOf = destinationOf;
         _outcomes = outcomes;
         _maxConcurrentBatches = Math.Max(1, options.MaxConcurrentBatchesPerPipeline);
         _stallTimeout = options.LaneStallTimeout;
@@ -40,9 +45,9 @@ public sealed class PipelineLane
         });
     }
 
-    public int BatchSize => _destination.BatchSize;
+    public int BatchSize => _destinationOf(_pipeline).BatchSize;
 
-    /// <summary>Picks up configuration changes (URL, secrets) for the next batches.</summary>
+    /// <summary>Picks up configuration changes (kind, URL, secrets) for the next batches.</summary>
     public void Update(Pipeline pipeline) => _pipeline = pipeline;
 
     /// <summary>
@@ -122,7 +127,7 @@ public sealed class PipelineLane
     {
         var count = 0;
         using var linger = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        linger.CancelAfter(_destination.Linger);
+        linger.CancelAfter(_destinationOf(_pipeline).Linger);
         while (count < BatchSize)
         {
             if (_items.Reader.TryPeek(out var next))
@@ -154,16 +159,24 @@ public sealed class PipelineLane
     {
         var pipeline = _pipeline;
         var events = items.Count == 1 ? items[0].Events : items.SelectMany(i => i.Events).ToList();
-        var batchId = Guid.CreateVersion7();
         try
         {
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var result = await _destination.DeliverAsync(pipeline, batchId, events, CancellationToken.None);
-            if (System.Diagnostics.Stopwatch.GetElapsedTime(started) < _stallTimeout)
+            var destination = _destinationOf(pipeline);
+            // Events queued under another kind may come in chunks larger than this destination takes at once.
+            var batches = events.Count <= destination.BatchSize
+                ? [events]
+                : events.Chunk(destination.BatchSize).Select(chunk => (IReadOnlyList<EnrichedEvent>)chunk).ToList();
+            foreach (var batch in batches)
             {
-                _stalled = false;
+                var batchId = Guid.CreateVersion7();
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var result = await destination.DeliverAsync(pipeline, batchId, batch, CancellationToken.None);
+                if (System.Diagnostics.Stopwatch.GetElapsedTime(started) < _stallTimeout)
+                {
+                    _stalled = false;
+                }
+                await _outcomes.AfterFirstAttemptAsync(pipeline, batchId, batch, result, CancellationToken.None);
             }
-            await _outcomes.AfterFirstAttemptAsync(pipeline, batchId, events, result, CancellationToken.None);
             foreach (var item in items)
             {
                 item.Entry.PartDone();

@@ -19,7 +19,7 @@ public sealed class PipelineLanes(
     {
         var entry = _lanes.GetOrAdd(pipeline.Id, _ =>
         {
-            var lane = new PipelineLane(pipeline, DestinationOf(pipeline), outcomes, options.Value, loggerFactory.CreateLogger<PipelineLane>());
+            var lane = new PipelineLane(pipeline, DestinationOf, outcomes, options.Value, loggerFactory.CreateLogger<PipelineLane>());
             return (lane, Task.Run(() => lane.RunAsync(_stopping.Token)));
         });
         entry.Lane.Update(pipeline);

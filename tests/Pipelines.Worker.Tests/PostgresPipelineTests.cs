@@ -2,6 +2,8 @@ using System.Text.Json;
 using Beacon.Protos.V1;
 using Beacon.TestHost;
 using Beacon.Worker.Tests.Infrastructure;
+using Beacon.Core.Data;
+using Beacon.Core.Queue;
 using Microsoft.EntityFrameworkCore;
 
 namespace Beacon.Worker.Tests;
@@ -69,5 +71,37 @@ public sealed class PostgresPipelineTests(BackendsFixture fixture) : IClassFixtu
         var partition = await check.Database.SqlQueryRaw<string>(
             "SELECT tableoid::regclass::text AS \"Value\" FROM events WHERE event_id = {0}", alana.Event.EventId).SingleAsync();
         Assert.Equal($"events_{alana.ReceivedAt.ToDateTime():yyyyMMdd}", partition);
+    }
+
+    [Fact]
+    public async Task AWebhookPipelineSwitchedToPostgresWritesItsNextEventsToTheEventsTable()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        var pipeline = await scenario.AddWebhookPipelineAsync(receiver.Url);
+        scenario.StartWorker();
+        await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 1);
+        await receiver.WaitUntilAsync(r => r.AcceptedEventIds.Count >= 1, TimeSpan.FromSeconds(20), "the first event delivered");
+
+        // What Admin's Edit page does: change the kind, then announce the change.
+        await using (var db = scenario.CreateDbContext())
+        {
+            await db.Pipelines.Where(p => p.Id == pipeline.Id).ExecuteUpdateAsync(set => set
+                .SetProperty(p => p.Kind, PipelineKinds.Postgres)
+                .SetProperty(p => p.Url, (string?)null));
+        }
+        await ConfigChanges.PublishAsync(scenario.Redis, ConfigChanges.StoreChanged(scenario.StoreId));
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // the announcement reaches the worker asynchronously
+
+        var after = await scenario.EnqueueManyAsync(entries: 2, eventsPerEntry: 3);
+
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.Events.CountAsync(e => e.PipelineId == pipeline.Id) == after.Count;
+        }, TimeSpan.FromSeconds(20), $"{after.Count} rows in the events table");
+        Assert.Single(receiver.AcceptedEventIds);
+        await using var check = scenario.CreateDbContext();
+        Assert.Equal(0, await check.DeadLetters.CountAsync(d => d.PipelineId == pipeline.Id));
     }
 }
