@@ -143,6 +143,48 @@ public sealed class RetryTests(BackendsFixture fixture) : IClassFixture<Backends
         Assert.StartsWith("Disabled automatically", row.DisabledReason);
     }
 
+    [Fact]
+    public async Task APipelineReEnabledByAdminIsStillDisabledAfterFiveMoreDaysOfFailures()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        receiver.Respond = (context, _) =>
+        {
+            context.Response.StatusCode = 500;
+            return Task.CompletedTask;
+        };
+        var pipeline = await scenario.AddWebhookPipelineAsync(receiver.Url);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        scenario.StartWorker(time: clock);
+        await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 1);
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.Pipelines.AnyAsync(p => p.Id == pipeline.Id && p.FailingSince != null);
+        }, TimeSpan.FromSeconds(15), "the pipeline marked as failing");
+
+        // What Admin does when an operator re-enables the pipeline: the failure clock starts over.
+        await using (var db = scenario.CreateDbContext())
+        {
+            await db.Pipelines.Where(p => p.Id == pipeline.Id)
+                .ExecuteUpdateAsync(set => set.SetProperty(p => p.FailingSince, (DateTimeOffset?)null));
+        }
+        await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 1);
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.Pipelines.AnyAsync(p => p.Id == pipeline.Id && p.FailingSince != null);
+        }, TimeSpan.FromSeconds(15), "the pipeline marked as failing again after the reset");
+
+        clock.Advance(TimeSpan.FromDays(5) + TimeSpan.FromMinutes(1));
+        await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 1);
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.Pipelines.AnyAsync(p => p.Id == pipeline.Id && !p.Enabled);
+        }, TimeSpan.FromSeconds(15), "the pipeline disabled");
+    }
+
     private static async Task<RetryBatch> WaitForParkedAsync(Scenario scenario, Pipeline pipeline, int attempts)
     {
         RetryBatch? batch = null;
