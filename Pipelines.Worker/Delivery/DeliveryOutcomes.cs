@@ -25,15 +25,21 @@ public sealed class DeliveryOutcomes(
     public async Task AfterFirstAttemptAsync(
         Pipeline pipeline, Guid batchId, IReadOnlyList<EnrichedEvent> events, DeliveryResult result, CancellationToken cancellationToken)
     {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
         if (result.Outcome == DeliveryOutcome.Delivered)
         {
-            RecordDelivered(pipeline, events.Count, result);
+            if (result.Rejected is { Count: > 0 } rejected)
+            {
+                db.DeadLetters.AddRange(DeadLettersOf(pipeline, rejected, attempts: 1, result));
+                await db.SaveChangesAsync(cancellationToken);
+                RecordDeadLettered(pipeline, rejected.Count, result);
+            }
+            RecordDelivered(pipeline, events.Count - (result.Rejected?.Count ?? 0), result);
             await health.SucceededAsync(pipeline, cancellationToken);
             return;
         }
         var next = result.Outcome == DeliveryOutcome.Retry ? planner.NextAttemptAt(1, result.RetryAfter) : null;
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
         if (next is { } due)
         {
             db.RetryBatches.Add(NewRetryBatch(pipeline, batchId, events, attempts: 1, due, result));
@@ -67,8 +73,18 @@ public sealed class DeliveryOutcomes(
         var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
         if (result.Outcome == DeliveryOutcome.Delivered)
         {
-            await db.RetryBatches.Where(r => r.Id == batch.Id).ExecuteDeleteAsync(cancellationToken);
-            RecordDelivered(pipeline, events.Count, result);
+            await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+            {
+                if (result.Rejected is { Count: > 0 } rejected)
+                {
+                    db.DeadLetters.AddRange(DeadLettersOf(pipeline, rejected, attempts, result));
+                    await db.SaveChangesAsync(cancellationToken);
+                    RecordDeadLettered(pipeline, rejected.Count, result);
+                }
+                await db.RetryBatches.Where(r => r.Id == batch.Id).ExecuteDeleteAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+            }
+            RecordDelivered(pipeline, events.Count - (result.Rejected?.Count ?? 0), result);
             await health.SucceededAsync(pipeline, cancellationToken);
             return;
         }

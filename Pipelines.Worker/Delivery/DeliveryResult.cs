@@ -12,10 +12,14 @@ public enum DeliveryOutcome
     GiveUp,
 }
 
-/// <summary>What one delivery attempt of a batch gave.</summary>
+/// <summary>
+/// What one delivery attempt of a batch gave. A <see cref="DeliveryOutcome.Delivered"/> batch may still have
+/// <see cref="Rejected"/> events (with <see cref="Error"/>): the destination took all the others, these go to the
+/// dead letters.
+/// </summary>
 public sealed record DeliveryResult(
     DeliveryOutcome Outcome, TimeSpan Latency, int? Status = null, string? Error = null, string? ResponseExcerpt = null,
-    TimeSpan? RetryAfter = null);
+    TimeSpan? RetryAfter = null, IReadOnlyList<EnrichedEvent>? Rejected = null);
 
 /// <summary>A kind of pipeline: takes a batch of one pipeline's events and says how it went. Never retries by itself.</summary>
 public interface IPipelineDestination

@@ -104,4 +104,70 @@ public sealed class PostgresPipelineTests(BackendsFixture fixture) : IClassFixtu
         await using var check = scenario.CreateDbContext();
         Assert.Equal(0, await check.DeadLetters.CountAsync(d => d.PipelineId == pipeline.Id));
     }
+
+    [Fact]
+    public async Task NulCharactersAreDroppedSoTheirEventsStillLandInTheEventsTable()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var pipeline = await scenario.AddPostgresPipelineAsync();
+        scenario.StartWorker();
+
+        var events = Enumerable.Range(0, 5).Select(_ => scenario.NewEvent()).ToList();
+        var nul = events[2];
+        nul.Event.SessionId = "sess\u0000ion";
+        nul.Event.ContextualData.Fields["page"] = Google.Protobuf.WellKnownTypes.Value.ForString("/a\u0000b");
+        nul.Event.Metadata = new Google.Protobuf.WellKnownTypes.Struct { Fields = { ["k\u0000ey"] = Google.Protobuf.WellKnownTypes.Value.ForString("x") } };
+        await scenario.EnqueueAsync(events);
+
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.Events.CountAsync(e => e.PipelineId == pipeline.Id) == events.Count;
+        }, TimeSpan.FromSeconds(20), $"{events.Count} rows");
+        await using var check = scenario.CreateDbContext();
+        var row = await check.Events.SingleAsync(e => e.PipelineId == pipeline.Id && e.EventId == nul.Event.EventId);
+        Assert.Equal("session", row.SessionId);
+        using var data = JsonDocument.Parse(row.Data);
+        Assert.Equal("/ab", data.RootElement.GetProperty("contextual_data").GetProperty("page").GetString());
+        Assert.Equal("x", data.RootElement.GetProperty("metadata").GetProperty("key").GetString());
+        Assert.Equal(0, await check.DeadLetters.CountAsync(d => d.PipelineId == pipeline.Id));
+    }
+
+    [Fact]
+    public async Task AnEventTheTableRejectsIsDeadLetteredAloneWhileTheRestOfItsBatchLands()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var pipeline = await scenario.AddPostgresPipelineAsync();
+        // Stands in for any value Postgres refuses as data (22xxx/23xxx) that the writer cannot clean up.
+        await using (var db = scenario.CreateDbContext())
+        {
+            await db.Database.ExecuteSqlRawAsync(
+                "ALTER TABLE events ADD CONSTRAINT test_no_poison CHECK (session_id IS DISTINCT FROM 'poison')");
+        }
+        try
+        {
+            scenario.StartWorker();
+            var events = Enumerable.Range(0, 10).Select(_ => scenario.NewEvent()).ToList();
+            events[6].Event.SessionId = "poison";
+            await scenario.EnqueueAsync(events);
+
+            await Eventually.WaitAsync(async () =>
+            {
+                await using var db = scenario.CreateDbContext();
+                return await db.DeadLetters.AnyAsync(d => d.PipelineId == pipeline.Id);
+            }, TimeSpan.FromSeconds(20), "a dead letter");
+            await Task.Delay(500);
+            await using var check = scenario.CreateDbContext();
+            var dead = await check.DeadLetters.Where(d => d.PipelineId == pipeline.Id).ToListAsync();
+            Assert.Equal(events[6].Event.EventId, Assert.Single(dead).EventId);
+            Assert.Contains("23514", dead[0].LastError);
+            var stored = await check.Events.Where(e => e.PipelineId == pipeline.Id).Select(e => e.EventId).ToListAsync();
+            Assert.Equal(events.Where((_, i) => i != 6).Select(e => e.Event.EventId).Order(), stored.Order());
+        }
+        finally
+        {
+            await using var db = scenario.CreateDbContext();
+            await db.Database.ExecuteSqlRawAsync("ALTER TABLE events DROP CONSTRAINT test_no_poison");
+        }
+    }
 }

@@ -100,11 +100,11 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
     {
         var e = envelope.Event ?? new Event();
         importer.StartRow();
-        importer.Write(e.EventId, NpgsqlDbType.Text);
+        importer.Write(WithoutNul(e.EventId), NpgsqlDbType.Text);
         importer.Write(Guid.Parse(envelope.StoreId), NpgsqlDbType.Uuid);
         importer.Write(pipelineId, NpgsqlDbType.Uuid);
-        importer.Write(e.EventType, NpgsqlDbType.Text);
-        importer.Write(envelope.Source, NpgsqlDbType.Text);
+        importer.Write(WithoutNul(e.EventType), NpgsqlDbType.Text);
+        importer.Write(WithoutNul(envelope.Source), NpgsqlDbType.Text);
         importer.Write(EventJson.TimestampOf(envelope).UtcDateTime, NpgsqlDbType.TimestampTz);
         importer.Write(EventJson.ReceivedAtOf(envelope).UtcDateTime, NpgsqlDbType.TimestampTz);
         WriteText(importer, e.SessionId);
@@ -125,7 +125,40 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
         EventJson.WriteRemainingFields(json, e);
         json.WriteEndObject();
         json.Flush();
-        importer.Write(System.Text.Encoding.UTF8.GetString(data.WrittenSpan), NpgsqlDbType.Jsonb);
+        importer.Write(JsonWithoutNul(System.Text.Encoding.UTF8.GetString(data.WrittenSpan)), NpgsqlDbType.Jsonb);
+    }
+
+    // Ingestion accepts any string, but Postgres text cannot hold U+0000 (22021): the character is dropped.
+    private static string WithoutNul(string value) => value.Contains('\0') ? value.Replace("\0", "") : value;
+
+    /// <summary>
+    /// jsonb rejects the escape <c>\u0000</c> (22P05); the JSON writer escapes U+0000 in names and strings that
+    /// way, so the escape is dropped. An escaped backslash followed by "u0000" is text, not the escape, and stays.
+    /// </summary>
+    public static string JsonWithoutNul(string json)
+    {
+        if (!json.Contains("\\u0000", StringComparison.Ordinal))
+        {
+            return json;
+        }
+        var clean = new System.Text.StringBuilder(json.Length);
+        for (var i = 0; i < json.Length; i++)
+        {
+            if (json[i] != '\\' || i + 1 >= json.Length)
+            {
+                clean.Append(json[i]);
+            }
+            else if (string.CompareOrdinal(json, i, "\\u0000", 0, 6) == 0)
+            {
+                i += 5;
+            }
+            else
+            {
+                clean.Append(json, i, 2);
+                i++;
+            }
+        }
+        return clean.ToString();
     }
 
     private static void WriteText(NpgsqlBinaryImporter importer, string value)
@@ -136,7 +169,7 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
         }
         else
         {
-            importer.Write(value, NpgsqlDbType.Text);
+            importer.Write(WithoutNul(value), NpgsqlDbType.Text);
         }
     }
 }

@@ -24,10 +24,23 @@ public sealed class PostgresDestination(EventsWriter writer, IOptions<WorkerOpti
             await writer.WriteAsync(pipeline.Id, events, cancellationToken);
             return new DeliveryResult(DeliveryOutcome.Delivered, Stopwatch.GetElapsedTime(started));
         }
-        catch (PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal) || ex.SqlState.StartsWith("23", StringComparison.Ordinal))
+        catch (PostgresException ex) when (IsDataError(ex))
         {
-            // Data the table cannot hold will not fit on a later attempt either.
-            return new DeliveryResult(DeliveryOutcome.GiveUp, Stopwatch.GetElapsedTime(started), Error: $"{ex.SqlState}: {ex.MessageText}");
+            // Data the table cannot hold will not fit on a later attempt either. One bad event must not take its
+            // whole batch (up to thousands of events) to the dead letters: halve the batch until it is found.
+            var rejected = new List<EnrichedEvent>();
+            var error = $"{ex.SqlState}: {ex.MessageText}";
+            if (events.Count > 1)
+            {
+                error = await WriteBisectingAsync(pipeline.Id, events, rejected, cancellationToken) ?? error;
+            }
+            else
+            {
+                rejected.AddRange(events);
+            }
+            return rejected.Count == events.Count
+                ? new DeliveryResult(DeliveryOutcome.GiveUp, Stopwatch.GetElapsedTime(started), Error: error)
+                : new DeliveryResult(DeliveryOutcome.Delivered, Stopwatch.GetElapsedTime(started), Error: error, Rejected: rejected);
         }
         catch (FormatException ex)
         {
@@ -37,5 +50,41 @@ public sealed class PostgresDestination(EventsWriter writer, IOptions<WorkerOpti
         {
             return new DeliveryResult(DeliveryOutcome.Retry, Stopwatch.GetElapsedTime(started), Error: ex.Message);
         }
+    }
+
+    private static bool IsDataError(PostgresException ex) =>
+        ex.SqlState.StartsWith("22", StringComparison.Ordinal) || ex.SqlState.StartsWith("23", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Writes <paramref name="events"/> in halves, down to single events, collecting those Postgres rejects as data
+    /// errors; returns the first such error. Other failures propagate, and the whole batch is retried (rows already
+    /// written are skipped then: the writer inserts each event once per pipeline).
+    /// </summary>
+    private async Task<string?> WriteBisectingAsync(
+        Guid pipelineId, IReadOnlyList<EnrichedEvent> events, List<EnrichedEvent> rejected, CancellationToken cancellationToken)
+    {
+        var half = events.Count / 2;
+        string? firstError = null;
+        foreach (var part in new[] { events.Take(half).ToList(), events.Skip(half).ToList() })
+        {
+            try
+            {
+                await writer.WriteAsync(pipelineId, part, cancellationToken);
+            }
+            catch (PostgresException ex) when (IsDataError(ex))
+            {
+                var error = $"{ex.SqlState}: {ex.MessageText}";
+                if (part.Count == 1)
+                {
+                    rejected.Add(part[0]);
+                }
+                else
+                {
+                    error = await WriteBisectingAsync(pipelineId, part, rejected, cancellationToken) ?? error;
+                }
+                firstError ??= error;
+            }
+        }
+        return firstError;
     }
 }
