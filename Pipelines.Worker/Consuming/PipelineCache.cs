@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using Beacon.Core.Data;
 using Beacon.Core.Queue;
 using Microsoft.EntityFrameworkCore;
@@ -8,8 +9,10 @@ using StackExchange.Redis;
 namespace Beacon.Worker.Consuming;
 
 /// <summary>
-/// The enabled pipelines of each store, loaded on first use and dropped when Admin.Web announces a change
-/// (<see cref="ConfigChanges"/>), plus a periodic reload in case a message was missed.
+/// The enabled pipelines of each store, loaded on first use and reloaded in the background when Admin.Web announces
+/// a change (<see cref="ConfigChanges"/>) and periodically in case a message was missed. A reload that fails
+/// (Postgres down) keeps the last known pipelines and is tried again: webhooks keep flowing through a Postgres
+/// outage, and the reader never waits for a reload.
 /// </summary>
 public sealed class PipelineCache(
     IServiceScopeFactory scopes,
@@ -17,21 +20,23 @@ public sealed class PipelineCache(
     IOptions<WorkerOptions> options,
     ILogger<PipelineCache> logger) : BackgroundService
 {
-    private readonly ConcurrentDictionary<Guid, Lazy<Task<IReadOnlyList<Pipeline>>>> _byStore = new();
+    private static readonly TimeSpan ReloadRetryDelay = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentDictionary<Guid, IReadOnlyList<Pipeline>> _byStore = new();
+    // Stores whose pipelines must be read again; a store stays here until a reload succeeds.
+    private readonly ConcurrentDictionary<Guid, byte> _stale = new();
+    private readonly Channel<bool> _reloadRequested = Channel.CreateBounded<bool>(
+        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
     public async ValueTask<IReadOnlyList<Pipeline>> ForStoreAsync(Guid storeId, CancellationToken cancellationToken)
     {
-        var entry = _byStore.GetOrAdd(storeId, id => new Lazy<Task<IReadOnlyList<Pipeline>>>(() => LoadAsync(id, cancellationToken)));
-        try
+        if (_byStore.TryGetValue(storeId, out var known))
         {
-            return await entry.Value;
+            return known;
         }
-        catch
-        {
-            // A failed load (Postgres down) must not be cached; the next entry tries again.
-            _byStore.TryRemove(new KeyValuePair<Guid, Lazy<Task<IReadOnlyList<Pipeline>>>>(storeId, entry));
-            throw;
-        }
+        // Never seen: nothing to fall back on, so the caller waits for Postgres (and retries if it is down).
+        var loaded = await LoadAsync(storeId, cancellationToken);
+        return _byStore.GetOrAdd(storeId, loaded);
     }
 
     /// <summary>The current configuration of one pipeline (for retries), or null when it no longer exists.</summary>
@@ -42,9 +47,24 @@ public sealed class PipelineCache(
         return await db.Pipelines.AsNoTracking().FirstOrDefaultAsync(p => p.Id == pipelineId, cancellationToken);
     }
 
-    public void Evict(Guid storeId) => _byStore.TryRemove(storeId, out _);
+    /// <summary>Asks for the pipelines of a store to be read again; the current ones serve until that succeeds.</summary>
+    public void Refresh(Guid storeId)
+    {
+        if (_byStore.ContainsKey(storeId))
+        {
+            _stale[storeId] = 0;
+            _reloadRequested.Writer.TryWrite(true);
+        }
+    }
 
-    public void EvictAll() => _byStore.Clear();
+    public void RefreshAll()
+    {
+        foreach (var storeId in _byStore.Keys)
+        {
+            _stale[storeId] = 0;
+        }
+        _reloadRequested.Writer.TryWrite(true);
+    }
 
     private async Task<IReadOnlyList<Pipeline>> LoadAsync(Guid storeId, CancellationToken cancellationToken)
     {
@@ -67,12 +87,17 @@ public sealed class PipelineCache(
             // The multiplexer resubscribes once Redis is back; until then the periodic reload keeps the cache fresh.
             logger.LogWarning(ex, "Could not subscribe to configuration changes");
         }
+        var periodic = Task.Run(() => RefreshPeriodicallyAsync(stoppingToken), CancellationToken.None);
         try
         {
-            using var timer = new PeriodicTimer(options.Value.PipelineRefreshInterval);
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            while (await _reloadRequested.Reader.WaitToReadAsync(stoppingToken))
             {
-                EvictAll();
+                _reloadRequested.Reader.TryRead(out _);
+                if (!await ReloadStaleAsync(stoppingToken))
+                {
+                    await Task.Delay(ReloadRetryDelay, stoppingToken);
+                    _reloadRequested.Writer.TryWrite(true);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -80,6 +105,7 @@ public sealed class PipelineCache(
         }
         finally
         {
+            await periodic;
             try
             {
                 await subscriber.UnsubscribeAsync(ConfigChanges.Channel);
@@ -91,17 +117,54 @@ public sealed class PipelineCache(
         }
     }
 
+    private async Task RefreshPeriodicallyAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            using var timer = new PeriodicTimer(options.Value.PipelineRefreshInterval);
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                RefreshAll();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Reloads every stale store; false when some could not be read (they stay stale and keep their pipelines).</summary>
+    private async Task<bool> ReloadStaleAsync(CancellationToken stoppingToken)
+    {
+        var allLoaded = true;
+        foreach (var storeId in _stale.Keys)
+        {
+            // Cleared before reading, so a change announced during the read marks the store stale again.
+            _stale.TryRemove(storeId, out _);
+            try
+            {
+                _byStore[storeId] = await LoadAsync(storeId, stoppingToken);
+            }
+            catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
+            {
+                _stale[storeId] = 0;
+                allLoaded = false;
+                logger.LogWarning(ex, "Could not reload the pipelines of store {StoreId}; keeping the last known ones", storeId);
+            }
+        }
+        return allLoaded;
+    }
+
     private void OnConfigChanged(RedisValue message)
     {
         var text = message.ToString();
         if (text == ConfigChanges.All)
         {
-            EvictAll();
+            RefreshAll();
         }
         else if (text.StartsWith("store:", StringComparison.Ordinal) && Guid.TryParse(text.AsSpan(6), out var storeId))
         {
             logger.LogDebug("Pipelines of store {StoreId} changed", storeId);
-            Evict(storeId);
+            Refresh(storeId);
         }
     }
 }
