@@ -27,36 +27,44 @@ public sealed class EntryRouter(
 
     public int InFlightCount => _inFlight.Count;
 
-    /// <summary>Routes entries read together; their events are parsed in parallel (the reader's main cost), then routed in order.</summary>
+    /// <summary>
+    /// Routes entries read together; their events are parsed in parallel (the reader's main cost), then routed in
+    /// order. The whole batch counts as held from the start, so entries still waiting for their turn (the reader
+    /// may wait for in-flight room) are kept alive too and another worker's reclaim does not take them meanwhile.
+    /// </summary>
     public async Task DispatchAsync(string stream, IReadOnlyList<StreamEntry> entries, CancellationToken cancellationToken)
     {
-        var parsed = entries.Count > 1
-            ? entries.AsParallel().AsOrdered().Select(entry => ParseEvents(stream, entry)).ToArray()
-            : entries.Select(entry => ParseEvents(stream, entry)).ToArray();
-        for (var i = 0; i < entries.Count; i++)
+        var now = Environment.TickCount64;
+        // A reclaim can hand back an entry this worker is still working on; one copy in flight is enough.
+        var mine = entries.Where(entry => _inFlight.TryAdd(KeyOf(stream, entry.Id), new HeldEntry(stream, entry.Id, now))).ToList();
+        var dispatched = 0;
+        try
         {
-            await DispatchAsync(stream, entries[i], parsed[i], cancellationToken);
+            var parsed = mine.Count > 1
+                ? mine.AsParallel().AsOrdered().Select(entry => ParseEvents(stream, entry)).ToArray()
+                : mine.Select(entry => ParseEvents(stream, entry)).ToArray();
+            for (; dispatched < mine.Count; dispatched++)
+            {
+                await DispatchAsync(stream, mine[dispatched], parsed[dispatched], cancellationToken);
+            }
+        }
+        finally
+        {
+            // Entries not handed over (shutdown) stay pending in the stream for a later reclaim.
+            foreach (var entry in mine.Skip(dispatched))
+            {
+                _inFlight.TryRemove(KeyOf(stream, entry.Id), out _);
+            }
         }
     }
+
+    private static string KeyOf(string stream, RedisValue id) => stream + "|" + id;
 
     private async Task DispatchAsync(
         string stream, StreamEntry entry, List<(Guid StoreId, List<EnrichedEvent> Events)> eventsByStore, CancellationToken cancellationToken)
     {
-        var key = stream + "|" + entry.Id;
-        // A reclaim can hand back an entry this worker is still working on; one copy in flight is enough.
-        if (!_inFlight.TryAdd(key, new HeldEntry(stream, entry.Id, Environment.TickCount64)))
-        {
-            return;
-        }
-        try
-        {
-            await _inFlightSlots.WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            _inFlight.TryRemove(key, out _);
-            throw;
-        }
+        var key = KeyOf(stream, entry.Id);
+        await _inFlightSlots.WaitAsync(cancellationToken);
         var tracked = new InFlightEntry(stream, entry.Id, (done, delivered) =>
         {
             if (delivered)

@@ -148,4 +148,37 @@ public sealed class CrashRecoveryTests(BackendsFixture fixture) : IClassFixture<
         }
         return Parse(a).CompareTo(Parse(b));
     }
+
+    [Fact]
+    public async Task EntriesReadButNotYetDispatchedAreKeptFromAnotherWorkersReclaim()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        var first = 1;
+        receiver.Respond = async (context, _) =>
+        {
+            // The first batch hangs well past the claim idle time; the reader waits for in-flight room meanwhile.
+            if (Interlocked.Exchange(ref first, 0) == 1)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(7));
+            }
+            context.Response.StatusCode = 200;
+        };
+        await scenario.AddWebhookPipelineAsync(receiver.Url);
+        var sent = await scenario.EnqueueManyAsync(entries: 4, eventsPerEntry: 1);
+        scenario.StartWorker(new Dictionary<string, string?> { ["Worker:MaxInFlightEntries"] = "1" });
+        await receiver.WaitUntilAsync(r => r.Received.Count >= 1, TimeSpan.FromSeconds(10), "the first batch hanging");
+
+        // A second worker that takes over whatever looks abandoned for 3 s.
+        scenario.StartWorker();
+
+        await receiver.WaitUntilAsync(r => r.AcceptedEventIds.Distinct().Count() == sent.Count, TimeSpan.FromSeconds(30),
+            $"all {sent.Count} events delivered");
+        await Eventually.WaitAsync(async () =>
+            (await scenario.Redis.GetDatabase().StreamPendingAsync(scenario.Stream, "pipelines")).PendingMessageCount == 0,
+            TimeSpan.FromSeconds(10), "every entry acked");
+        // Time for the first worker to go on with the rest of its read batch, had it still thought it its own.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(sent.Count, receiver.AcceptedEventIds.Count);
+    }
 }
