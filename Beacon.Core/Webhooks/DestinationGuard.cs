@@ -77,8 +77,18 @@ public sealed class DestinationGuard(IOptions<DeliveryOptions> options)
         var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal)
             ? [literal]
             : await Dns.GetHostAddressesAsync(host, cancellationToken);
+        return await ConnectAsync(host, addresses, context.DnsEndPoint.Port, cancellationToken);
+    }
 
+    /// <summary>
+    /// Connects to the first allowed address of <paramref name="addresses"/> that answers. When an allowed address
+    /// was tried and failed, its socket error is thrown (worth a retry) even if other addresses were refused: only a
+    /// host with nothing but refused addresses ends in a <see cref="DestinationRefusedException"/>.
+    /// </summary>
+    public async ValueTask<Stream> ConnectAsync(string host, IReadOnlyList<IPAddress> addresses, int port, CancellationToken cancellationToken)
+    {
         var refusals = new List<string>();
+        SocketException? lastError = null;
         foreach (var address in addresses)
         {
             var refusal = RefusalReason(address);
@@ -90,22 +100,23 @@ public sealed class DestinationGuard(IOptions<DeliveryOptions> options)
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                await socket.ConnectAsync(new IPEndPoint(address, context.DnsEndPoint.Port), cancellationToken);
+                await socket.ConnectAsync(new IPEndPoint(address, port), cancellationToken);
                 return new NetworkStream(socket, ownsSocket: true);
             }
-            catch (SocketException)
+            catch (SocketException ex)
             {
                 socket.Dispose();
-                if (address == addresses[^1])
-                {
-                    throw;
-                }
+                lastError = ex;
             }
             catch
             {
                 socket.Dispose();
                 throw;
             }
+        }
+        if (lastError is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(lastError);
         }
         throw new DestinationRefusedException(
             refusals.Count > 0 ? $"Destination {host} refused: {string.Join("; ", refusals)}" : $"Destination {host} has no address");

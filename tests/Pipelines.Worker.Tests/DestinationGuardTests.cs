@@ -73,6 +73,16 @@ public sealed class DestinationGuardTests(BackendsFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task AnAllowedAddressThatCannotBeReachedIsAConnectionErrorEvenWhenAnotherAddressIsRefused()
+    {
+        // The operator trusts 127.0.0.1 (standing in for a public address); nothing listens on the port.
+        var guard = new DestinationGuard(Options.Create(new DeliveryOptions { AllowedPrivateNetworks = ["127.0.0.1"] }));
+
+        await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(async () =>
+            await guard.ConnectAsync("hooks.example", [IPAddress.Loopback, IPAddress.IPv6Loopback], FreePort.Next(), CancellationToken.None));
+    }
+
+    [Fact]
     public async Task CloudMetadataIsRefusedEvenWhenPrivateDestinationsAreAllowed()
     {
         using var sender = Sender(allowPrivate: true, "169.254.0.0/16");
