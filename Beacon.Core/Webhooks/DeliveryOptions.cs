@@ -23,6 +23,12 @@ public sealed class DeliveryOptions
     /// <summary>How many characters of a destination's answer are kept for dead letters and the test button.</summary>
     public int ResponseExcerptLength { get; set; } = 1024;
 
+    /// <summary>
+    /// How long reading that excerpt may take once the status has arrived. The status alone decides the outcome,
+    /// so a receiver that answers 2xx and then stalls its body has still taken the batch.
+    /// </summary>
+    public TimeSpan ResponseExcerptTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>307/308 redirects followed per delivery (the POST is resent); each hop is checked by <see cref="DestinationGuard"/> again.</summary>
     public int MaxRedirects { get; set; } = 3;
 }

@@ -76,8 +76,9 @@ public sealed class WebhookSender : IDisposable
                         continue;
                     }
                 }
-                var excerpt = await ReadExcerptAsync(response, timeout.Token);
-                return new WebhookResult(Classify(status), status, Stopwatch.GetElapsedTime(started), excerpt,
+                var latency = Stopwatch.GetElapsedTime(started);
+                var excerpt = await ReadExcerptAsync(response, cancellationToken);
+                return new WebhookResult(Classify(status), status, latency, excerpt,
                     response.IsSuccessStatusCode ? null : $"HTTP {status} {response.ReasonPhrase}", RetryAfterOf(response));
             }
         }
@@ -132,13 +133,32 @@ public sealed class WebhookSender : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// The start of the answer, read within <see cref="DeliveryOptions.ResponseExcerptTimeout"/> of its own: the
+    /// status has decided the outcome already, so a body that stalls or breaks off only shortens the excerpt.
+    /// </summary>
     private async Task<string?> ReadExcerptAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        var limit = _options.ResponseExcerptLength;
-        if (limit <= 0)
+        if (_options.ResponseExcerptLength <= 0)
         {
             return null;
         }
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(_options.ResponseExcerptTimeout);
+        try
+        {
+            return await ReadExcerptUntilAsync(response, bound.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException
+            && !cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    private async Task<string?> ReadExcerptUntilAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var limit = _options.ResponseExcerptLength;
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
         // UTF-8 needs at most 4 bytes a character; read no more than the excerpt can show.
         var buffer = new byte[limit * 4];

@@ -157,6 +157,25 @@ public sealed class DestinationGuardTests(BackendsFixture fixture) : IClassFixtu
         Assert.True(result.Latency > TimeSpan.Zero);
     }
 
+    [Fact]
+    public async Task ATwoHundredWhoseBodyStallsIsDeliveredNotATimeout()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = async (context, _) =>
+        {
+            context.Response.StatusCode = 200;
+            await context.Response.WriteAsync("ok, and then");
+            await context.Response.Body.FlushAsync();
+            await Task.Delay(TimeSpan.FromSeconds(5), context.RequestAborted);
+        };
+        using var sender = Sender(allowPrivate: true); // a 3 s delivery timeout
+
+        var result = await SendAsync(sender, receiver.Url);
+
+        Assert.Equal(WebhookOutcome.Delivered, result.Outcome);
+        Assert.Equal(200, result.StatusCode);
+    }
+
     [Theory]
     [InlineData("http://169.254.169.254/latest", false)]
     [InlineData("http://[fd00:ec2::254]/", false)]
