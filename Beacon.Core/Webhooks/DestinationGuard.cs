@@ -52,7 +52,9 @@ public sealed class DestinationGuard(IOptions<DeliveryOptions> options)
         {
             return "The URL must not carry credentials.";
         }
-        if (IPAddress.TryParse(uri.IdnHost.Trim('[', ']'), out var literal))
+        // "metadata.google.internal." (fully qualified, trailing dot) names the same host.
+        var host = uri.IdnHost.TrimEnd('.');
+        if (IPAddress.TryParse(host.Trim('[', ']'), out var literal))
         {
             if (literal.IsIPv4MappedToIPv6)
             {
@@ -63,7 +65,7 @@ public sealed class DestinationGuard(IOptions<DeliveryOptions> options)
                 return "Cloud metadata addresses are never allowed as destinations.";
             }
         }
-        else if (uri.IdnHost.Equals("metadata.google.internal", StringComparison.OrdinalIgnoreCase))
+        else if (host.Equals("metadata.google.internal", StringComparison.OrdinalIgnoreCase))
         {
             return "Cloud metadata addresses are never allowed as destinations.";
         }
@@ -122,7 +124,36 @@ public sealed class DestinationGuard(IOptions<DeliveryOptions> options)
             refusals.Count > 0 ? $"Destination {host} refused: {string.Join("; ", refusals)}" : $"Destination {host} has no address");
     }
 
-    public static bool IsCloudMetadata(IPAddress address) => address.Equals(MetadataV4) || address.Equals(Ec2MetadataV6);
+    /// <summary>
+    /// 169.254.169.254 or fd00:ec2::254, also when carried inside an IPv6 address (IPv4-mapped, NAT64, 6to4), which
+    /// a NAT64 gateway or 6to4 relay would forward to the metadata service.
+    /// </summary>
+    public static bool IsCloudMetadata(IPAddress address) =>
+        address.Equals(MetadataV4) || address.Equals(Ec2MetadataV6) || (EmbeddedV4(address)?.Equals(MetadataV4) ?? false);
+
+    /// <summary>The IPv4 address an IPv6 address carries (IPv4-mapped, NAT64 64:ff9b::/96, 6to4 2002::/16), if any.</summary>
+    private static IPAddress? EmbeddedV4(IPAddress address)
+    {
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return null;
+        }
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4();
+        }
+        Span<byte> b = stackalloc byte[16];
+        address.TryWriteBytes(b, out _);
+        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4..12].IndexOfAnyExcept((byte)0) < 0)
+        {
+            return new IPAddress(b[12..16]);
+        }
+        if (b[0] == 0x20 && b[1] == 0x02)
+        {
+            return new IPAddress(b[2..6]);
+        }
+        return null;
+    }
 
     /// <summary>Loopback, private, link-local, CGNAT, multicast, unspecified, broadcast, unique-local or reserved.</summary>
     public static bool IsNonPublic(IPAddress address)
@@ -158,23 +189,10 @@ public sealed class DestinationGuard(IOptions<DeliveryOptions> options)
             return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast
                 || (b[0] & 0xFE) == 0xFC                       // fc00::/7 unique-local
                 || (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) // 2001:db8::/32 documentation
-                || IsEmbeddedNonPublicV4(b);
+                // NAT64 and 6to4 addresses carry an IPv4 address that decides where they go.
+                || (EmbeddedV4(address) is { } embedded && IsNonPublic(embedded));
         }
         return true;
-    }
-
-    // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) addresses carry an IPv4 address that decides where they go.
-    private static bool IsEmbeddedNonPublicV4(ReadOnlySpan<byte> b)
-    {
-        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4..12].IndexOfAnyExcept((byte)0) < 0)
-        {
-            return IsNonPublic(new IPAddress(b[12..16]));
-        }
-        if (b[0] == 0x20 && b[1] == 0x02)
-        {
-            return IsNonPublic(new IPAddress(b[2..6]));
-        }
-        return false;
     }
 
     private static IPNetwork ParseNetwork(string text)

@@ -93,6 +93,17 @@ public sealed class DestinationGuardTests(BackendsFixture fixture) : IClassFixtu
         Assert.Contains("metadata", result.Error);
     }
 
+    [Theory]
+    [InlineData("::ffff:169.254.169.254")]
+    [InlineData("64:ff9b::a9fe:a9fe")]
+    [InlineData("2002:a9fe:a9fe::1")]
+    public void CloudMetadataInsideAnIPv6AddressIsRefusedEvenWhenPrivateDestinationsAreAllowed(string address)
+    {
+        var guard = new DestinationGuard(Options.Create(new DeliveryOptions { AllowPrivateDestinations = true }));
+
+        Assert.Contains("metadata", guard.RefusalReason(IPAddress.Parse(address)));
+    }
+
     [Fact]
     public async Task ARedirectToAPrivateAddressIsRefused()
     {
@@ -180,6 +191,9 @@ public sealed class DestinationGuardTests(BackendsFixture fixture) : IClassFixtu
     [InlineData("http://169.254.169.254/latest", false)]
     [InlineData("http://[fd00:ec2::254]/", false)]
     [InlineData("http://[::ffff:169.254.169.254]/", false)]
+    [InlineData("http://[64:ff9b::a9fe:a9fe]/", false)]
+    [InlineData("http://[2002:a9fe:a9fe::1]/", false)]
+    [InlineData("http://metadata.google.internal./computeMetadata/v1/", false)]
     [InlineData("ftp://example.com/", false)]
     [InlineData("file:///etc/passwd", false)]
     [InlineData("not a url", false)]
