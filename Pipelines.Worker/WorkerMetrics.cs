@@ -10,6 +10,7 @@ public sealed class WorkerMetrics
     private readonly Counter<long> _retried;
     private readonly Counter<long> _deadLettered;
     private readonly Histogram<double> _latency;
+    private readonly Counter<long> _unparseableBatches;
     private long _lag;
     private long _pending;
 
@@ -20,6 +21,8 @@ public sealed class WorkerMetrics
         _failed = meter.CreateCounter<long>("beacon.worker.events.failed", "{event}", "Events in failed delivery attempts");
         _retried = meter.CreateCounter<long>("beacon.worker.events.retried", "{event}", "Events parked for a later attempt");
         _deadLettered = meter.CreateCounter<long>("beacon.worker.events.dead_lettered", "{event}", "Events given up on");
+        _unparseableBatches = meter.CreateCounter<long>("beacon.worker.retry_batches.unparseable", "{batch}",
+            "Parked batches dropped because their payload could not be read");
         _latency = meter.CreateHistogram<double>("beacon.worker.delivery.duration", "ms", "Duration of one delivery attempt");
         meter.CreateObservableGauge("beacon.worker.lag", () => Interlocked.Read(ref _lag), "{entry}",
             "Stream entries not yet acked by the group (never read plus pending)");
@@ -38,6 +41,8 @@ public sealed class WorkerMetrics
     public void Retried(string kind, int events) => _retried.Add(events, new KeyValuePair<string, object?>("pipeline.kind", kind));
 
     public void DeadLettered(string kind, int events) => _deadLettered.Add(events, new KeyValuePair<string, object?>("pipeline.kind", kind));
+
+    public void UnparseableBatch(string kind) => _unparseableBatches.Add(1, new KeyValuePair<string, object?>("pipeline.kind", kind));
 
     public void SetLag(long lag, long pending)
     {

@@ -3,6 +3,7 @@ using Beacon.Core.Data;
 using Beacon.Protos.V1;
 using Beacon.Worker.Consuming;
 using Google.Protobuf;
+using Google.Protobuf.Collections;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -20,6 +21,7 @@ public sealed class RetryScheduler(
     PipelineCache pipelines,
     PipelineLanes lanes,
     DeliveryOutcomes outcomes,
+    WorkerMetrics metrics,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<RetryScheduler> logger) : BackgroundService
@@ -120,7 +122,16 @@ public sealed class RetryScheduler(
                 await PostponeAsync(batch, TimeSpan.FromMinutes(1));
                 return;
             }
-            var events = EnrichedEventBatch.Parser.ParseFrom(batch.Payload).Events;
+            RepeatedField<EnrichedEvent> events;
+            try
+            {
+                events = EnrichedEventBatch.Parser.ParseFrom(batch.Payload).Events;
+            }
+            catch (InvalidProtocolBufferException ex)
+            {
+                await DiscardUnparseableAsync(batch, pipeline, ex);
+                return;
+            }
             var result = await lanes.DestinationOf(pipeline).DeliverAsync(pipeline, batch.Id, events, CancellationToken.None);
             await outcomes.AfterRetryAttemptAsync(batch, pipeline, events, result, CancellationToken.None);
         }
@@ -134,6 +145,22 @@ public sealed class RetryScheduler(
             Interlocked.Decrement(ref _inFlight);
             _busyPipelines.AddOrUpdate(batch.PipelineId, 0, (_, n) => Math.Max(0, n - 1));
         }
+    }
+
+    /// <summary>
+    /// A payload that cannot be read never will be: leasing it again would retry it forever. It cannot become dead
+    /// letters either (each holds one readable event, which replay parses), so it is dropped and logged with its
+    /// raw bytes for a manual look.
+    /// </summary>
+    private async Task DiscardUnparseableAsync(RetryBatch batch, Pipeline pipeline, InvalidProtocolBufferException error)
+    {
+        logger.LogError(error,
+            "Parked batch {BatchId} of pipeline {PipelineId} ({EventCount} events) cannot be read and is dropped; payload (base64): {Payload}",
+            batch.Id, batch.PipelineId, batch.EventCount, Convert.ToBase64String(batch.Payload));
+        await using var command = dataSource.CreateCommand("DELETE FROM retry_batches WHERE id = $1");
+        command.Parameters.Add(new() { Value = batch.Id });
+        await command.ExecuteNonQueryAsync();
+        metrics.UnparseableBatch(pipeline.Kind);
     }
 
     private async Task PostponeAsync(RetryBatch batch, TimeSpan delay)

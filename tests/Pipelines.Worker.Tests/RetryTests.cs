@@ -185,6 +185,49 @@ public sealed class RetryTests(BackendsFixture fixture) : IClassFixture<Backends
         }, TimeSpan.FromSeconds(15), "the pipeline disabled");
     }
 
+    [Fact]
+    public async Task AParkedBatchWhosePayloadCannotBeReadIsDroppedInsteadOfRetriedForever()
+    {
+        var dropped = 0L;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Beacon" && instrument.Name == "beacon.worker.retry_batches.unparseable")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref dropped, value));
+        listener.Start();
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        var pipeline = await scenario.AddWebhookPipelineAsync(receiver.Url);
+        var garbage = new RetryBatch
+        {
+            PipelineId = pipeline.Id,
+            StoreId = scenario.StoreId,
+            Payload = [0xFF, 0xFF, 0xFF, 0xFF, 0x0F],
+            EventCount = 3,
+            Attempts = 1,
+            NextAttemptAt = DateTimeOffset.UtcNow.AddSeconds(-1),
+        };
+        await using (var db = scenario.CreateDbContext())
+        {
+            db.RetryBatches.Add(garbage);
+            await db.SaveChangesAsync();
+        }
+
+        scenario.StartWorker(new Dictionary<string, string?> { ["Worker:RetryLease"] = "00:00:01" });
+
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return !await db.RetryBatches.AnyAsync(r => r.Id == garbage.Id);
+        }, TimeSpan.FromSeconds(10), "the unreadable batch dropped");
+        Assert.Equal(1, Interlocked.Read(ref dropped));
+        Assert.Empty(receiver.Received);
+    }
+
     private static async Task<RetryBatch> WaitForParkedAsync(Scenario scenario, Pipeline pipeline, int attempts)
     {
         RetryBatch? batch = null;
