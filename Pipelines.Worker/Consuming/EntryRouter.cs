@@ -89,7 +89,12 @@ public sealed class EntryRouter(
                     }
                     if (!lanes.Knows(pipeline.Kind))
                     {
-                        logger.LogError("Pipeline {PipelineId} has unknown kind {Kind}; skipped", pipeline.Id, pipeline.Kind);
+                        // Acking without them would lose the events; holding the entry back would redeliver it to
+                        // every other pipeline on each reclaim. Parked, they wait for a worker that knows the kind.
+                        logger.LogError("Pipeline {PipelineId} has unknown kind {Kind}; its {Count} events are parked",
+                            pipeline.Id, pipeline.Kind, wanted.Count);
+                        tracked.AddPart();
+                        await ParkAsync(pipeline, new LaneItem(tracked, wanted), cancellationToken);
                         continue;
                     }
                     var lane = lanes.For(pipeline);
@@ -99,7 +104,7 @@ public sealed class EntryRouter(
                         var item = new LaneItem(tracked, chunk);
                         if (!await lane.EnqueueAsync(item, cancellationToken))
                         {
-                            await ParkOverflowAsync(pipeline, item, cancellationToken);
+                            await ParkAsync(pipeline, item, cancellationToken);
                         }
                     }
                 }
@@ -113,8 +118,9 @@ public sealed class EntryRouter(
         }
     }
 
-    // A lane that stays full means the destination is hanging: park instead of waiting so other pipelines go on.
-    private async Task ParkOverflowAsync(Beacon.Core.Data.Pipeline pipeline, LaneItem item, CancellationToken cancellationToken)
+    // Parks events this worker cannot hand to a lane: the lane stays full (a hanging destination: park instead of
+    // waiting, so other pipelines go on) or the pipeline's kind is unknown.
+    private async Task ParkAsync(Beacon.Core.Data.Pipeline pipeline, LaneItem item, CancellationToken cancellationToken)
     {
         try
         {
@@ -123,7 +129,7 @@ public sealed class EntryRouter(
         }
         catch (Exception ex) when (ex is NpgsqlException or Microsoft.EntityFrameworkCore.DbUpdateException or InvalidOperationException)
         {
-            logger.LogWarning(ex, "Could not park overflow of pipeline {PipelineId}; the entry stays pending", pipeline.Id);
+            logger.LogWarning(ex, "Could not park events of pipeline {PipelineId}; the entry stays pending", pipeline.Id);
             item.Entry.PartAbandoned();
         }
     }

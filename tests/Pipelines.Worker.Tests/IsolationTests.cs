@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Beacon.TestHost;
 using Beacon.Worker.Tests.Infrastructure;
 
@@ -37,5 +38,30 @@ public sealed class IsolationTests(BackendsFixture fixture) : IClassFixture<Back
         {
             release.TrySetResult();
         }
+    }
+
+    [Fact]
+    public async Task EventsForAPipelineOfUnknownKindAreParkedWhileTheOtherPipelinesGetTheirs()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        await scenario.AddWebhookPipelineAsync(receiver.Url);
+        var unknown = await scenario.AddPostgresPipelineAsync();
+        await using (var db = scenario.CreateDbContext())
+        {
+            // A kind a newer Admin knows and this worker does not.
+            await db.Pipelines.Where(p => p.Id == unknown.Id).ExecuteUpdateAsync(set => set.SetProperty(p => p.Kind, "s3"));
+        }
+        scenario.StartWorker();
+
+        var sent = await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 3);
+
+        await receiver.WaitUntilAsync(r => r.AcceptedEventIds.Count == sent.Count, TimeSpan.FromSeconds(20), "the webhook's events");
+        await Eventually.WaitAsync(async () =>
+            (await scenario.Redis.GetDatabase().StreamPendingAsync(scenario.Stream, "pipelines")).PendingMessageCount == 0,
+            TimeSpan.FromSeconds(10), "the entry acked");
+        await using var check = scenario.CreateDbContext();
+        var parked = await check.RetryBatches.Where(r => r.PipelineId == unknown.Id).ToListAsync();
+        Assert.Equal(sent.Count, parked.Sum(r => r.EventCount));
     }
 }
