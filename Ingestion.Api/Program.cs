@@ -1,3 +1,4 @@
+using Beacon.Ingestion.Apis;
 using Beacon.Ingestion.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,6 +10,12 @@ builder.AddGrpcIngestion();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseOutputCache();
+app.MapOpenApi();
+
+app.MapBeaconApi();
+app.MapAlanaEventsApi();
+app.MapEventTypesApi();
 app.MapGrpcIngestion();
 
 app.Run();

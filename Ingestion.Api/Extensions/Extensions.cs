@@ -1,4 +1,10 @@
 using Beacon.Core.Hosting;
+using Beacon.Ingestion.Apis;
+using Beacon.Ingestion.Apis.Json;
+using Beacon.Ingestion.Enrichment;
+using Beacon.Ingestion.Ingestion;
+using Microsoft.AspNetCore.OutputCaching.StackExchangeRedis;
+using StackExchange.Redis;
 
 namespace Beacon.Ingestion.Extensions;
 
@@ -8,5 +14,37 @@ internal static class Extensions
     {
         builder.AddBeaconRedis();
         builder.AddBeaconPostgres();
+
+        var services = builder.Services;
+        services.Configure<IngestionOptions>(builder.Configuration.GetSection(IngestionOptions.Section));
+
+        // The ingestion path (Ingestion/) and its enrichment (Enrichment/): singletons, the hot path allocates no scopes.
+        services.AddSingleton<TokenCache>();
+        services.AddHostedService<ConfigChangeListener>();
+        services.AddSingleton<ClientInfoReader>();
+        services.AddSingleton<RateLimiter>();
+        services.AddSingleton<EventQueue>();
+        services.AddSingleton<DropLog>();
+        services.AddSingleton<IngestionMetrics>();
+        services.AddSingleton<UserAgentParser>();
+        services.AddSingleton<GeoLocator>();
+        services.AddSingleton<EventEnricher>();
+        services.AddSingleton<IngestionPipeline>();
+        UserAgentParser.Warm();
+
+        services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.TypeInfoResolverChain.Insert(0, IngestionJsonContext.Default);
+            options.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
+        });
+
+        // GET /v1/event-types is cached in Redis, shared by every instance, on the same connection as the queue.
+        services.AddStackExchangeRedisOutputCache(_ => { });
+        services.AddOptions<RedisOutputCacheOptions>().Configure<IServiceProvider>((options, provider) =>
+            options.ConnectionMultiplexerFactory = () => Task.FromResult(provider.GetRequiredService<IConnectionMultiplexer>()));
+        services.AddOutputCache(options =>
+            options.AddPolicy(EventTypesApi.CachePolicy, policy => policy.Expire(TimeSpan.FromMinutes(10)).Tag(EventTypesApi.CachePolicy)));
+
+        services.AddOpenApi();
     }
 }

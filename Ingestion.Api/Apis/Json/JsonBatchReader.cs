@@ -1,0 +1,353 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Globalization;
+using System.Text.Json;
+using Beacon.Core.Catalog;
+using Beacon.Ingestion.Ingestion;
+using Beacon.Protos.V1;
+using Google.Protobuf.WellKnownTypes;
+
+namespace Beacon.Ingestion.Apis.Json;
+
+/// <summary>A JSON batch read into the shared path's terms, or the top-level problems that make it a 422.</summary>
+public sealed record JsonBatch(IReadOnlyList<IncomingEvent> Events, IReadOnlyList<string> Errors);
+
+/// <summary>
+/// Translates a JSON body (<c>{"events":[...]}</c>) into protobuf <see cref="Event"/>s in one forward pass of
+/// <see cref="Utf8JsonReader"/>, without building a DOM. Field names come from <see cref="EventCatalog"/>
+/// (snake_case for Layers, camelCase for Alana); unknown fields are ignored and <c>null</c> means absent.
+/// A field of the wrong JSON type drops its event with a reason; anything wrong with the body as a whole
+/// (not JSON, no <c>events</c> array, 0 or too many events) is a top-level error.
+/// </summary>
+public static class JsonBatchReader
+{
+    private const int MaxDepth = 64;
+
+    private static readonly FrozenDictionary<string, EventField> LayersNames =
+        EventCatalog.FieldsOf(EventFamily.Layers).ToFrozenDictionary(f => f.Name, StringComparer.Ordinal);
+
+    private static readonly FrozenDictionary<string, EventField> AlanaNames =
+        EventCatalog.FieldsOf(EventFamily.Alana).ToFrozenDictionary(f => f.AlanaName, StringComparer.Ordinal);
+
+    public static JsonBatch Read(ReadOnlySpan<byte> body, EventFamily family, int maxEvents)
+    {
+        var events = new List<IncomingEvent>();
+        var errors = new List<string>();
+        var names = (family == EventFamily.Alana ? AlanaNames : LayersNames).GetAlternateLookup<ReadOnlySpan<char>>();
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
+        var count = 0;
+        var sawEvents = false;
+        if (body.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            return Fail("The body is empty: send a JSON object such as {\"events\":[{...}]}.");
+        }
+        try
+        {
+            if (!reader.Read())
+            {
+                return Fail("The body is empty: send a JSON object such as {\"events\":[{...}]}.");
+            }
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                EnsureEnd(ref reader);
+                return Fail("The body must be a JSON object with an \"events\" array, such as {\"events\":[{...}]}.");
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (!reader.ValueTextEquals("events"u8))
+                {
+                    reader.Read();
+                    reader.Skip();
+                    continue;
+                }
+                reader.Read();
+                if (sawEvents)
+                {
+                    errors.Add("The body has more than one \"events\" property; send one array.");
+                    reader.Skip();
+                    continue;
+                }
+                sawEvents = true;
+                if (reader.TokenType != JsonTokenType.StartArray)
+                {
+                    errors.Add($"\"events\" must be an array of event objects, not {Describe(reader.TokenType)}.");
+                    reader.Skip();
+                    continue;
+                }
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    count++;
+                    if (count > maxEvents || reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        var type = reader.TokenType;
+                        reader.Skip();
+                        if (count <= maxEvents)
+                        {
+                            events.Add(IncomingEvent.Rejected(new EventRejection(count - 1, RejectionCodes.NotAnObject,
+                                $"event must be a JSON object, not {Describe(type)}")));
+                        }
+                        continue;
+                    }
+                    events.Add(ReadEvent(ref reader, family, names, count - 1));
+                }
+            }
+            EnsureEnd(ref reader);
+        }
+        catch (JsonException ex)
+        {
+            return Fail($"The body is not valid JSON: {ex.Message}");
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Thrown when a string holds invalid UTF-8 or an unpaired surrogate escape.
+            return Fail($"The body is not valid JSON: {ex.Message}");
+        }
+        if (!sawEvents)
+        {
+            errors.Add("The body has no \"events\" property: send {\"events\":[{...}]} with 1 to " + maxEvents + " events.");
+        }
+        else if (errors.Count == 0 && count == 0)
+        {
+            errors.Add("\"events\" is empty: send 1 to " + maxEvents + " events.");
+        }
+        else if (count > maxEvents)
+        {
+            errors.Add($"\"events\" has {count} events; send at most {maxEvents} per request.");
+        }
+        return errors.Count > 0 ? new JsonBatch([], errors) : new JsonBatch(events, errors);
+    }
+
+    private static JsonBatch Fail(string error) => new([], [error]);
+
+    // The reader only reports trailing garbage when asked for the next token.
+    private static void EnsureEnd(ref Utf8JsonReader reader)
+    {
+        if (reader.Read())
+        {
+            throw new JsonException($"unexpected content after the JSON value at byte {reader.TokenStartIndex}.");
+        }
+    }
+
+    private static IncomingEvent ReadEvent(ref Utf8JsonReader reader, EventFamily family,
+        FrozenDictionary<string, EventField>.AlternateLookup<ReadOnlySpan<char>> names, int index)
+    {
+        var e = new Event();
+        EventRejection? problem = null;
+        Span<char> nameBuffer = stackalloc char[64];
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            EventField? field = null;
+            if (reader.ValueSpan.Length <= nameBuffer.Length && !reader.ValueIsEscaped)
+            {
+                var length = reader.CopyString(nameBuffer);
+                names.TryGetValue(nameBuffer[..length], out field);
+            }
+            else if (reader.GetString() is { Length: <= 64 } escaped)
+            {
+                names.TryGetValue(escaped.AsSpan(), out field);
+            }
+            reader.Read();
+            if (field is null)
+            {
+                reader.Skip();
+                continue;
+            }
+            if (reader.TokenType == JsonTokenType.Null)
+            {
+                continue;
+            }
+            var error = ReadField(ref reader, e, field);
+            if (error is not null)
+            {
+                reader.Skip();
+                problem ??= new EventRejection(index, RejectionCodes.InvalidField,
+                    $"field '{(family == EventFamily.Alana ? field.AlanaName : field.Name)}' {error}");
+            }
+        }
+        return problem is null ? IncomingEvent.Of(e) : new IncomingEvent(e, problem);
+    }
+
+    /// <summary>Sets the field from the current value; returns what is wrong with it, or null.</summary>
+    private static string? ReadField(ref Utf8JsonReader reader, Event e, EventField field)
+    {
+        switch (field.Type)
+        {
+            case FieldType.String:
+                if (reader.TokenType != JsonTokenType.String)
+                {
+                    return "must be a string";
+                }
+                SetString(e, field, reader.GetString()!);
+                return null;
+            case FieldType.Identifier:
+                if (ReadIdentifier(ref reader) is not { } id)
+                {
+                    return "must be a string or a whole number";
+                }
+                SetString(e, field, id);
+                return null;
+            case FieldType.Timestamp:
+                if (reader.TokenType != JsonTokenType.String
+                    || !DateTimeOffset.TryParse(reader.GetString(), CultureInfo.InvariantCulture,
+                        DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+                {
+                    return "must be an ISO 8601 date-time such as 2025-01-15T14:30:00Z";
+                }
+                e.Timestamp = Timestamp.FromDateTimeOffset(at);
+                return null;
+            case FieldType.PositiveInteger:
+                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt32(out var position) || position == 0)
+                {
+                    return "must be a positive whole number";
+                }
+                e.Position = position;
+                return null;
+            case FieldType.Decimal:
+                var amount = reader.TokenType switch
+                {
+                    JsonTokenType.Number => System.Text.Encoding.UTF8.GetString(reader.ValueSpan),
+                    JsonTokenType.String => reader.GetString(),
+                    _ => null,
+                };
+                if (amount is null || !EventValidator.IsDecimal(amount))
+                {
+                    return "must be a decimal number such as 19.99";
+                }
+                e.Revenue = amount;
+                return null;
+            case FieldType.Currency:
+                var code = reader.TokenType == JsonTokenType.String ? reader.GetString()!.ToUpperInvariant() : "";
+                if (!EventValidator.IsCurrencyCode(code))
+                {
+                    return "must be a three-letter ISO 4217 code such as USD";
+                }
+                e.Currency = code;
+                return null;
+            case FieldType.Object:
+                if (reader.TokenType != JsonTokenType.StartObject)
+                {
+                    return "must be a JSON object";
+                }
+                var value = ReadStruct(ref reader);
+                if (field == EventCatalog.Metadata)
+                {
+                    e.Metadata = value;
+                }
+                else
+                {
+                    e.ContextualData = value;
+                }
+                return null;
+            case FieldType.IdentifierList:
+                if (reader.TokenType != JsonTokenType.StartArray)
+                {
+                    return "must be an array of ids";
+                }
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    if (ReadIdentifier(ref reader) is not { } item)
+                    {
+                        // Leave the reader on the offending value: the caller skips the rest of the array.
+                        SkipToArrayEnd(ref reader);
+                        return "must be an array of ids (strings or whole numbers)";
+                    }
+                    e.ProductIds.Add(item);
+                }
+                return null;
+            default:
+                return "is not supported";
+        }
+    }
+
+    private static void SkipToArrayEnd(ref Utf8JsonReader reader)
+    {
+        reader.Skip();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            reader.Skip();
+        }
+    }
+
+    /// <summary>A string, or an integer carried as its decimal digits (Layers sends product ids as numbers).</summary>
+    private static string? ReadIdentifier(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            return reader.GetString();
+        }
+        if (reader.TokenType != JsonTokenType.Number || reader.ValueSpan.IndexOfAny(".eE"u8) >= 0)
+        {
+            return null;
+        }
+        return System.Text.Encoding.ASCII.GetString(reader.ValueSpan);
+    }
+
+    private static Struct ReadStruct(ref Utf8JsonReader reader)
+    {
+        var result = new Struct();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString()!;
+            reader.Read();
+            result.Fields[name] = ReadValue(ref reader);
+        }
+        return result;
+    }
+
+    private static Value ReadValue(ref Utf8JsonReader reader) => reader.TokenType switch
+    {
+        JsonTokenType.StartObject => Value.ForStruct(ReadStruct(ref reader)),
+        JsonTokenType.StartArray => ReadList(ref reader),
+        JsonTokenType.String => Value.ForString(reader.GetString()!),
+        JsonTokenType.Number => Value.ForNumber(reader.GetDouble()),
+        JsonTokenType.True => Value.ForBool(true),
+        JsonTokenType.False => Value.ForBool(false),
+        _ => Value.ForNull(),
+    };
+
+    private static Value ReadList(ref Utf8JsonReader reader)
+    {
+        var list = new ListValue();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            list.Values.Add(ReadValue(ref reader));
+        }
+        return new Value { ListValue = list };
+    }
+
+    private static void SetString(Event e, EventField field, string value)
+    {
+        switch (field.Name)
+        {
+            case "event_id": e.EventId = value; break;
+            case "event_type": e.EventType = value; break;
+            case "session_id": e.SessionId = value; break;
+            case "device_id": e.DeviceId = value; break;
+            case "customer_id": e.CustomerId = value; break;
+            case "attribution_token": e.AttributionToken = value; break;
+            case "product_id": e.ProductId = value; break;
+            case "variant_id": e.VariantId = value; break;
+            case "collection_handle": e.CollectionHandle = value; break;
+            case "query": e.Query = value; break;
+            case "marketing_source": e.MarketingSource = value; break;
+            case "marketing_medium": e.MarketingMedium = value; break;
+            case "marketing_campaign": e.MarketingCampaign = value; break;
+            case "shopping_channel": e.ShoppingChannel = value; break;
+            case "visitor_id": e.VisitorId = value; break;
+            case "user_id": e.UserId = value; break;
+            case "category_path": e.CategoryPath = value; break;
+        }
+    }
+
+    private static string Describe(JsonTokenType type) => type switch
+    {
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.String => "a string",
+        JsonTokenType.Number => "a number",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        _ => "that value",
+    };
+}

@@ -1,0 +1,27 @@
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace Beacon.Ingestion.Apis;
+
+internal static class OpenApiExtensions
+{
+    /// <summary>
+    /// Documents a JSON request body without <c>Accepts</c> metadata: that would make routing answer 415 to
+    /// <c>text/plain</c> (sendBeacon) and other Content-Types the contract says are read as JSON all the same.
+    /// </summary>
+    public static RouteHandlerBuilder DocumentsJsonBody<TBody>(this RouteHandlerBuilder builder) =>
+        builder.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+        {
+            var schema = await context.GetOrCreateSchemaAsync(typeof(TBody), null, cancellationToken);
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = true,
+                Description = "Read as JSON whatever the Content-Type.",
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = schema },
+                    ["text/plain"] = new() { Schema = schema },
+                },
+            };
+        });
+}

@@ -1,0 +1,71 @@
+using Beacon.Ingestion.Ingestion;
+using Beacon.Protos.V1;
+using Google.Protobuf.WellKnownTypes;
+
+namespace Beacon.Ingestion.Enrichment;
+
+/// <summary>The server-side facts of one request, shared by all its events.</summary>
+public sealed record RequestEnrichment(
+    string GeoCountry, string GeoState, string GeoCity, string DeviceType, string Browser, string Os, string ShoppingChannel);
+
+/// <summary>
+/// Adds what only the server knows (DESIGN §2): geo (Cloudflare headers from a trusted proxy, else the
+/// optional geo database), device type, browser and OS from the User-Agent, and the shopping channel.
+/// The client IP is only looked up, never copied into the envelope.
+/// </summary>
+public sealed class EventEnricher(UserAgentParser userAgents, GeoLocator geo)
+{
+    public RequestEnrichment Describe(ClientInfo client)
+    {
+        string? country = null, state = null, city = null;
+        if (client.CloudflareCountry is not null)
+        {
+            // "XX" and "T1" are Cloudflare's unknown and Tor markers, not countries.
+            country = client.CloudflareCountry is "XX" or "T1" ? null : client.CloudflareCountry.ToUpperInvariant();
+            state = client.CloudflareRegion;
+            city = client.CloudflareCity?.ToLowerInvariant();
+        }
+        else if (geo.Lookup(client.IpAddress) is { } found)
+        {
+            (country, state, city) = (found.Country, found.State, found.City);
+        }
+        var ua = userAgents.Parse(client.UserAgent);
+        var channel = IsMerchantApp(client.RequestedWith) || ua.IsMerchantApp ? "app" : "web";
+        return new RequestEnrichment(country ?? "", state ?? "", city ?? "", ua.DeviceType, ua.Browser, ua.Os, channel);
+    }
+
+    /// <summary>Wraps an accepted event; fills event_id (UUIDv7), shopping_channel and contextual_data defaults.</summary>
+    public static EnrichedEvent Enrich(Event e, RequestEnrichment facts, Guid storeId, string source, Timestamp receivedAt, bool layers)
+    {
+        if (e.EventId.Length == 0)
+        {
+            e.EventId = Guid.CreateVersion7().ToString();
+        }
+        if (e.ShoppingChannel.Length == 0)
+        {
+            e.ShoppingChannel = facts.ShoppingChannel;
+        }
+        if (layers && e.ContextualData is null)
+        {
+            e.ContextualData = new Struct();
+        }
+        return new EnrichedEvent
+        {
+            Event = e,
+            StoreId = storeId.ToString(),
+            Source = source,
+            ReceivedAt = receivedAt,
+            GeoCountry = facts.GeoCountry,
+            GeoState = facts.GeoState,
+            GeoCity = facts.GeoCity,
+            DeviceType = facts.DeviceType,
+            Browser = facts.Browser,
+            Os = facts.Os,
+        };
+    }
+
+    private static bool IsMerchantApp(string? requestedWith) =>
+        requestedWith is not null
+        && (requestedWith.Contains("tapcart", StringComparison.OrdinalIgnoreCase)
+            || requestedWith.Contains("fuego", StringComparison.OrdinalIgnoreCase));
+}

@@ -1,0 +1,69 @@
+using System.Text.Json;
+using Beacon.Core.Catalog;
+using StackExchange.Redis;
+
+namespace Beacon.Ingestion.Ingestion;
+
+/// <summary>
+/// Makes dropped events visible in Admin.Web: per store, the most recent rejections and running totals in Redis.
+/// <list type="bullet">
+/// <item><c>beacon:drops:&lt;storeId&gt;</c> (storeId as <c>D</c>-format Guid): a list, newest first, capped at
+/// <see cref="IngestionOptions.RecentDropsKept"/>, of JSON <c>{"at":"ISO 8601","source":"beacon","index":0,
+/// "event_type":"product_view" (as sent, at most 64 chars),"code":"missing_field","reason":"missing required field 'product_id'"}</c>.</item>
+/// <item><c>beacon:drops:&lt;storeId&gt;:counts</c>: a hash of totals, field <c>&lt;event_type&gt;|&lt;code&gt;</c>
+/// (event_type is <c>unknown</c> or <c>none</c> for types outside the catalog).</item>
+/// </list>
+/// Written fire-and-forget: losing a diagnostic never costs a request its latency or its answer.
+/// </summary>
+public sealed class DropLog(IConnectionMultiplexer redis, Microsoft.Extensions.Options.IOptions<IngestionOptions> options, ILogger<DropLog> logger)
+{
+    public static string RecentKey(Guid storeId) => $"beacon:drops:{storeId:D}";
+
+    public static string CountsKey(Guid storeId) => $"beacon:drops:{storeId:D}:counts";
+
+    private readonly int _kept = Math.Max(1, options.Value.RecentDropsKept);
+
+    private static string Shorten(string? type) => type is null ? "" : type.Length <= 64 ? type : type[..64];
+
+    public void Record(Guid storeId, string source, IReadOnlyList<(EventRejection Rejection, string? EventType)> drops)
+    {
+        if (drops.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            var at = DateTimeOffset.UtcNow.ToString("O");
+            var entries = new RedisValue[drops.Count];
+            var batch = redis.GetDatabase().CreateBatch();
+            var countsKey = CountsKey(storeId);
+            for (var i = 0; i < drops.Count; i++)
+            {
+                var (rejection, type) = drops[i];
+                var boundedType = IngestionMetrics.BoundedType(type);
+                entries[i] = JsonSerializer.Serialize(new DropRecord(at, source, rejection.Index, Shorten(type), rejection.Code, rejection.Reason),
+                    DropLogJsonContext.Default.DropRecord);
+                _ = batch.HashIncrementAsync(countsKey, $"{boundedType}|{rejection.Code}", 1, CommandFlags.FireAndForget);
+            }
+            var recentKey = RecentKey(storeId);
+            _ = batch.ListLeftPushAsync(recentKey, entries, CommandFlags.FireAndForget);
+            _ = batch.ListTrimAsync(recentKey, 0, _kept - 1, CommandFlags.FireAndForget);
+            batch.Execute();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            logger.LogDebug(ex, "Could not record {Count} dropped events", drops.Count);
+        }
+    }
+}
+
+public sealed record DropRecord(
+    [property: System.Text.Json.Serialization.JsonPropertyName("at")] string At,
+    [property: System.Text.Json.Serialization.JsonPropertyName("source")] string Source,
+    [property: System.Text.Json.Serialization.JsonPropertyName("index")] int Index,
+    [property: System.Text.Json.Serialization.JsonPropertyName("event_type")] string EventType,
+    [property: System.Text.Json.Serialization.JsonPropertyName("code")] string Code,
+    [property: System.Text.Json.Serialization.JsonPropertyName("reason")] string Reason);
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(DropRecord))]
+internal sealed partial class DropLogJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,110 @@
+using System.Globalization;
+using Beacon.Core.Catalog;
+using Beacon.Protos.V1;
+
+namespace Beacon.Ingestion.Ingestion;
+
+/// <summary>
+/// Checks a translated event against <see cref="EventCatalog"/>: known type, required fields present, lengths
+/// and formats. Reasons name fields as the family's JSON does (<c>product_id</c> or <c>productId</c>).
+/// </summary>
+public static class EventValidator
+{
+    public static EventRejection? Validate(Event e, EventFamily family, int index)
+    {
+        var typeField = Name(EventCatalog.EventType, family);
+        if (e.EventType.Length == 0)
+        {
+            return new(index, RejectionCodes.MissingField, $"missing required field '{typeField}'");
+        }
+        var definition = EventCatalog.Find(family, e.EventType);
+        if (definition is null)
+        {
+            return new(index, RejectionCodes.UnknownType, $"unknown {typeField} '{Shorten(e.EventType)}'");
+        }
+        foreach (var field in definition.Required)
+        {
+            if (!IsPresent(e, field))
+            {
+                return new(index, RejectionCodes.MissingField, $"missing required field '{definition.JsonName(field)}'");
+            }
+        }
+        foreach (var field in EventCatalog.FieldsOf(family))
+        {
+            if (field.MaxLength > 0 && StringOf(e, field) is { } value && value.Length > field.MaxLength)
+            {
+                return new(index, RejectionCodes.TooLong,
+                    $"field '{definition.JsonName(field)}' is longer than {field.MaxLength} characters");
+            }
+        }
+        if (e.HasPosition && e.Position == 0)
+        {
+            return Invalid(index, definition, EventCatalog.Position, "must be a positive whole number");
+        }
+        if (e.Revenue.Length > 0 && !IsDecimal(e.Revenue))
+        {
+            return Invalid(index, definition, EventCatalog.Revenue, "must be a decimal number such as 19.99");
+        }
+        if (e.Currency.Length > 0 && !IsCurrencyCode(e.Currency))
+        {
+            return Invalid(index, definition, EventCatalog.Currency, "must be a three-letter ISO 4217 code such as USD");
+        }
+        foreach (var id in e.ProductIds)
+        {
+            if (id.Length == 0 || id.Length > 256)
+            {
+                return Invalid(index, definition, EventCatalog.ProductIds, "must hold ids of 1 to 256 characters");
+            }
+        }
+        return null;
+    }
+
+    public static bool IsDecimal(string value) =>
+        decimal.TryParse(value, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent,
+            CultureInfo.InvariantCulture, out _);
+
+    public static bool IsCurrencyCode(string value) =>
+        value.Length == 3 && char.IsAsciiLetterUpper(value[0]) && char.IsAsciiLetterUpper(value[1]) && char.IsAsciiLetterUpper(value[2]);
+
+    private static EventRejection Invalid(int index, EventTypeDefinition definition, EventField field, string problem) =>
+        new(index, RejectionCodes.InvalidField, $"field '{definition.JsonName(field)}' {problem}");
+
+    private static string Name(EventField field, EventFamily family) => family == EventFamily.Alana ? field.AlanaName : field.Name;
+
+    // Unknown type names come from clients: keep messages and logs bounded.
+    private static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "...";
+
+    private static bool IsPresent(Event e, EventField field) => field.Name switch
+    {
+        "timestamp" => e.Timestamp is not null,
+        "position" => e.HasPosition,
+        "product_ids" => e.ProductIds.Count > 0,
+        "contextual_data" => e.ContextualData is not null,
+        "metadata" => e.Metadata is not null,
+        _ => StringOf(e, field) is { Length: > 0 },
+    };
+
+    private static string? StringOf(Event e, EventField field) => field.Name switch
+    {
+        "event_id" => e.EventId,
+        "event_type" => e.EventType,
+        "session_id" => e.SessionId,
+        "device_id" => e.DeviceId,
+        "customer_id" => e.CustomerId,
+        "attribution_token" => e.AttributionToken,
+        "product_id" => e.ProductId,
+        "variant_id" => e.VariantId,
+        "collection_handle" => e.CollectionHandle,
+        "query" => e.Query,
+        "marketing_source" => e.MarketingSource,
+        "marketing_medium" => e.MarketingMedium,
+        "marketing_campaign" => e.MarketingCampaign,
+        "shopping_channel" => e.ShoppingChannel,
+        "visitor_id" => e.VisitorId,
+        "user_id" => e.UserId,
+        "category_path" => e.CategoryPath,
+        "revenue" => e.Revenue,
+        "currency" => e.Currency,
+        _ => null,
+    };
+}

@@ -1,0 +1,72 @@
+using Beacon.Core.Catalog;
+using Beacon.Protos.V1;
+
+namespace Beacon.Ingestion.Ingestion;
+
+/// <summary>Where a batch came in (the <c>source</c> of <see cref="EnrichedEvent"/>).</summary>
+public static class IngestSources
+{
+    public const string Beacon = "beacon";
+    public const string Grpc = "grpc";
+    public const string V1Events = "v1-events";
+}
+
+/// <summary>
+/// One event as a door hands it to <see cref="IngestionPipeline"/>: either a translated <see cref="Event"/>, or
+/// the reason the door could not translate it (e.g. a field of the wrong JSON type), which drops it.
+/// </summary>
+public readonly record struct IncomingEvent(Event? Event, EventRejection? Rejection)
+{
+    public static IncomingEvent Of(Event @event) => new(@event, null);
+
+    public static IncomingEvent Rejected(EventRejection rejection) => new(null, rejection);
+}
+
+/// <summary>
+/// A batch for one store, already authenticated. <paramref name="Family"/> decides the catalog (Layers for
+/// <c>/beacon</c> and gRPC, Alana for <c>/api/v1/events</c>) and the field names used in rejection reasons.
+/// A <paramref name="DryRun"/> validates only: nothing is deduplicated, queued or counted as dropped.
+/// </summary>
+public sealed record IngestRequest(
+    StoreToken Token,
+    string Source,
+    EventFamily Family,
+    IReadOnlyList<IncomingEvent> Events,
+    ClientInfo Client,
+    bool DryRun = false);
+
+/// <summary>
+/// Why the event at <see cref="Index"/> (0-based) was dropped. <see cref="Reason"/> is a sentence for people
+/// (e.g. <c>missing required field 'product_id'</c>), the same for every door; <see cref="Code"/> is a
+/// low-cardinality tag for metrics.
+/// </summary>
+public sealed record EventRejection(int Index, string Code, string Reason)
+{
+    public EventRejection WithIndex(int index) => index == Index ? this : this with { Index = index };
+}
+
+/// <summary>Rejection codes (metric tags); the reasons carry the details.</summary>
+public static class RejectionCodes
+{
+    public const string NotAnObject = "not_an_object";
+    public const string MissingField = "missing_field";
+    public const string UnknownType = "unknown_type";
+    public const string InvalidField = "invalid_field";
+    public const string TooLong = "too_long";
+}
+
+/// <summary>
+/// The outcome of a batch. <see cref="Accepted"/> counts every event that is durably queued, including
+/// <see cref="Duplicates"/> (already queued earlier within the dedup window, so not queued again).
+/// </summary>
+public sealed record IngestResult(int Accepted, int Duplicates, IReadOnlyList<EventRejection> Rejections)
+{
+    public int Rejected => Rejections.Count;
+}
+
+/// <summary>The queue (Redis) did not acknowledge the batch: nothing of it may be reported as stored (503 / UNAVAILABLE).</summary>
+public sealed class QueueUnavailableException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>What a client should wait before retrying.</summary>
+    public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
+}

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using Beacon.Core.Catalog;
+using Beacon.Ingestion.Enrichment;
+using Beacon.Protos.V1;
+using Google.Protobuf.WellKnownTypes;
+
+namespace Beacon.Ingestion.Ingestion;
+
+/// <summary>
+/// THE ingestion path every door calls (JSON <c>/beacon</c>, JSON <c>/api/v1/events</c>, gRPC): the door
+/// authenticates with <see cref="AuthenticateAsync"/> (and checks origin / rate limit as its contract says),
+/// translates its payload into <see cref="IncomingEvent"/>s, then <see cref="IngestAsync"/> validates each event
+/// against the catalog, enriches, dedups and enqueues. It returns only after Redis acknowledged every accepted
+/// event, or throws <see cref="QueueUnavailableException"/> (nothing may then be reported as stored).
+/// </summary>
+public sealed class IngestionPipeline(
+    TokenCache tokens,
+    EventEnricher enricher,
+    EventQueue queue,
+    DropLog drops,
+    IngestionMetrics metrics,
+    ILogger<IngestionPipeline> logger)
+{
+    /// <summary>The active token, or null (unknown, revoked or missing: answer 401 / UNAUTHENTICATED).</summary>
+    /// <exception cref="TokenStoreUnavailableException">Postgres is down and the token was never seen (503 / UNAVAILABLE).</exception>
+    public ValueTask<StoreToken?> AuthenticateAsync(string? token, CancellationToken cancellationToken) =>
+        tokens.FindAsync(token, cancellationToken);
+
+    /// <exception cref="QueueUnavailableException">Redis did not acknowledge (503 / UNAVAILABLE).</exception>
+    public async Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken = default)
+    {
+        var events = request.Events;
+        List<EventRejection>? rejections = null;
+        List<(EventRejection, string?)>? dropped = null;
+        var accepted = new List<Event>(events.Count);
+        for (var i = 0; i < events.Count; i++)
+        {
+            var incoming = events[i];
+            var rejection = incoming.Rejection?.WithIndex(i)
+                ?? (incoming.Event is null
+                    ? new EventRejection(i, RejectionCodes.NotAnObject, "event is missing")
+                    : EventValidator.Validate(incoming.Event, request.Family, i));
+            if (rejection is null)
+            {
+                accepted.Add(incoming.Event!);
+                continue;
+            }
+            (rejections ??= []).Add(rejection);
+            if (!request.DryRun)
+            {
+                var type = incoming.Event?.EventType;
+                metrics.Dropped(request.Source, rejection.Code, type);
+                (dropped ??= []).Add((rejection, type));
+            }
+        }
+        IReadOnlyList<EventRejection> rejected = rejections ?? (IReadOnlyList<EventRejection>)[];
+        if (request.DryRun || accepted.Count == 0)
+        {
+            if (dropped is not null)
+            {
+                drops.Record(request.Token.StoreId, request.Source, dropped);
+            }
+            return new IngestResult(request.DryRun ? accepted.Count : 0, 0, rejected);
+        }
+
+        var facts = enricher.Describe(request.Client);
+        var receivedAt = Timestamp.FromDateTime(DateTime.UtcNow);
+        var layers = request.Family == EventFamily.Layers;
+        var envelopes = new EnrichedEvent[accepted.Count];
+        var hasClientId = new bool[accepted.Count];
+        for (var i = 0; i < accepted.Count; i++)
+        {
+            hasClientId[i] = accepted[i].EventId.Length > 0;
+            envelopes[i] = EventEnricher.Enrich(accepted[i], facts, request.Token.StoreId, request.Source, receivedAt, layers);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        int duplicates;
+        try
+        {
+            duplicates = await queue.EnqueueAsync(request.Token.StoreId, envelopes, hasClientId).WaitAsync(cancellationToken);
+        }
+        catch (QueueUnavailableException ex)
+        {
+            metrics.EnqueueDuration(started, succeeded: false);
+            logger.LogWarning(ex.InnerException, "Queue unavailable; {Count} events of store {StoreId} refused", envelopes.Length, request.Token.StoreId);
+            throw;
+        }
+        metrics.EnqueueDuration(started, succeeded: true);
+        metrics.Accepted(request.Source, envelopes.Length - duplicates);
+        metrics.Deduplicated(request.Source, duplicates);
+        if (dropped is not null)
+        {
+            drops.Record(request.Token.StoreId, request.Source, dropped);
+        }
+        return new IngestResult(envelopes.Length, duplicates, rejected);
+    }
+}

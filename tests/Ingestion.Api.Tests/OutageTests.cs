@@ -1,0 +1,118 @@
+using System.Net;
+using Beacon.Core.Queue;
+using Beacon.Ingestion.Ingestion;
+using Beacon.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+using static Beacon.Ingestion.Tests.IngestionHost;
+
+namespace Beacon.Ingestion.Tests;
+
+/// <summary>Backends going away: never a 2xx for events that were not stored; known tokens keep working without Postgres.</summary>
+public sealed class OutageTests(IngestionHost host) : IClassFixture<IngestionHost>
+{
+    [Fact]
+    public async Task WithRedisStoppedTheAnswerIs503WithRetryAfterAndNothingIsAcknowledged()
+    {
+        await using var redis = await RedisServer.StartAsync(appendOnly: true);
+        await using var factory = new ServiceFactory<Program>(host.Backends, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString.Replace("syncTimeout=5000", "syncTimeout=1500"),
+        });
+        var client = factory.CreateClient();
+        var store = await host.CreateStoreAsync();
+        Task<HttpResponseMessage> Post(string id) => client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/beacon?token=" + store.Token)
+        {
+            Content = Json(Batch(LayersEvent("page_view", $"\"event_id\":\"{id}\""))),
+        });
+        Assert.Equal(HttpStatusCode.Created, (await Post("before")).StatusCode);
+
+        await redis.StopAsync();
+        var during = await Post("during");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, during.StatusCode);
+        Assert.NotNull(during.Headers.RetryAfter?.Delta);
+
+        await redis.StartAsync();
+        var after = await BeaconApiTests.PollAsync(() => Post("after"), r => r.StatusCode == HttpStatusCode.Created, 15_000);
+        Assert.Equal(HttpStatusCode.Created, after.StatusCode);
+        await using var check = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var ids = (await QueuedEventsAsync(check, store.StoreId)).Select(e => e.Event.EventId).ToList();
+        Assert.Equal("before", ids[0]);
+        Assert.DoesNotContain("during", ids);
+        Assert.Contains("after", ids);
+        Assert.False(await check.GetDatabase().KeyExistsAsync(QueueKeys.Dedup(0, store.StoreId, "during")),
+            "a refused event must not be marked as seen");
+    }
+
+    [Fact]
+    public async Task ARevokedTokenStopsWorkingWithinASecondOfTheConfigMessage()
+    {
+        var store = await host.CreateStoreAsync();
+        var client = host.CreateClient();
+        Task<HttpResponseMessage> Post() => client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/beacon?token=" + store.Token)
+        {
+            Content = Json(Batch(LayersEvent())),
+        });
+        Assert.Equal(HttpStatusCode.Created, (await Post()).StatusCode);
+        await using (var db = host.Backends.CreateDbContext())
+        {
+            var token = await db.AccessTokens.FindAsync(store.TokenId);
+            token!.Revoked = true;
+            await db.SaveChangesAsync();
+        }
+        // Without the announcement the cached token is still served: the cache is real.
+        Assert.Equal(HttpStatusCode.Created, (await Post()).StatusCode);
+
+        await ConfigChanges.PublishAsync(host.Redis, ConfigChanges.TokenChanged(Core.Security.TokenHasher.Hash(store.Token)));
+        var published = DateTime.UtcNow;
+        var response = await BeaconApiTests.PollAsync(Post, r => r.StatusCode == HttpStatusCode.Unauthorized, 1000);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.InRange(DateTime.UtcNow - published, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task WithPostgresDownKnownTokensKeepWorkingAndUnknownOnesGet503()
+    {
+        await using var postgres = await PostgresServer.StartAsync();
+        var backends = new Backends { Postgres = postgres, Redis = host.Backends.Redis };
+        await using (var db = backends.CreateDbContext())
+        {
+            await Core.Data.DatabaseMigrator.MigrateAsync(db, CancellationToken.None);
+        }
+        var store = await backends.CreateStoreAsync();
+        await using var factory = new ServiceFactory<Program>(backends, new Dictionary<string, string?>
+        {
+            // Expire the cache at once so the test proves stale entries are served while Postgres is down.
+            ["Ingestion:TokenCache:KnownFor"] = "00:00:00.001",
+        });
+        var client = factory.CreateClient();
+        Task<HttpResponseMessage> Post(string token) => client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/beacon?token=" + token)
+        {
+            Content = Json(Batch(LayersEvent())),
+        });
+        Assert.Equal(HttpStatusCode.Created, (await Post(store.Token)).StatusCode);
+
+        await postgres.StopAsync();
+
+        Assert.Equal(HttpStatusCode.Created, (await Post(store.Token)).StatusCode);
+        var unknown = await Post("bk_test_never-seen");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, unknown.StatusCode);
+        Assert.NotNull(unknown.Headers.RetryAfter);
+        Assert.Equal(2, (await host.QueuedEventsAsync(store.StoreId)).Count);
+    }
+
+    [Fact]
+    public async Task UnknownTokensAreCachedSoAFloodDoesNotReachPostgres()
+    {
+        var tokens = host.Factory.Services.GetRequiredService<TokenCache>();
+        Assert.Null(await tokens.FindAsync("bk_test_flood", CancellationToken.None));
+
+        // A cached answer completes synchronously: no database round trip.
+        var again = tokens.FindAsync("bk_test_flood", CancellationToken.None);
+
+        Assert.True(again.IsCompletedSuccessfully);
+        Assert.Null(await again);
+    }
+}
