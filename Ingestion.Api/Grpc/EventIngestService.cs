@@ -161,7 +161,7 @@ public sealed class EventIngestService(
         }
         catch (QueueUnavailableException)
         {
-            throw Unavailable("The event queue is unavailable; retry shortly.");
+            throw Unavailable("The event queue is unavailable; nothing was stored, retry shortly.");
         }
         if (!decision.Allowed)
         {

@@ -1,4 +1,5 @@
 using Beacon.Ingestion.GrpcTests.Infrastructure;
+using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Reflection.V1Alpha;
 

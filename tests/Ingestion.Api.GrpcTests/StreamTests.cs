@@ -125,6 +125,6 @@ public sealed class StreamTests(GrpcServerFixture fixture) : IClassFixture<GrpcS
         Assert.True(acked.Count >= 50 * 20);
         var queued = (await QueuedEvents.OfStoreAsync(fixture.Backends.RedisConnectionString, store.StoreId))
             .Select(e => e.Event.EventId).ToHashSet();
-        Assert.Empty(acked.Where(id => !queued.Contains(id)));
+        Assert.DoesNotContain(acked, id => !queued.Contains(id));
     }
 }
