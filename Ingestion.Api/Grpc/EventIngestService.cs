@@ -154,6 +154,12 @@ public sealed class EventIngestService(
         }
 
         var client = clientInfo.Read(context.GetHttpContext());
+        // Apps are the native twin of /beacon, which has no default limit: only a limit set on the token applies
+        // (e.g. to contain a leaked token). The Alana defaults would throttle a whole app audience per minute.
+        if (storeToken.RateLimitPerMinute is null && storeToken.RateLimitPerIpPerMinute is null)
+        {
+            return new Caller(storeToken, client);
+        }
         RateLimitDecision decision;
         try
         {

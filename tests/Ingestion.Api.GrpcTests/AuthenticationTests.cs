@@ -79,4 +79,19 @@ public sealed class AuthenticationTests(GrpcServerFixture fixture) : IClassFixtu
         Assert.NotNull(error.Trailers.GetValue("grpc-retry-pushback-ms"));
         Assert.Equal(2, (await QueuedEvents.OfStoreAsync(fixture.Backends.RedisConnectionString, store.StoreId)).Count);
     }
+
+    [Fact]
+    public async Task ATokenWithoutLimitsOfItsOwnIsNotHeldToTheAlanaDefaults()
+    {
+        var store = await fixture.Backends.CreateStoreAsync();
+        var headers = GrpcIngestionServer.TokenMetadata(store.Token);
+
+        // One more call than the default per-key-and-IP limit (100 a minute), from the same address.
+        for (var i = 0; i < 101; i++)
+        {
+            await Client.SendAsync(new SendEventsRequest { Events = { TestEvents.ProductView() } }, headers);
+        }
+
+        Assert.Equal(101, (await QueuedEvents.OfStoreAsync(fixture.Backends.RedisConnectionString, store.StoreId)).Count);
+    }
 }
