@@ -1,0 +1,26 @@
+-- wrk script: POST /beacon with BATCH product views (env BATCH, TOKEN), each with a unique event_id.
+local batch = tonumber(os.getenv("BATCH") or "100")
+local token = os.getenv("TOKEN")
+local counter = 0
+local thread_id = 0
+
+setup = function(thread)
+  thread_id = thread_id + 1
+  thread:set("tid", thread_id)
+end
+
+request = function()
+  local events = {}
+  for i = 1, batch do
+    counter = counter + 1
+    events[i] = string.format(
+      '{"event_id":"w%d-%d-%d","event_type":"product_view","timestamp":"2026-11-25T12:00:00Z","session_id":"s1","device_id":"d1","product_id":"%d","shopping_channel":"app"}',
+      tid or 0, math.random(1, 1000000000), counter, 8000000000 + counter % 5000)
+  end
+  local body = '{"events":[' .. table.concat(events, ",") .. ']}'
+  return wrk.format("POST", "/beacon", {
+    ["Content-Type"] = "application/json",
+    ["X-Storefront-Access-Token"] = token,
+    ["User-Agent"] = "BeaconLoad/1.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)",
+  }, body)
+end
