@@ -22,16 +22,15 @@ if (instanceLock is null)
 }
 
 using var stopping = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    stopping.Cancel();
-};
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-{
-    context.Cancel = true;
-    stopping.Cancel();
-});
+// Ctrl+C (SIGINT), SIGTERM and SIGQUIT all mean "stop everything in order". Registered as POSIX handlers so they
+// work even when started from a script whose shell set SIGINT to ignored for background jobs.
+var signals = new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGQUIT }
+    .Select(signal => PosixSignalRegistration.Create(signal, context =>
+    {
+        context.Cancel = true;
+        stopping.Cancel();
+    }))
+    .ToList();
 
 var application = new BeaconApplication(options);
 try
@@ -53,4 +52,5 @@ finally
 {
     await application.DisposeAsync();
     ConsoleLog.Info("every resource is stopped");
+    signals.ForEach(s => s.Dispose());
 }
