@@ -75,7 +75,10 @@ public sealed class EventIngestService(
                     throw new RpcException(new Status(StatusCode.InvalidArgument, $"Batch {batch.Sequence}: {problem}"));
                 }
                 batches++;
-                var pending = new PendingBatch(batch.Sequence, IngestAsync(caller, batch.Events, context.CancellationToken));
+                // Validation, enrichment and encoding run on the thread pool, so the next batch is read meanwhile:
+                // one stream can use every core, and its batches meet other calls' in the same group commit.
+                var events = batch.Events;
+                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, events, context.CancellationToken)));
                 try
                 {
                     await inFlight.Writer.WriteAsync(pending, stop.Token);

@@ -10,16 +10,16 @@ using StackExchange.Redis;
 // gRPC ingestion benchmark: a Release Ingestion.Api process against real Postgres and Redis (AOF, appendfsync
 // everysec, as the AppHost runs it), driven by the load generator of tests/Load/GrpcClient, with POST /beacon
 // (wrk, 100-event batches) in the same run for comparison. Prints a Markdown table for docs/benchmarks-grpc.md.
-// Usage: dotnet run -c Release --project tests/Load/GrpcBench -- <Ingestion.Api.dll> [seconds=20] [streams=8] [window=16] [concurrency=64]
+// Usage: dotnet run -c Release --project tests/Load/GrpcBench -- <Ingestion.Api.dll> [seconds=15] [streams=16] [window=16] [concurrency=64]
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: GrpcBench <Ingestion.Api.dll> [seconds=20] [streams=8] [window=16] [concurrency=64]");
+    Console.Error.WriteLine("usage: GrpcBench <Ingestion.Api.dll> [seconds=15] [streams=16] [window=16] [concurrency=64]");
     return 2;
 }
 var ingestionDll = Path.GetFullPath(args[0]);
 int Arg(int index, int fallback) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : fallback;
-var seconds = Arg(1, 20);
-var streams = Arg(2, 8);
+var seconds = Arg(1, 15);
+var streams = Arg(2, 16);
 var window = Arg(3, 16);
 var concurrency = Arg(4, 64);
 var duration = TimeSpan.FromSeconds(seconds);
@@ -80,42 +80,49 @@ try
     }
 
     var rows = new List<string>();
-    async Task RecordAsync(string name, Func<Task<(double Events, double Calls, long Errors)>> run)
+    async Task RecordAsync(int round, string name, Func<Task<(double Events, double Calls, long Errors)>> run)
     {
         await redis.GetDatabase().KeyDeleteAsync(QueueKeys.Stream(0));
         var (events, calls, errors) = await run();
         var entries = await redis.GetDatabase().StreamLengthAsync(QueueKeys.Stream(0));
-        rows.Add(string.Create(CultureInfo.InvariantCulture, $"| {name} | {events:N0} | {calls:N0} | {errors} | {entries:N0} |"));
+        // The machine is shared: the load average says how much of it the run really had.
+        var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        rows.Add(string.Create(CultureInfo.InvariantCulture, $"| {round} | {name} | {events:N0} | {calls:N0} | {errors} | {entries:N0} | {load} |"));
         Console.Error.WriteLine(rows[^1]);
     }
 
+    // The three runs alternate, round after round, so that a change in the machine's load hits them alike.
     var only = Environment.GetEnvironmentVariable("BENCH_RUNS")?.Split(',') ?? ["json", "stream", "send"];
-    if (only.Contains("json"))
+    var rounds = int.Parse(Environment.GetEnvironmentVariable("BENCH_ROUNDS") ?? "3", CultureInfo.InvariantCulture);
+    for (var round = 1; round <= rounds; round++)
     {
-        await RecordAsync($"POST /beacon, 100 events (wrk -c64)", () => RunWrkAsync(jsonUrl, store.Token, seconds));
-    }
-    if (only.Contains("stream"))
-    {
-        await RecordAsync($"gRPC Stream, 100 events/batch ({streams} streams x {window} in flight)", async () =>
+        if (only.Contains("json"))
         {
-            var result = await LoadGenerator.StreamAsync(new Uri(grpcUrl), store.Token, 2, streams, window, 100, warmUp, duration);
-            return (result.EventsPerSecond, result.CallsPerSecond, result.Errors);
-        });
-    }
-    if (only.Contains("send"))
-    {
-        await RecordAsync($"gRPC Send, 100 events/call ({concurrency} concurrent calls)", async () =>
+            await RecordAsync(round, "POST /beacon, 100 events (wrk -t2 -c64)", () => RunWrkAsync(jsonUrl, store.Token, seconds));
+        }
+        if (only.Contains("stream"))
         {
-            var result = await LoadGenerator.SendAsync(new Uri(grpcUrl), store.Token, 2, concurrency, 100, warmUp, duration);
-            return (result.EventsPerSecond, result.CallsPerSecond, result.Errors);
-        });
+            await RecordAsync(round, $"gRPC Stream, 100 events/batch ({streams} streams x {window} in flight)", async () =>
+            {
+                var result = await LoadGenerator.StreamAsync(new Uri(grpcUrl), store.Token, 2, streams, window, 100, warmUp, duration);
+                return (result.EventsPerSecond, result.CallsPerSecond, result.Errors);
+            });
+        }
+        if (only.Contains("send"))
+        {
+            await RecordAsync(round, $"gRPC Send, 100 events/call ({concurrency} concurrent calls)", async () =>
+            {
+                var result = await LoadGenerator.SendAsync(new Uri(grpcUrl), store.Token, 2, concurrency, 100, warmUp, duration);
+                return (result.EventsPerSecond, result.CallsPerSecond, result.Errors);
+            });
+        }
     }
 
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"{seconds} s measured after {warmUp.TotalSeconds:0} s warm-up, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
     Console.WriteLine();
-    Console.WriteLine("| run | accepted events/s | requests or acks/s | errors | stream entries after the run |");
-    Console.WriteLine("|---|---:|---:|---:|---:|");
+    Console.WriteLine("| round | run | accepted events/s | requests or acks/s | errors | stream entries after the run | load average |");
+    Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|");
     rows.ForEach(Console.WriteLine);
     return 0;
 }
