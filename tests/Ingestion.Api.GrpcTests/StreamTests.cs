@@ -77,6 +77,22 @@ public sealed class StreamTests(GrpcServerFixture fixture) : IClassFixture<GrpcS
     }
 
     [Fact]
+    public async Task AnIdleStreamStaysOpenLongerThanKestrelsMinimumDataRateGracePeriod()
+    {
+        var store = await fixture.Backends.CreateStoreAsync();
+        using var call = Client.Stream(GrpcIngestionServer.TokenMetadata(store.Token));
+        await call.RequestStream.WriteAsync(TestEvents.Batch(1, 1));
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+
+        // An app in the foreground may send nothing for a while; Kestrel's body data-rate check (5 s grace) must not end it.
+        await Task.Delay(TimeSpan.FromSeconds(7));
+        await call.RequestStream.WriteAsync(TestEvents.Batch(2, 1));
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+
+        Assert.Equal((2ul, 1u), (call.ResponseStream.Current.Sequence, call.ResponseStream.Current.Accepted));
+    }
+
+    [Fact]
     public async Task CancellingAStreamMidwayLosesNothingThatWasAcked()
     {
         var store = await fixture.Backends.CreateStoreAsync();

@@ -83,11 +83,23 @@ try
     async Task RecordAsync(int round, string name, Func<Task<(double Events, double Calls, long Errors)>> run)
     {
         await redis.GetDatabase().KeyDeleteAsync(QueueKeys.Stream(0));
+        server.Refresh();
+        var serverCpu = server.TotalProcessorTime;
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
         var (events, calls, errors) = await run();
-        var entries = await redis.GetDatabase().StreamLengthAsync(QueueKeys.Stream(0));
-        // The machine is shared: the load average says how much of it the run really had.
+        server.Refresh();
+        serverCpu = server.TotalProcessorTime - serverCpu;
+        clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
+        // What is really in the stream over the whole run (warm-up included), to put the CPU time in proportion.
+        var stored = await CountQueuedEventsAsync(redis);
+        // The machine is shared, so events/s depends on what else runs (see the load average); CPU time per event
+        // of the server does much less, and is the fairer comparison of the doors.
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
-        rows.Add(string.Create(CultureInfo.InvariantCulture, $"| {round} | {name} | {events:N0} | {calls:N0} | {errors} | {entries:N0} | {load} |"));
+        var client = name.StartsWith("gRPC", StringComparison.Ordinal)
+            ? (clientCpu.TotalMilliseconds * 1000 / Math.Max(1, stored)).ToString("0.00", CultureInfo.InvariantCulture)
+            : "(wrk)";
+        rows.Add(string.Create(CultureInfo.InvariantCulture,
+            $"| {round} | {name} | {events:N0} | {calls:N0} | {errors} | {stored:N0} | {serverCpu.TotalMilliseconds * 1000 / Math.Max(1, stored):0.00} | {client} | {load} |"));
         Console.Error.WriteLine(rows[^1]);
     }
 
@@ -121,8 +133,8 @@ try
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"{seconds} s measured after {warmUp.TotalSeconds:0} s warm-up, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
     Console.WriteLine();
-    Console.WriteLine("| round | run | accepted events/s | requests or acks/s | errors | stream entries after the run | load average |");
-    Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|");
+    Console.WriteLine("| round | run | accepted events/s | requests or acks/s | errors | events in the stream after the run | server CPU ms / 1,000 events | load generator CPU ms / 1,000 events | load average |");
+    Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     rows.ForEach(Console.WriteLine);
     return 0;
 }
@@ -136,6 +148,26 @@ finally
     ProcessReaper.Untrack(server.Id);
 }
 
+static async Task<long> CountQueuedEventsAsync(IConnectionMultiplexer redis)
+{
+    var db = redis.GetDatabase();
+    long events = 0;
+    RedisValue after = "-";
+    while (true)
+    {
+        var entries = await db.StreamRangeAsync(QueueKeys.Stream(0), after, "+", count: 5000);
+        foreach (var entry in entries)
+        {
+            events += entry.Values.Length;
+        }
+        if (entries.Length < 5000)
+        {
+            return events;
+        }
+        after = "(" + entries[^1].Id;
+    }
+}
+
 static async Task<(double Events, double Calls, long Errors)> RunWrkAsync(string url, string token, int seconds)
 {
     var script = Path.Combine(AppContext.BaseDirectory, "beacon-batch.lua");
@@ -144,7 +176,7 @@ static async Task<(double Events, double Calls, long Errors)> RunWrkAsync(string
         var info = new ProcessStartInfo("wrk", ["-t2", "-c64", $"-d{duration}s", "-s", script, url])
         {
             RedirectStandardOutput = true,
-            Environment = { ["BATCH"] = "100", ["TOKEN"] = token },
+            Environment = { ["BATCH"] = "100", ["TOKEN"] = token, ["RUN"] = Guid.NewGuid().ToString("N")[..12] },
         };
         using var wrk = Process.Start(info)!;
         var output = await wrk.StandardOutput.ReadToEndAsync();

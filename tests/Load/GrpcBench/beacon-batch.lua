@@ -1,6 +1,8 @@
--- wrk script: POST /beacon with BATCH product views (env BATCH, TOKEN), each with a unique event_id.
+-- wrk script: POST /beacon with BATCH product views (env BATCH, TOKEN), each with an event_id unique across runs
+-- (RUN is a fresh prefix per wrk process; a repeated id would be a cheap duplicate and inflate the figure).
 local batch = tonumber(os.getenv("BATCH") or "100")
 local token = os.getenv("TOKEN")
+local run = os.getenv("RUN") or "run"
 local counter = 0
 local thread_id = 0
 
@@ -14,8 +16,8 @@ request = function()
   for i = 1, batch do
     counter = counter + 1
     events[i] = string.format(
-      '{"event_id":"w%d-%d-%d","event_type":"product_view","timestamp":"2026-11-25T12:00:00Z","session_id":"s1","device_id":"d1","product_id":"%d","shopping_channel":"app"}',
-      tid or 0, math.random(1, 1000000000), counter, 8000000000 + counter % 5000)
+      '{"event_id":"%s-%d-%012d","event_type":"product_view","timestamp":"2026-11-25T12:00:00Z","session_id":"s1","device_id":"d1","product_id":"%d","shopping_channel":"app"}',
+      run, tid or 0, counter, 8000000000 + counter % 5000)
   end
   local body = '{"events":[' .. table.concat(events, ",") .. ']}'
   return wrk.format("POST", "/beacon", {
