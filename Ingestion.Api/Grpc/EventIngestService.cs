@@ -26,6 +26,8 @@ public sealed class EventIngestService(
     // Standard gRPC trailer telling a retrying client how long to back off.
     private const string RetryPushbackKey = "grpc-retry-pushback-ms";
 
+    private static readonly WriteOptions BufferedAck = new(WriteFlags.BufferHint);
+
     private readonly int _maxEvents = ingestionOptions.Value.MaxEventsPerBatch;
 
     public override async Task<SendEventsResponse> Send(SendEventsRequest request, ServerCallContext context)
@@ -120,6 +122,9 @@ public sealed class EventIngestService(
                     Duplicates = (uint)result.Duplicates,
                 };
                 AddRejections(ack.Rejections, result);
+                // When the next batch is already stored its ack follows at once: buffer this one so both leave in
+                // one flush. The last ack of a run is always flushed, so nobody waits for a buffered ack.
+                acks.WriteOptions = pending.TryPeek(out var next) && next.Ingesting.IsCompletedSuccessfully ? BufferedAck : null;
                 await acks.WriteAsync(ack, stop.Token);
             }
         }

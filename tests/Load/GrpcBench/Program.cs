@@ -86,7 +86,9 @@ try
         server.Refresh();
         var serverCpu = server.TotalProcessorTime;
         var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var redisCpu = await RedisCpuAsync(redis);
         var (events, calls, errors) = await run();
+        redisCpu = await RedisCpuAsync(redis) - redisCpu;
         server.Refresh();
         serverCpu = server.TotalProcessorTime - serverCpu;
         clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
@@ -99,7 +101,7 @@ try
             ? (clientCpu.TotalMilliseconds * 1000 / Math.Max(1, stored)).ToString("0.00", CultureInfo.InvariantCulture)
             : "(wrk)";
         rows.Add(string.Create(CultureInfo.InvariantCulture,
-            $"| {round} | {name} | {events:N0} | {calls:N0} | {errors} | {stored:N0} | {serverCpu.TotalMilliseconds * 1000 / Math.Max(1, stored):0.00} | {client} | {load} |"));
+            $"| {round} | {name} | {events:N0} | {calls:N0} | {errors} | {stored:N0} | {serverCpu.TotalMilliseconds * 1000 / Math.Max(1, stored):0.00} | {redisCpu.TotalMilliseconds * 1000 / Math.Max(1, stored):0.00} | {client} | {load} |"));
         Console.Error.WriteLine(rows[^1]);
     }
 
@@ -133,8 +135,8 @@ try
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"{seconds} s measured after {warmUp.TotalSeconds:0} s warm-up, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
     Console.WriteLine();
-    Console.WriteLine("| round | run | accepted events/s | requests or acks/s | errors | events in the stream after the run | server CPU ms / 1,000 events | load generator CPU ms / 1,000 events | load average |");
-    Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    Console.WriteLine("| round | run | accepted events/s | requests or acks/s | errors | events in the stream after the run | Ingestion.Api CPU ms / 1,000 events | Redis CPU ms / 1,000 events | load generator CPU ms / 1,000 events | load average |");
+    Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     rows.ForEach(Console.WriteLine);
     return 0;
 }
@@ -146,6 +148,13 @@ finally
         await server.WaitForExitAsync();
     }
     ProcessReaper.Untrack(server.Id);
+}
+
+static async Task<TimeSpan> RedisCpuAsync(IConnectionMultiplexer redis)
+{
+    var info = (await redis.GetServers()[0].InfoAsync("cpu")).SelectMany(group => group).ToDictionary(p => p.Key, p => p.Value);
+    return TimeSpan.FromSeconds(double.Parse(info["used_cpu_user"], CultureInfo.InvariantCulture)
+                                + double.Parse(info["used_cpu_sys"], CultureInfo.InvariantCulture));
 }
 
 static async Task<long> CountQueuedEventsAsync(IConnectionMultiplexer redis)
