@@ -107,18 +107,20 @@ try
 
     // The three runs alternate, round after round, so that a change in the machine's load hits them alike.
     var only = Environment.GetEnvironmentVariable("BENCH_RUNS")?.Split(',') ?? ["json", "stream", "send"];
+    // BENCH_EVENT_IDS=0: no client event ids (server UUIDv7s, no dedup), the setup of docs/benchmarks.md.
+    var withIds = Environment.GetEnvironmentVariable("BENCH_EVENT_IDS") != "0";
     var rounds = int.Parse(Environment.GetEnvironmentVariable("BENCH_ROUNDS") ?? "3", CultureInfo.InvariantCulture);
     for (var round = 1; round <= rounds; round++)
     {
         if (only.Contains("json"))
         {
-            await RecordAsync(round, "POST /beacon, 100 events (wrk -t2 -c64)", () => RunWrkAsync(jsonUrl, store.Token, seconds));
+            await RecordAsync(round, "POST /beacon, 100 events (wrk -t2 -c64)", () => RunWrkAsync(jsonUrl, store.Token, seconds, withIds));
         }
         if (only.Contains("stream"))
         {
             await RecordAsync(round, $"gRPC Stream, 100 events/batch ({streams} streams x {window} in flight)", async () =>
             {
-                var result = await LoadGenerator.StreamAsync(new Uri(grpcUrl), store.Token, 2, streams, window, 100, warmUp, duration);
+                var result = await LoadGenerator.StreamAsync(new Uri(grpcUrl), store.Token, 2, streams, window, 100, warmUp, duration, withIds);
                 return (result.EventsPerSecond, result.CallsPerSecond, result.Errors);
             });
         }
@@ -126,12 +128,13 @@ try
         {
             await RecordAsync(round, $"gRPC Send, 100 events/call ({concurrency} concurrent calls)", async () =>
             {
-                var result = await LoadGenerator.SendAsync(new Uri(grpcUrl), store.Token, 2, concurrency, 100, warmUp, duration);
+                var result = await LoadGenerator.SendAsync(new Uri(grpcUrl), store.Token, 2, concurrency, 100, warmUp, duration, withIds);
                 return (result.EventsPerSecond, result.CallsPerSecond, result.Errors);
             });
         }
     }
 
+    Console.WriteLine(withIds ? "Every event carries a unique client event_id (dedup checked and recorded in Redis)." : "No client event ids (server UUIDv7s, no dedup).");
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"{seconds} s measured after {warmUp.TotalSeconds:0} s warm-up, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
     Console.WriteLine();
@@ -177,7 +180,7 @@ static async Task<long> CountQueuedEventsAsync(IConnectionMultiplexer redis)
     }
 }
 
-static async Task<(double Events, double Calls, long Errors)> RunWrkAsync(string url, string token, int seconds)
+static async Task<(double Events, double Calls, long Errors)> RunWrkAsync(string url, string token, int seconds, bool withIds)
 {
     var script = Path.Combine(AppContext.BaseDirectory, "beacon-batch.lua");
     async Task<string> WrkAsync(int duration)
@@ -185,7 +188,7 @@ static async Task<(double Events, double Calls, long Errors)> RunWrkAsync(string
         var info = new ProcessStartInfo("wrk", ["-t2", "-c64", $"-d{duration}s", "-s", script, url])
         {
             RedirectStandardOutput = true,
-            Environment = { ["BATCH"] = "100", ["TOKEN"] = token, ["RUN"] = Guid.NewGuid().ToString("N")[..12] },
+            Environment = { ["BATCH"] = "100", ["TOKEN"] = token, ["RUN"] = withIds ? Guid.NewGuid().ToString("N")[..12] : "" },
         };
         using var wrk = Process.Start(info)!;
         var output = await wrk.StandardOutput.ReadToEndAsync();

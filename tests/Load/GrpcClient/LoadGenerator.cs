@@ -22,13 +22,13 @@ public sealed record LoadResult(string Mode, long Events, long Calls, long Error
 public static class LoadGenerator
 {
     public static async Task<LoadResult> StreamAsync(
-        Uri url, string token, int connections, int streams, int window, int batchSize, TimeSpan warmUp, TimeSpan duration)
+        Uri url, string token, int connections, int streams, int window, int batchSize, TimeSpan warmUp, TimeSpan duration, bool withEventIds = true)
     {
         var counters = new Counters();
         var channels = OpenChannels(url, connections);
         using var stop = new CancellationTokenSource();
         var workers = Enumerable.Range(0, streams).Select(i => Task.Run(() =>
-            StreamWorkerAsync(channels[i % channels.Length].CreateCallInvoker(), token, window, batchSize, counters, stop.Token))).ToArray();
+            StreamWorkerAsync(channels[i % channels.Length].CreateCallInvoker(), token, window, batchSize, withEventIds, counters, stop.Token))).ToArray();
         var result = await MeasureAsync("stream", counters, warmUp, duration);
         await stop.CancelAsync();
         await Task.WhenAll(workers);
@@ -37,13 +37,13 @@ public static class LoadGenerator
     }
 
     public static async Task<LoadResult> SendAsync(
-        Uri url, string token, int connections, int concurrency, int batchSize, TimeSpan warmUp, TimeSpan duration)
+        Uri url, string token, int connections, int concurrency, int batchSize, TimeSpan warmUp, TimeSpan duration, bool withEventIds = true)
     {
         var counters = new Counters();
         var channels = OpenChannels(url, connections);
         using var stop = new CancellationTokenSource();
         var workers = Enumerable.Range(0, concurrency).Select(i => Task.Run(() =>
-            SendWorkerAsync(channels[i % channels.Length].CreateCallInvoker(), token, batchSize, counters, stop.Token))).ToArray();
+            SendWorkerAsync(channels[i % channels.Length].CreateCallInvoker(), token, batchSize, withEventIds, counters, stop.Token))).ToArray();
         var result = await MeasureAsync("send", counters, warmUp, duration);
         await stop.CancelAsync();
         await Task.WhenAll(workers);
@@ -60,9 +60,9 @@ public static class LoadGenerator
         Marshallers.Create(r => r.ToByteArray(), SendEventsResponse.Parser.ParseFrom));
 
     private static async Task StreamWorkerAsync(
-        CallInvoker client, string token, int window, int batchSize, Counters counters, CancellationToken stop)
+        CallInvoker client, string token, int window, int batchSize, bool withEventIds, Counters counters, CancellationToken stop)
     {
-        var events = new RawBatchFactory();
+        var events = new RawBatchFactory(withEventIds);
         while (!stop.IsCancellationRequested)
         {
             using var call = client.AsyncDuplexStreamingCall(StreamMethod, null, new CallOptions(Headers(token)));
@@ -103,9 +103,9 @@ public static class LoadGenerator
     }
 
     private static async Task SendWorkerAsync(
-        CallInvoker client, string token, int batchSize, Counters counters, CancellationToken stop)
+        CallInvoker client, string token, int batchSize, bool withEventIds, Counters counters, CancellationToken stop)
     {
-        var events = new RawBatchFactory();
+        var events = new RawBatchFactory(withEventIds);
         var options = new CallOptions(Headers(token));
         while (!stop.IsCancellationRequested)
         {
@@ -172,12 +172,16 @@ public sealed class RawBatchFactory
     private readonly int _idDigitsAt;
     private long _next;
 
-    public RawBatchFactory()
+    /// <param name="withEventIds">
+    /// False leaves event_id empty, so the server assigns UUIDv7s and skips dedup, as a client without ids would
+    /// (and as the JSON benchmark in docs/benchmarks.md does).
+    /// </param>
+    public RawBatchFactory(bool withEventIds = true)
     {
         var prefix = Guid.NewGuid().ToString("N")[..12];
         var template = new Event
         {
-            EventId = $"{prefix}-{new string('0', Digits)}",
+            EventId = withEventIds ? $"{prefix}-{new string('0', Digits)}" : "",
             EventType = "product_view",
             Timestamp = Timestamp.FromDateTime(DateTime.UtcNow),
             SessionId = prefix,
@@ -187,7 +191,7 @@ public sealed class RawBatchFactory
         };
         _event = template.ToByteArray();
         // event_id is field 1, encoded first: tag, length, then the id text, whose last digits we rewrite.
-        _idDigitsAt = 2 + template.EventId.Length - Digits;
+        _idDigitsAt = withEventIds ? 2 + template.EventId.Length - Digits : -1;
     }
 
     /// <summary>An encoded <c>EventBatch</c> (sequence = field 1, events = field 2).</summary>
@@ -211,7 +215,7 @@ public sealed class RawBatchFactory
             at = WriteVarint(buffer, at, (ulong)_event.Length);
             _event.CopyTo(buffer, at);
             var n = _next++;
-            for (var d = Digits - 1; d >= 0; d--, n /= 10)
+            for (var d = Digits - 1; d >= 0 && _idDigitsAt >= 0; d--, n /= 10)
             {
                 buffer[at + _idDigitsAt + d] = (byte)('0' + n % 10);
             }
