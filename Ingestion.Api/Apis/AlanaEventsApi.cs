@@ -10,6 +10,12 @@ public static class AlanaEventsApi
 {
     public const string KeyHeader = "x-api-key";
 
+    private const string AlanaExample = """
+        {"events":[
+         {"eventType":"detail-page-view","visitorId":"v-123","productId":"8c2f8f0e-4f43-4c36-9a55-1d1f3c5b7a10"},
+         {"eventType":"purchase-complete","visitorId":"v-123","productIds":["8c2f8f0e-4f43-4c36-9a55-1d1f3c5b7a10"],"revenue":59.5,"currency":"EUR"}]}
+        """;
+
     public static IEndpointRouteBuilder MapAlanaEventsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/events").WithTags("Events (Alana)");
@@ -19,14 +25,10 @@ public static class AlanaEventsApi
             .WithSummary("Ingest a batch of 1-100 Alana shopping events")
             .WithDescription("Key in the x-api-key header or ?key=. Rate limited per key and per key + client IP (429 with Retry-After). " +
                              "Invalid events are dropped and counted in errors; stored counts events durably queued.")
-            .DocumentsJsonBody<BeaconBatchDocument>()
+            .DocumentsJsonBody<BeaconBatchDocument>(AlanaExample)
             .Produces<AlanaResponse>(StatusCodes.Status200OK)
-            .Produces<ErrorBody>(StatusCodes.Status401Unauthorized)
-            .Produces<ErrorBody>(StatusCodes.Status403Forbidden)
-            .Produces<ErrorsBody>(StatusCodes.Status413PayloadTooLarge)
-            .Produces<ErrorsBody>(StatusCodes.Status422UnprocessableEntity)
-            .Produces<ErrorBody>(StatusCodes.Status429TooManyRequests)
-            .Produces<ErrorBody>(StatusCodes.Status503ServiceUnavailable);
+            .ProducesJsonDoorErrors()
+            .Produces<ErrorBody>(StatusCodes.Status429TooManyRequests);
 
         api.MapMethods("", ["OPTIONS"], JsonDoor.Preflight)
             .WithName("PreflightAlanaEvents")

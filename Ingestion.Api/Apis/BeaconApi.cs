@@ -10,6 +10,12 @@ public static class BeaconApi
 {
     public const string TokenHeader = "X-Storefront-Access-Token";
 
+    private const string BeaconExample = """
+        {"events":[
+         {"event_type":"product_click","timestamp":"2025-01-15T14:30:00Z","session_id":"abc123","device_id":"device-uuid","attribution_token":"2y10smI2dB7XZXXFJsLUELltgueq8NRd","product_id":7003338965178,"position":3},
+         {"event_type":"collection_view","timestamp":"2025-01-15T14:29:45Z","session_id":"abc123","device_id":"device-uuid","collection_handle":"summer-collection"}]}
+        """;
+
     public static IEndpointRouteBuilder MapBeaconApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/beacon").WithTags("Beacon (Layers)");
@@ -20,14 +26,10 @@ public static class BeaconApi
             .WithDescription("Token in the X-Storefront-Access-Token header, else ?token= (the header wins). The body is read as JSON " +
                              "whatever the Content-Type (text/plain from sendBeacon included). Invalid events are dropped one by one; " +
                              "201 with body null once every accepted event is durably queued. ?validate=1 is a dry run.")
-            .DocumentsJsonBody<BeaconBatchDocument>()
+            .DocumentsJsonBody<BeaconBatchDocument>(BeaconExample)
             .Produces(StatusCodes.Status201Created, contentType: "application/json")
             .Produces<ValidationReport>(StatusCodes.Status200OK)
-            .Produces<ErrorBody>(StatusCodes.Status401Unauthorized)
-            .Produces<ErrorBody>(StatusCodes.Status403Forbidden)
-            .Produces<ErrorsBody>(StatusCodes.Status413PayloadTooLarge)
-            .Produces<ErrorsBody>(StatusCodes.Status422UnprocessableEntity)
-            .Produces<ErrorBody>(StatusCodes.Status503ServiceUnavailable);
+            .ProducesJsonDoorErrors();
 
         api.MapMethods("", ["OPTIONS"], JsonDoor.Preflight)
             .WithName("PreflightBeacon")

@@ -9,5 +9,4 @@ public readonly record struct IngestionServices(
     ClientInfoReader ClientInfo,
     RateLimiter RateLimiter,
     IngestionMetrics Metrics,
-    IOptions<IngestionOptions> Options,
-    ILoggerFactory Logging);
+    IOptions<IngestionOptions> Options);

@@ -82,6 +82,7 @@ public sealed class EventQueue : IAsyncDisposable
     private readonly int _partitions;
     private readonly RedisValue _dedupMilliseconds;
     private readonly int _maxEventsPerCall;
+    private readonly int _concurrency;
     private readonly SemaphoreSlim _inFlight;
     private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
@@ -92,7 +93,8 @@ public sealed class EventQueue : IAsyncDisposable
         _partitions = queueOptions.Value.Partitions;
         _dedupMilliseconds = (long)options.Value.DedupWindow.TotalMilliseconds;
         _maxEventsPerCall = Math.Max(options.Value.MaxEventsPerBatch, options.Value.MaxEventsPerEnqueueCall);
-        _inFlight = new SemaphoreSlim(Math.Max(1, options.Value.EnqueueConcurrency));
+        _concurrency = Math.Max(1, options.Value.EnqueueConcurrency);
+        _inFlight = new SemaphoreSlim(_concurrency);
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -178,6 +180,7 @@ public sealed class EventQueue : IAsyncDisposable
                 group[i].TrySetResult((int)duplicates[i]);
             }
         }
+        // Whatever went wrong, every waiting request must get its answer: none may hang or be told "stored".
         catch (Exception ex)
         {
             var error = ex as QueueUnavailableException ?? new QueueUnavailableException("The event queue did not acknowledge the batch.", ex);
@@ -195,9 +198,17 @@ public sealed class EventQueue : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends what is queued and waits (a few seconds at most) for the calls in flight, before Redis goes away.</summary>
     public async ValueTask DisposeAsync()
     {
         _pending.Writer.TryComplete();
         await _writer;
+        for (var i = 0; i < _concurrency; i++)
+        {
+            if (!await _inFlight.WaitAsync(TimeSpan.FromSeconds(5)))
+            {
+                break;
+            }
+        }
     }
 }

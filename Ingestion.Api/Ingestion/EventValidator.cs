@@ -29,9 +29,10 @@ public static class EventValidator
                 return new(index, RejectionCodes.MissingField, $"missing required field '{definition.JsonName(field)}'");
             }
         }
-        foreach (var field in EventCatalog.FieldsOf(family))
+        foreach (var accessor in EventStringFields.WithMaxLength(family))
         {
-            if (field.MaxLength > 0 && StringOf(e, field) is { } value && value.Length > field.MaxLength)
+            var field = accessor.Field;
+            if (accessor.Get(e).Length > field.MaxLength)
             {
                 return new(index, RejectionCodes.TooLong,
                     $"field '{definition.JsonName(field)}' is longer than {field.MaxLength} characters");
@@ -74,37 +75,20 @@ public static class EventValidator
     // Unknown type names come from clients: keep messages and logs bounded.
     private static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "...";
 
-    private static bool IsPresent(Event e, EventField field) => field.Name switch
+    private static bool IsPresent(Event e, EventField field)
     {
-        "timestamp" => e.Timestamp is not null,
-        "position" => e.HasPosition,
-        "product_ids" => e.ProductIds.Count > 0,
-        "contextual_data" => e.ContextualData is not null,
-        "metadata" => e.Metadata is not null,
-        _ => StringOf(e, field) is { Length: > 0 },
-    };
-
-    private static string? StringOf(Event e, EventField field) => field.Name switch
-    {
-        "event_id" => e.EventId,
-        "event_type" => e.EventType,
-        "session_id" => e.SessionId,
-        "device_id" => e.DeviceId,
-        "customer_id" => e.CustomerId,
-        "attribution_token" => e.AttributionToken,
-        "product_id" => e.ProductId,
-        "variant_id" => e.VariantId,
-        "collection_handle" => e.CollectionHandle,
-        "query" => e.Query,
-        "marketing_source" => e.MarketingSource,
-        "marketing_medium" => e.MarketingMedium,
-        "marketing_campaign" => e.MarketingCampaign,
-        "shopping_channel" => e.ShoppingChannel,
-        "visitor_id" => e.VisitorId,
-        "user_id" => e.UserId,
-        "category_path" => e.CategoryPath,
-        "revenue" => e.Revenue,
-        "currency" => e.Currency,
-        _ => null,
-    };
+        if (EventStringFields.Of(field) is { } accessor)
+        {
+            return accessor.Get(e).Length > 0;
+        }
+        return field.Name switch
+        {
+            "timestamp" => e.Timestamp is not null,
+            "position" => e.HasPosition,
+            "product_ids" => e.ProductIds.Count > 0,
+            "contextual_data" => e.ContextualData is not null,
+            "metadata" => e.Metadata is not null,
+            _ => false,
+        };
+    }
 }

@@ -43,7 +43,8 @@ public sealed class RateLimiter(IConnectionMultiplexer redis, IOptions<Ingestion
             // Keys outlive their window a little so a slow clock on another instance still counts in it.
             result = await redis.GetDatabase().ScriptEvaluateAsync(CountScript, keys, [windowMs + 1000]);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        // The multiplexer cancels commands it cannot send (e.g. while reconnecting): that is unavailability too.
+        catch (Exception ex) when (ex is RedisException or TimeoutException or TaskCanceledException)
         {
             throw new QueueUnavailableException("The rate limiter is unavailable.", ex);
         }

@@ -1,4 +1,11 @@
+using Beacon.Core.DeadLetters;
 using Beacon.Core.Hosting;
+using Beacon.Core.Webhooks;
+using Beacon.Worker.Consuming;
+using Beacon.Worker.Delivery;
+using Beacon.Worker.Delivery.Postgres;
+using Beacon.Worker.Delivery.Webhooks;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Beacon.Worker.Extensions;
 
@@ -8,5 +15,43 @@ internal static class Extensions
     {
         builder.AddBeaconRedis();
         builder.AddBeaconPostgres();
+
+        var services = builder.Services;
+        services.Configure<WorkerOptions>(builder.Configuration.GetSection(WorkerOptions.Section));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddBeaconWebhooks(builder.Configuration);
+        services.AddBeaconDeadLetters();
+
+        services.AddSingleton<WorkerMetrics>();
+        services.AddSingleton<ConsumerIdentity>();
+        services.AddSingleton<RetryPlanner>();
+        services.AddSingleton<PipelineHealth>();
+        services.AddSingleton<DeliveryStatsCollector>();
+        services.AddSingleton<DeliveryOutcomes>();
+        services.AddSingleton<EventsWriter>();
+        services.AddSingleton<IPipelineDestination, WebhookDestination>();
+        services.AddSingleton<IPipelineDestination, PostgresDestination>();
+        services.AddSingleton<EntryRouter>();
+
+        // Batches in flight may take the whole 15 s delivery timeout, in the lanes and in the retry scheduler.
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(40));
+
+        // Hosted services stop in reverse order: reading stops first, then lanes and retries finish their
+        // in-flight batches, then the last acks and stats are written.
+        AddHosted<DeliveryStatsWriter>(services);
+        AddHosted<PipelineCache>(services);
+        AddHosted<StreamAcker>(services);
+        AddHosted<PipelineLanes>(services);
+        AddHosted<RetryScheduler>(services);
+        AddHosted<PartitionMaintainer>(services);
+        AddHosted<StreamTrimmer>(services);
+        AddHosted<StreamReclaimer>(services);
+        AddHosted<StreamConsumer>(services);
+    }
+
+    private static void AddHosted<T>(IServiceCollection services) where T : class, IHostedService
+    {
+        services.AddSingleton<T>();
+        services.AddHostedService(sp => sp.GetRequiredService<T>());
     }
 }

@@ -163,6 +163,26 @@ public sealed class BeaconApiTests(IngestionHost host) : IClassFixture<Ingestion
     }
 
     [Fact]
+    public async Task AChunkedBodyWithoutContentLengthIsCutOffAtTheLimitWith413()
+    {
+        var store = await host.CreateStoreAsync();
+        var body = System.Text.Encoding.UTF8.GetBytes(Batch(LayersEvent("search", $"\"query\":\"{new string('x', 2 * 1024 * 1024)}\"")));
+        // The in-memory server buffers request bodies; only a real socket carries a chunked upload.
+        await using var factory = new Beacon.TestHost.ServiceFactory<Program>(host.Backends);
+        var port = Beacon.TestHost.FreePort.Next();
+        factory.UseKestrel(port);
+        factory.StartServer();
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var request = new HttpRequestMessage(HttpMethod.Post, "/beacon") { Content = new UnknownLengthContent(body) };
+        request.Headers.Add("X-Storefront-Access-Token", store.Token);
+
+        var response = await client.SendAsync(request);
+
+        Assert.True(request.Headers.TransferEncodingChunked);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Fact]
     public async Task ABodyJustUnderTheLimitIsRead()
     {
         var store = await host.CreateStoreAsync();
@@ -270,6 +290,8 @@ public sealed class BeaconApiTests(IngestionHost host) : IClassFixture<Ingestion
 
         var queued = await host.QueuedEventsAsync(store.StoreId);
         Assert.Equal(["evt-1", "evt-2", "evt-3"], queued.Select(e => e.Event.EventId));
+        var ttl = await host.Redis.GetDatabase().KeyTimeToLiveAsync(Core.Queue.QueueKeys.Dedup(0, store.StoreId, "evt-1"));
+        Assert.InRange(ttl!.Value, TimeSpan.FromHours(23.9), TimeSpan.FromHours(24));
     }
 
     [Fact]
@@ -346,6 +368,18 @@ public sealed class BeaconApiTests(IngestionHost host) : IClassFixture<Ingestion
                 return value;
             }
             await Task.Delay(20);
+        }
+    }
+
+    /// <summary>A body whose length is not known up front, sent chunked.</summary>
+    private sealed class UnknownLengthContent(byte[] data) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) => stream.WriteAsync(data).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
         }
     }
 }

@@ -37,7 +37,9 @@ public sealed class DocumentationTests(IngestionHost host) : IClassFixture<Inges
         var paths = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("paths");
         var beacon = paths.GetProperty("/beacon").GetProperty("post");
         Assert.Equal(["200", "201", "401", "403", "413", "422", "503"], beacon.GetProperty("responses").EnumerateObject().Select(p => p.Name).Order());
-        Assert.True(beacon.GetProperty("requestBody").GetProperty("content").TryGetProperty("text/plain", out _));
+        var content = beacon.GetProperty("requestBody").GetProperty("content");
+        Assert.True(content.TryGetProperty("text/plain", out _));
+        Assert.Equal("product_click", content.GetProperty("application/json").GetProperty("example").GetProperty("events")[0].GetProperty("event_type").GetString());
         var alana = paths.GetProperty("/api/v1/events").GetProperty("post");
         Assert.Contains("429", alana.GetProperty("responses").EnumerateObject().Select(p => p.Name));
         Assert.True(paths.TryGetProperty("/v1/event-types", out _));

@@ -23,7 +23,8 @@ public sealed class FuzzTests(IngestionHost host) : IClassFixture<IngestionHost>
     [Fact]
     public async Task MalformedBodiesNeverCauseA5xx()
     {
-        var store = await host.CreateStoreAsync();
+        // Limits high enough that the Alana door parses every body instead of answering 429.
+        var store = await host.CreateStoreAsync(perMinute: 1_000_000, perIpPerMinute: 1_000_000);
         var client = host.CreateClient();
         var random = new Random(20250115);
         var bodies = new List<byte[]>();
@@ -60,6 +61,7 @@ public sealed class FuzzTests(IngestionHost host) : IClassFixture<IngestionHost>
 
         Assert.Empty(failures);
         Assert.True(statuses.GetValueOrDefault(HttpStatusCode.UnprocessableEntity) > 1000, string.Join(", ", statuses));
+        Assert.False(statuses.ContainsKey(HttpStatusCode.TooManyRequests), string.Join(", ", statuses));
         var health = await client.PostAsync("/beacon?token=" + Uri.EscapeDataString(store.Token), IngestionHost.Json(IngestionHost.SeedPayload));
         Assert.Equal(HttpStatusCode.Created, health.StatusCode);
     }

@@ -316,29 +316,7 @@ public static class JsonBatchReader
         return new Value { ListValue = list };
     }
 
-    private static void SetString(Event e, EventField field, string value)
-    {
-        switch (field.Name)
-        {
-            case "event_id": e.EventId = value; break;
-            case "event_type": e.EventType = value; break;
-            case "session_id": e.SessionId = value; break;
-            case "device_id": e.DeviceId = value; break;
-            case "customer_id": e.CustomerId = value; break;
-            case "attribution_token": e.AttributionToken = value; break;
-            case "product_id": e.ProductId = value; break;
-            case "variant_id": e.VariantId = value; break;
-            case "collection_handle": e.CollectionHandle = value; break;
-            case "query": e.Query = value; break;
-            case "marketing_source": e.MarketingSource = value; break;
-            case "marketing_medium": e.MarketingMedium = value; break;
-            case "marketing_campaign": e.MarketingCampaign = value; break;
-            case "shopping_channel": e.ShoppingChannel = value; break;
-            case "visitor_id": e.VisitorId = value; break;
-            case "user_id": e.UserId = value; break;
-            case "category_path": e.CategoryPath = value; break;
-        }
-    }
+    private static void SetString(Event e, EventField field, string value) => EventStringFields.Of(field)?.Set(e, value);
 
     private static string Describe(JsonTokenType type) => type switch
     {

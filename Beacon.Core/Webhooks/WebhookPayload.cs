@@ -1,0 +1,37 @@
+using System.Buffers;
+using System.Text.Json;
+using Beacon.Protos.V1;
+
+namespace Beacon.Core.Webhooks;
+
+/// <summary>
+/// The body of a webhook delivery:
+/// <c>{"type":"events.batch","batch_id":"msg_...","events":[{...}, ...]}</c>, each event as written by
+/// <see cref="EventJson"/>. The batch id is also the <c>webhook-id</c> header and stays the same across retries.
+/// </summary>
+public static class WebhookPayload
+{
+    public const string BatchType = "events.batch";
+
+    /// <summary>A new batch id in the Standard Webhooks style (<c>msg_</c> + a time-ordered UUID).</summary>
+    public static string NewBatchId() => "msg_" + Guid.CreateVersion7().ToString("N");
+
+    public static byte[] Serialize(string batchId, IEnumerable<EnrichedEvent> events, string type = BatchType)
+    {
+        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", type);
+            writer.WriteString("batch_id", batchId);
+            writer.WriteStartArray("events");
+            foreach (var envelope in events)
+            {
+                EventJson.WriteEvent(writer, envelope);
+            }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+}

@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Extensions.Options;
+
+namespace Beacon.Core.Webhooks;
+
+/// <summary>
+/// Sends one signed webhook request and says what happened; it never retries (the worker's delivery engine
+/// owns retries and their schedule). Its <see cref="HttpClient"/> is its own, built on a
+/// <see cref="SocketsHttpHandler"/> whose connect callback is the <see cref="DestinationGuard"/>, so no
+/// default resilience handler can resend a POST behind the engine's back.
+/// Admin.Web's "send test event" button calls the same sender.
+/// </summary>
+public sealed class WebhookSender : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly TimeProvider _time;
+    private readonly DeliveryOptions _options;
+
+    public WebhookSender(DestinationGuard guard, TimeProvider time, IOptions<DeliveryOptions> options)
+    {
+        _time = time;
+        _options = options.Value;
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = guard.ConnectAsync,
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            AllowAutoRedirect = _options.MaxRedirects > 0,
+            MaxAutomaticRedirections = Math.Max(1, _options.MaxRedirects),
+            // Re-resolve destinations now and then, so a DNS change is followed and checked again.
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.None,
+        };
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Beacon-Webhooks", "1.0"));
+    }
+
+    public async Task<WebhookResult> SendAsync(WebhookRequest request, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var timestamp = now.ToUnixTimeSeconds();
+        using var message = new HttpRequestMessage(HttpMethod.Post, request.Url)
+        {
+            Content = new ByteArrayContent(request.Body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
+        };
+        message.Headers.TryAddWithoutValidation(WebhookSigner.IdHeader, request.MessageId);
+        message.Headers.TryAddWithoutValidation(WebhookSigner.TimestampHeader, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        message.Headers.TryAddWithoutValidation(WebhookSigner.SignatureHeader,
+            WebhookSigner.SignatureHeaderValue(request.Secrets, request.MessageId, timestamp, request.Body, now));
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.Timeout);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            var excerpt = await ReadExcerptAsync(response, timeout.Token);
+            var status = (int)response.StatusCode;
+            return new WebhookResult(Classify(status), status, Stopwatch.GetElapsedTime(started), excerpt,
+                response.IsSuccessStatusCode ? null : $"HTTP {status} {response.ReasonPhrase}", RetryAfterOf(response));
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new WebhookResult(WebhookOutcome.Retry, null, Stopwatch.GetElapsedTime(started), null,
+                $"No answer within {_options.Timeout.TotalSeconds:0} s", null);
+        }
+        catch (HttpRequestException ex) when (FindRefusal(ex) is { } refusal)
+        {
+            // A refused destination will not become public by waiting: the batch goes to the dead letters.
+            return new WebhookResult(WebhookOutcome.Refused, null, Stopwatch.GetElapsedTime(started), null, refusal.Message, null);
+        }
+        catch (HttpRequestException ex)
+        {
+            return new WebhookResult(WebhookOutcome.Retry, null, Stopwatch.GetElapsedTime(started), null, ex.Message, null);
+        }
+    }
+
+    private static DestinationRefusedException? FindRefusal(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is DestinationRefusedException refused)
+            {
+                return refused;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>2xx delivered; 5xx, 408 and 429 worth another try; any other answer is final.</summary>
+    public static WebhookOutcome Classify(int status) => status switch
+    {
+        >= 200 and < 300 => WebhookOutcome.Delivered,
+        408 or 429 or >= 500 => WebhookOutcome.Retry,
+        _ => WebhookOutcome.Rejected,
+    };
+
+    private TimeSpan? RetryAfterOf(HttpResponseMessage response)
+    {
+        var retryAfter = response.Headers.RetryAfter;
+        if (retryAfter?.Delta is { } delta)
+        {
+            return delta;
+        }
+        if (retryAfter?.Date is { } date)
+        {
+            var wait = date - _time.GetUtcNow();
+            return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+        }
+        return null;
+    }
+
+    private async Task<string?> ReadExcerptAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var limit = _options.ResponseExcerptLength;
+        if (limit <= 0)
+        {
+            return null;
+        }
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        // UTF-8 needs at most 4 bytes a character; read no more than the excerpt can show.
+        var buffer = new byte[limit * 4];
+        var read = 0;
+        int n;
+        while (read < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken)) > 0)
+        {
+            read += n;
+        }
+        if (read == 0)
+        {
+            return null;
+        }
+        var text = Encoding.UTF8.GetString(buffer, 0, read);
+        return text.Length > limit ? text[..limit] : text;
+    }
+
+    public void Dispose() => _http.Dispose();
+}
+
+/// <summary>One webhook delivery: where, the Standard Webhooks message id, the JSON body and the signing secrets.</summary>
+public sealed record WebhookRequest(Uri Url, string MessageId, byte[] Body, WebhookSecrets Secrets);
+
+public enum WebhookOutcome
+{
+    /// <summary>The destination answered 2xx.</summary>
+    Delivered,
+    /// <summary>5xx, 408, 429, a timeout or a connection error: try again later.</summary>
+    Retry,
+    /// <summary>Any other answer (e.g. 400, 410): the destination will not take it.</summary>
+    Rejected,
+    /// <summary>The destination resolved to an address webhooks may not reach.</summary>
+    Refused,
+}
+
+/// <summary>What one attempt gave: the outcome, HTTP status if any, latency, the start of the answer and the error text.</summary>
+public sealed record WebhookResult(
+    WebhookOutcome Outcome, int? StatusCode, TimeSpan Latency, string? ResponseExcerpt, string? Error, TimeSpan? RetryAfter)
+{
+    public bool Delivered => Outcome == WebhookOutcome.Delivered;
+}

@@ -1,0 +1,18 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Beacon.Core.Webhooks;
+
+public static class WebhookServiceCollectionExtensions
+{
+    /// <summary>Registers <see cref="DeliveryOptions"/> (section <c>Delivery</c>), <see cref="DestinationGuard"/> and <see cref="WebhookSender"/>.</summary>
+    public static IServiceCollection AddBeaconWebhooks(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<DeliveryOptions>(configuration.GetSection(DeliveryOptions.Section));
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<DestinationGuard>();
+        services.TryAddSingleton<WebhookSender>();
+        return services;
+    }
+}

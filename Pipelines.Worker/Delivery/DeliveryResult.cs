@@ -1,0 +1,31 @@
+using Beacon.Core.Data;
+using Beacon.Protos.V1;
+
+namespace Beacon.Worker.Delivery;
+
+public enum DeliveryOutcome
+{
+    Delivered,
+    /// <summary>Worth another attempt later (5xx, 408, 429, timeout, connection error, database unavailable).</summary>
+    Retry,
+    /// <summary>Final: the destination refused the events (other 4xx, SSRF refusal, unusable data).</summary>
+    GiveUp,
+}
+
+/// <summary>What one delivery attempt of a batch gave.</summary>
+public sealed record DeliveryResult(
+    DeliveryOutcome Outcome, TimeSpan Latency, int? Status = null, string? Error = null, string? ResponseExcerpt = null,
+    TimeSpan? RetryAfter = null);
+
+/// <summary>A kind of pipeline: takes a batch of one pipeline's events and says how it went. Never retries by itself.</summary>
+public interface IPipelineDestination
+{
+    string Kind { get; }
+
+    /// <summary>Events per batch for this kind.</summary>
+    int BatchSize { get; }
+
+    TimeSpan Linger { get; }
+
+    Task<DeliveryResult> DeliverAsync(Pipeline pipeline, Guid batchId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken);
+}

@@ -1,0 +1,184 @@
+using System.Threading.Channels;
+using Beacon.Core.Data;
+using Beacon.Protos.V1;
+using Beacon.Worker.Consuming;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace Beacon.Worker.Delivery;
+
+/// <summary>Events of one stream entry for one pipeline, waiting in that pipeline's lane.</summary>
+public sealed record LaneItem(InFlightEntry Entry, IReadOnlyList<EnrichedEvent> Events);
+
+/// <summary>
+/// One pipeline's own queue: it gathers events into batches (size or linger), delivers a few batches at once,
+/// and records each result durably before releasing the stream entries. Lanes share nothing, so a hanging
+/// destination only ever fills its own lane.
+/// </summary>
+public sealed class PipelineLane
+{
+    private readonly Channel<LaneItem> _items;
+    private readonly IPipelineDestination _destination;
+    private readonly DeliveryOutcomes _outcomes;
+    private readonly int _maxConcurrentBatches;
+    private readonly ILogger _logger;
+    private readonly TimeSpan _stallTimeout;
+    private volatile Pipeline _pipeline;
+    // Set when the reader waited a whole stall timeout for room; cleared when a batch completes in good time.
+    private volatile bool _stalled;
+
+    public PipelineLane(Pipeline pipeline, IPipelineDestination destination, DeliveryOutcomes outcomes, WorkerOptions options, ILogger logger)
+    {
+        _pipeline = pipeline;
+        _destination = destination;
+        _outcomes = outcomes;
+        _maxConcurrentBatches = Math.Max(1, options.MaxConcurrentBatchesPerPipeline);
+        _stallTimeout = options.LaneStallTimeout;
+        _logger = logger;
+        _items = Channel.CreateBounded<LaneItem>(new BoundedChannelOptions(Math.Max(1, options.LaneCapacity))
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public int BatchSize => _destination.BatchSize;
+
+    /// <summary>Picks up configuration changes (URL, secrets) for the next batches.</summary>
+    public void Update(Pipeline pipeline) => _pipeline = pipeline;
+
+    /// <summary>
+    /// Queues events, waiting for room while the lane is making progress (back-pressure for a busy destination).
+    /// False when the lane is stalled (a hanging or very slow destination): the caller parks the events instead,
+    /// so the reader, and with it every other pipeline, never waits on this one for long.
+    /// </summary>
+    public async Task<bool> EnqueueAsync(LaneItem item, CancellationToken cancellationToken)
+    {
+        if (_items.Writer.TryWrite(item))
+        {
+            return true;
+        }
+        if (_stalled)
+        {
+            return false;
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_stallTimeout);
+        try
+        {
+            await _items.Writer.WriteAsync(item, timeout.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            _stalled = true;
+            return false;
+        }
+    }
+
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        using var slots = new SemaphoreSlim(_maxConcurrentBatches);
+        var inFlight = new List<Task>();
+        var batch = new List<LaneItem>();
+        try
+        {
+            while (await _items.Reader.WaitToReadAsync(stoppingToken))
+            {
+                await FillAsync(batch, stoppingToken);
+                await slots.WaitAsync(stoppingToken);
+                var items = batch.ToList();
+                batch.Clear();
+                inFlight.RemoveAll(t => t.IsCompleted);
+                // In-flight batches run to their end (bounded by the delivery timeout) even during shutdown.
+                inFlight.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        await DeliverAsync(items);
+                    }
+                    finally
+                    {
+                        slots.Release();
+                    }
+                }, CancellationToken.None));
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        await Task.WhenAll(inFlight);
+        // What was queued but not attempted stays unacked in the stream; another worker (or this one after a
+        // restart) reclaims it.
+        foreach (var item in batch)
+        {
+            item.Entry.PartAbandoned();
+        }
+        while (_items.Reader.TryRead(out var left))
+        {
+            left.Entry.PartAbandoned();
+        }
+    }
+
+    private async Task FillAsync(List<LaneItem> batch, CancellationToken stoppingToken)
+    {
+        var count = 0;
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        linger.CancelAfter(_destination.Linger);
+        while (count < BatchSize)
+        {
+            if (_items.Reader.TryPeek(out var next))
+            {
+                if (count > 0 && count + next.Events.Count > BatchSize)
+                {
+                    return;
+                }
+                _items.Reader.TryRead(out next);
+                batch.Add(next!);
+                count += next!.Events.Count;
+                continue;
+            }
+            try
+            {
+                if (!await _items.Reader.WaitToReadAsync(linger.Token))
+                {
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task DeliverAsync(List<LaneItem> items)
+    {
+        var pipeline = _pipeline;
+        var events = items.Count == 1 ? items[0].Events : items.SelectMany(i => i.Events).ToList();
+        var batchId = Guid.CreateVersion7();
+        try
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var result = await _destination.DeliverAsync(pipeline, batchId, events, CancellationToken.None);
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(started) < _stallTimeout)
+            {
+                _stalled = false;
+            }
+            await _outcomes.AfterFirstAttemptAsync(pipeline, batchId, events, result, CancellationToken.None);
+            foreach (var item in items)
+            {
+                item.Entry.PartDone();
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or InvalidOperationException or TimeoutException)
+        {
+            // Neither delivered nor parked: leave the entries pending so they are reclaimed and tried again.
+            _logger.LogError(ex, "Could not record the outcome of a batch of pipeline {PipelineId}; its entries stay pending", pipeline.Id);
+            foreach (var item in items)
+            {
+                item.Entry.PartAbandoned();
+            }
+        }
+    }
+}

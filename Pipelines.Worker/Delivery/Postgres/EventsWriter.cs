@@ -1,0 +1,142 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Beacon.Core.Data;
+using Beacon.Core.Webhooks;
+using Beacon.Protos.V1;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Beacon.Worker.Delivery.Postgres;
+
+/// <summary>
+/// Writes events into the day-partitioned <c>events</c> table with binary COPY. A redelivered batch (at-least-once)
+/// would hit the primary key, so on a unique violation the batch is loaded again through a temporary table and
+/// inserted with ON CONFLICT DO NOTHING: every event lands exactly once per pipeline.
+/// </summary>
+public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWriter> logger)
+{
+    private const string Columns =
+        "event_id, store_id, pipeline_id, event_type, source, timestamp, received_at, session_id, device_id, customer_id, " +
+        "visitor_id, product_id, geo_country, geo_state, geo_city, device_type, browser, os, shopping_channel, data";
+
+    private readonly ConcurrentDictionary<DateOnly, byte> _partitions = new();
+
+    public async Task WriteAsync(Guid pipelineId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
+    {
+        await EnsurePartitionsAsync(events.Select(e => DateOnly.FromDateTime(EventJson.ReceivedAtOf(e).UtcDateTime)).Distinct(), cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await CopyAsync(connection, "events", pipelineId, events, cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            logger.LogDebug("Batch for pipeline {PipelineId} was partly written before; inserting the rest", pipelineId);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using (var create = new NpgsqlCommand(
+                "CREATE TEMP TABLE events_load (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP", connection, transaction))
+            {
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await CopyAsync(connection, "events_load", pipelineId, events, cancellationToken);
+            await using (var insert = new NpgsqlCommand(
+                $"INSERT INTO events ({Columns}) SELECT {Columns} FROM events_load ON CONFLICT DO NOTHING", connection, transaction))
+            {
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Creates the partitions of the given days unless known to exist.</summary>
+    public async Task EnsurePartitionsAsync(IEnumerable<DateOnly> days, CancellationToken cancellationToken)
+    {
+        foreach (var day in days)
+        {
+            if (_partitions.ContainsKey(day))
+            {
+                continue;
+            }
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            // Workers creating the same partition at once would collide on the catalog: take turns.
+            await using (var command = new NpgsqlCommand(
+                $"SELECT pg_advisory_xact_lock(4242); {EventsTable.EnsurePartitionSql(day)}", connection, transaction))
+            {
+                try
+                {
+                    await command.ExecuteNonQueryAsync(cancellationToken);
+                    await transaction.CommitAsync(cancellationToken);
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.CheckViolation)
+                {
+                    // The default partition already holds rows of that day; they keep landing there.
+                    logger.LogWarning("Partition for {Day} cannot be created: the default partition has its rows", day);
+                }
+            }
+            _partitions[day] = 0;
+        }
+    }
+
+    private static async Task CopyAsync(
+        NpgsqlConnection connection, string table, Guid pipelineId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
+    {
+        var data = new ArrayBufferWriter<byte>(1024);
+        await using var json = new Utf8JsonWriter(data);
+        await using var importer = await connection.BeginBinaryImportAsync(
+            $"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", cancellationToken);
+        // Rows are written synchronously: the importer buffers them, and per-column awaits cost more than the rare
+        // blocking flush of a full buffer.
+        foreach (var envelope in events)
+        {
+            WriteRow(importer, pipelineId, envelope, data, json);
+        }
+        await importer.CompleteAsync(cancellationToken);
+    }
+
+    private static void WriteRow(
+        NpgsqlBinaryImporter importer, Guid pipelineId, EnrichedEvent envelope, ArrayBufferWriter<byte> data, Utf8JsonWriter json)
+    {
+        var e = envelope.Event ?? new Event();
+        importer.StartRow();
+        importer.Write(e.EventId, NpgsqlDbType.Text);
+        importer.Write(Guid.Parse(envelope.StoreId), NpgsqlDbType.Uuid);
+        importer.Write(pipelineId, NpgsqlDbType.Uuid);
+        importer.Write(e.EventType, NpgsqlDbType.Text);
+        importer.Write(envelope.Source, NpgsqlDbType.Text);
+        importer.Write(EventJson.TimestampOf(envelope).UtcDateTime, NpgsqlDbType.TimestampTz);
+        importer.Write(EventJson.ReceivedAtOf(envelope).UtcDateTime, NpgsqlDbType.TimestampTz);
+        WriteText(importer, e.SessionId);
+        WriteText(importer, e.DeviceId);
+        WriteText(importer, e.CustomerId);
+        WriteText(importer, e.VisitorId);
+        WriteText(importer, e.ProductId);
+        WriteText(importer, envelope.GeoCountry);
+        WriteText(importer, envelope.GeoState);
+        WriteText(importer, envelope.GeoCity);
+        WriteText(importer, envelope.DeviceType);
+        WriteText(importer, envelope.Browser);
+        WriteText(importer, envelope.Os);
+        WriteText(importer, e.ShoppingChannel);
+        data.ResetWrittenCount();
+        json.Reset(data);
+        json.WriteStartObject();
+        EventJson.WriteRemainingFields(json, e);
+        json.WriteEndObject();
+        json.Flush();
+        importer.Write(System.Text.Encoding.UTF8.GetString(data.WrittenSpan), NpgsqlDbType.Jsonb);
+    }
+
+    private static void WriteText(NpgsqlBinaryImporter importer, string value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            importer.WriteNull();
+        }
+        else
+        {
+            importer.Write(value, NpgsqlDbType.Text);
+        }
+    }
+}

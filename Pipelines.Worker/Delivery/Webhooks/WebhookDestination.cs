@@ -1,0 +1,41 @@
+using Beacon.Core.Data;
+using Beacon.Core.Webhooks;
+using Beacon.Protos.V1;
+using Microsoft.Extensions.Options;
+
+namespace Beacon.Worker.Delivery.Webhooks;
+
+/// <summary>
+/// <c>webhook</c> pipelines: one signed POST per batch (Standard Webhooks). The <c>webhook-id</c> is the batch id,
+/// the same on every retry of the batch, so receivers can drop repeats.
+/// </summary>
+public sealed class WebhookDestination(WebhookSender sender, IOptions<WorkerOptions> options) : IPipelineDestination
+{
+    public string Kind => PipelineKinds.Webhook;
+
+    public int BatchSize => Math.Clamp(options.Value.WebhookBatchSize, 1, 100);
+
+    public TimeSpan Linger => options.Value.WebhookLinger;
+
+    public static string MessageIdOf(Guid batchId) => "msg_" + batchId.ToString("N");
+
+    public async Task<DeliveryResult> DeliverAsync(
+        Pipeline pipeline, Guid batchId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
+    {
+        if (DestinationGuard.ValidateUrl(pipeline.Url) is { } invalid)
+        {
+            return new DeliveryResult(DeliveryOutcome.GiveUp, TimeSpan.Zero, Error: invalid);
+        }
+        var messageId = MessageIdOf(batchId);
+        var body = WebhookPayload.Serialize(messageId, events);
+        var result = await sender.SendAsync(
+            new WebhookRequest(new Uri(pipeline.Url!), messageId, body, WebhookSecrets.Of(pipeline)), cancellationToken);
+        var outcome = result.Outcome switch
+        {
+            WebhookOutcome.Delivered => DeliveryOutcome.Delivered,
+            WebhookOutcome.Retry => DeliveryOutcome.Retry,
+            _ => DeliveryOutcome.GiveUp,
+        };
+        return new DeliveryResult(outcome, result.Latency, result.StatusCode, result.Error, result.ResponseExcerpt, result.RetryAfter);
+    }
+}

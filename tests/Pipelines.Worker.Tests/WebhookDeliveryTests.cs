@@ -1,0 +1,127 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Beacon.Core.Security;
+using Beacon.TestHost;
+using Beacon.Worker.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace Beacon.Worker.Tests;
+
+public sealed class WebhookDeliveryTests(BackendsFixture fixture) : IClassFixture<BackendsFixture>
+{
+    [Fact]
+    public async Task DeliveredBatchesCarryAStandardWebhooksSignatureThatAnIndependentVerifierAccepts()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        var pipeline = await scenario.AddWebhookPipelineAsync(receiver.Url);
+        scenario.StartWorker();
+
+        var events = await scenario.EnqueueManyAsync(entries: 3, eventsPerEntry: 5);
+        await receiver.WaitUntilAsync(r => r.AcceptedEventIds.Count >= 15, TimeSpan.FromSeconds(20), "15 events delivered");
+
+        foreach (var webhook in receiver.Received)
+        {
+            Assert.StartsWith("msg_", webhook.Id);
+            Assert.True(SpecVerifier.Verify(pipeline.Secret, webhook), $"signature {webhook.Signature} does not verify");
+            Assert.False(SpecVerifier.Verify(WebhookSecret.New(), webhook), "a signature must not verify with another secret");
+            var age = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - long.Parse(webhook.Timestamp);
+            Assert.InRange(age, -5, 60);
+        }
+        Assert.Equal(events.Select(e => e.Event.EventId).Order(), receiver.AcceptedEventIds.Order());
+    }
+
+    [Fact]
+    public async Task DuringASecretRotationBothSecretsSignTheBatch()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        var previous = WebhookSecret.New();
+        var pipeline = await scenario.AddWebhookPipelineAsync(receiver.Url, previousSecret: previous,
+            previousSecretExpiresAt: DateTimeOffset.UtcNow.AddHours(1));
+        scenario.StartWorker();
+
+        await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 2);
+        await receiver.WaitUntilAsync(r => r.AcceptedEventIds.Count >= 2, TimeSpan.FromSeconds(20), "2 events delivered");
+
+        var webhook = receiver.Received[0];
+        Assert.Equal(2, webhook.Signature.Split(' ').Length);
+        Assert.True(SpecVerifier.Verify(pipeline.Secret, webhook));
+        Assert.True(SpecVerifier.Verify(previous, webhook));
+    }
+
+    [Fact]
+    public async Task TheBodyCarriesEveryEventWithSnakeCaseFieldsAndEnrichment()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        await scenario.AddWebhookPipelineAsync(receiver.Url);
+        scenario.StartWorker();
+
+        var sent = scenario.NewEvent("product_click");
+        await scenario.EnqueueAsync([sent]);
+        await receiver.WaitUntilAsync(r => r.AcceptedEventIds.Count >= 1, TimeSpan.FromSeconds(20), "the event delivered");
+
+        using var body = JsonDocument.Parse(receiver.Received[0].Body);
+        Assert.Equal("events.batch", body.RootElement.GetProperty("type").GetString());
+        Assert.Equal(receiver.Received[0].Id, body.RootElement.GetProperty("batch_id").GetString());
+        var e = Assert.Single(body.RootElement.GetProperty("events").EnumerateArray().ToList());
+        Assert.Equal(sent.Event.EventId, e.GetProperty("event_id").GetString());
+        Assert.Equal("product_click", e.GetProperty("event_type").GetString());
+        Assert.Equal(scenario.StoreId.ToString(), e.GetProperty("store_id").GetString());
+        Assert.Equal("beacon", e.GetProperty("source").GetString());
+        Assert.Equal("1234567", e.GetProperty("product_id").GetString());
+        Assert.Equal(3, e.GetProperty("position").GetInt32());
+        Assert.Equal("san francisco", e.GetProperty("geo_city").GetString());
+        Assert.Equal("desktop", e.GetProperty("device_type").GetString());
+        Assert.Equal("/products/x", e.GetProperty("contextual_data").GetProperty("page").GetString());
+        Assert.Equal(sent.ReceivedAt.ToDateTimeOffset(), e.GetProperty("received_at").GetDateTimeOffset());
+    }
+
+    [Fact]
+    public async Task APipelineReceivesOnlyTheEventTypesOfItsFilterAndStatsAreRecorded()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        var pipeline = await scenario.AddWebhookPipelineAsync(receiver.Url, eventTypes: ["add_to_cart"]);
+        scenario.StartWorker();
+
+        var wanted = scenario.NewEvent("add_to_cart");
+        await scenario.EnqueueAsync([scenario.NewEvent("page_view"), wanted, scenario.NewEvent("search")]);
+        await receiver.WaitUntilAsync(r => r.AcceptedEventIds.Count >= 1, TimeSpan.FromSeconds(20), "the add_to_cart event delivered");
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.DeliveryStats.AnyAsync(s => s.PipelineId == pipeline.Id && s.Delivered == 1 && s.LatencyP50Ms != null);
+        }, TimeSpan.FromSeconds(10), "a delivery stat row with one delivered event");
+
+        // Every entry is acked once its pipelines are done, including events no pipeline wanted.
+        await Eventually.WaitAsync(async () =>
+            (await scenario.Redis.GetDatabase().StreamPendingAsync(scenario.Stream, "pipelines")).PendingMessageCount == 0,
+            TimeSpan.FromSeconds(10), "no pending entries");
+        Assert.Equal([wanted.Event.EventId], receiver.AcceptedEventIds);
+    }
+
+    /// <summary>The Standard Webhooks verification, written from the spec and independent of Beacon's signer.</summary>
+    private static class SpecVerifier
+    {
+        public static bool Verify(string secret, ReceivedWebhook webhook)
+        {
+            var key = Convert.FromBase64String(secret["whsec_".Length..]);
+            var signedContent = $"{webhook.Id}.{webhook.Timestamp}.{Encoding.UTF8.GetString(webhook.Body)}";
+            using var hmac = new HMACSHA256(key);
+            var expected = Convert.ToBase64String(hmac.ComputeHash(Encoding.UTF8.GetBytes(signedContent)));
+            foreach (var versioned in webhook.Signature.Split(' '))
+            {
+                var parts = versioned.Split(',', 2);
+                if (parts.Length == 2 && parts[0] == "v1" &&
+                    CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(parts[1]), Encoding.ASCII.GetBytes(expected)))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+}
