@@ -1,3 +1,4 @@
+using Beacon.Admin.Apis;
 using Beacon.Admin.Seeding;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -7,14 +8,18 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 
-// `dotnet run --project Admin.Web -- migrate [--seed-dev]`: the AppHost runs this first and waits for it.
-if (args is ["migrate", ..])
+// `migrate [--seed-dev]` and `create-operator EMAIL` run and exit instead of serving.
+if (await AdminCommands.TryRunAsync(app, args) is { } exitCode)
 {
-    return await MigrateCommand.RunAsync(app.Services, seedDev: args.Contains("--seed-dev"));
+    return exitCode;
 }
 
+app.UseAdminPipeline();
+
 app.MapDefaultEndpoints();
-app.MapGet("/", () => "Beacon Admin");
+app.MapRazorPages();
+app.MapManagementApi();
+app.MapOpenApi();
 
 app.Run();
 return 0;

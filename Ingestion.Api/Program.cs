@@ -16,6 +16,7 @@ app.MapOpenApi();
 app.MapBeaconApi();
 app.MapAlanaEventsApi();
 app.MapEventTypesApi();
+app.MapBeaconSdk();
 app.MapGrpcIngestion();
 
 app.Run();

@@ -2,7 +2,10 @@ using Beacon.Core.Data;
 
 namespace Beacon.Admin.Seeding;
 
-/// <summary>The <c>migrate</c> command: applies migrations and, with <c>--seed-dev</c>, seeds the dev store.</summary>
+/// <summary>
+/// The <c>migrate</c> command: applies migrations, creates the bootstrap operator and API key when
+/// configured and, with <c>--seed-dev</c>, seeds the dev store.
+/// </summary>
 public static class MigrateCommand
 {
     public static async Task<int> RunAsync(IServiceProvider services, bool seedDev)
@@ -12,6 +15,8 @@ public static class MigrateCommand
         var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
         await DatabaseMigrator.MigrateAsync(db, CancellationToken.None);
         logger.LogInformation("Database is up to date");
+
+        await scope.ServiceProvider.GetRequiredService<AdminBootstrapper>().RunAsync(CancellationToken.None);
 
         if (seedDev)
         {

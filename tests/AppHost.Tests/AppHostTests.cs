@@ -36,6 +36,7 @@ public sealed class AppHostTests : IDisposable
             await AssertHealthyWithDependenciesAsync(ports.Admin);
             Assert.Contains("worker is healthy", first.Output);
             Assert.Contains($"curl -i -X POST http://localhost:{ports.Ingestion}/beacon", first.Output);
+            await AssertEventsFlowToTheSeededPostgresPipelineAsync(ports);
 
             // A second AppHost on the same data refuses to start instead of corrupting it.
             var second = AppHostProcess.Start(_dataDirectory, AppHostProcess.NewPorts());
@@ -106,6 +107,48 @@ public sealed class AppHostTests : IDisposable
         await AssertHealthyWithDependenciesAsync(ports.Ingestion);
         await using var db = backends.CreateDbContext();
         Assert.Contains(db.Stores, s => s.Name == "Dev Store");
+    }
+
+    /// <summary>The whole path across processes: /beacon → Redis stream → worker → the dev store's events table.</summary>
+    private async Task AssertEventsFlowToTheSeededPostgresPipelineAsync(AppHostProcess.PortSet ports)
+    {
+        var devToken = (await File.ReadAllTextAsync(Path.Combine(_dataDirectory, "dev-token"))).Trim();
+        var sessionId = $"apphost-{Guid.NewGuid():N}";
+        var body = $$"""
+            {"events":[
+             {"event_type":"product_click","timestamp":"2025-01-15T14:30:00Z","session_id":"{{sessionId}}","device_id":"device-uuid","attribution_token":"2y10smI2dB7XZXXFJsLUELltgueq8NRd","product_id":7003338965178,"position":3},
+             {"event_type":"collection_view","timestamp":"2025-01-15T14:29:45Z","session_id":"{{sessionId}}","device_id":"device-uuid","collection_handle":"summer-collection"},
+             {"event_type":"block_view","timestamp":"2025-01-15T14:30:15Z","session_id":"{{sessionId}}","device_id":"device-uuid","attribution_token":"2y10smI2dB7XZXXFJsLUELltgueq8NRd"}]}
+            """;
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"http://localhost:{ports.Ingestion}/beacon")
+        {
+            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Storefront-Access-Token", devToken);
+        using var response = await _http.SendAsync(request);
+        Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("null", await response.Content.ReadAsStringAsync());
+
+        await using var connection = new NpgsqlConnection($"Host=127.0.0.1;Port={ports.Postgres};Username=postgres;Database=beacon");
+        await connection.OpenAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        List<string> types;
+        do
+        {
+            await Task.Delay(250);
+            await using var query = new NpgsqlCommand(
+                "SELECT e.event_type FROM events e JOIN stores s ON s.id = e.store_id WHERE s.name = 'Dev Store' AND e.session_id = @session ORDER BY e.event_type", connection);
+            query.Parameters.AddWithValue("session", sessionId);
+            types = [];
+            await using var reader = await query.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                types.Add(reader.GetString(0));
+            }
+        }
+        while (types.Count < 3 && DateTime.UtcNow < deadline);
+        Assert.Equal(["block_view", "collection_view", "product_click"], types);
+        NpgsqlConnection.ClearAllPools();
     }
 
     private async Task AssertHealthyWithDependenciesAsync(int port)

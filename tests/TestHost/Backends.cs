@@ -44,11 +44,18 @@ public sealed class Backends : IAsyncLifetime
 
     public BeaconDbContext CreateDbContext() => CreateDbContext(PostgresConnectionString);
 
-    public static BeaconDbContext CreateDbContext(string connectionString) =>
-        new(new DbContextOptionsBuilder<BeaconDbContext>()
-            .UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"))
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Npgsql.NpgsqlDataSource> DataSources = new();
+
+    /// <summary>A context configured as the services configure theirs (dynamic JSON for <c>Pipeline.Settings</c>).</summary>
+    public static BeaconDbContext CreateDbContext(string connectionString)
+    {
+        var dataSource = DataSources.GetOrAdd(connectionString,
+            cs => new Npgsql.NpgsqlDataSourceBuilder(cs).EnableDynamicJson().Build());
+        return new(new DbContextOptionsBuilder<BeaconDbContext>()
+            .UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"))
             .UseSnakeCaseNamingConvention()
             .Options);
+    }
 
     /// <summary>Configuration keys that point a service at these servers.</summary>
     public IReadOnlyDictionary<string, string?> ServiceConfiguration => new Dictionary<string, string?>

@@ -1,0 +1,284 @@
+using System.Security.Claims;
+using Beacon.Admin.Management;
+using Beacon.Admin.Security;
+using Beacon.Core.Data;
+using Beacon.Core.DeadLetters;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Beacon.Admin.Apis;
+
+/// <summary>
+/// The JSON management API (<c>/api/admin/v1</c>) for automation. Authenticated by API keys; the group's
+/// policy runs the same store-membership handler as the pages, so a handler here only has to look entities
+/// up with the route's store id.
+/// </summary>
+public static class ManagementApi
+{
+    public static RouteGroupBuilder MapManagementApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/admin/v1")
+            .RequireAuthorization(AdminPolicies.ManagementApi)
+            .WithTags("Management")
+            .DisableAntiforgery();
+
+        api.MapGet("/stores", ListStores);
+        api.MapPost("/stores", CreateStore);
+        api.MapGet("/stores/{storeId:guid}", GetStore);
+
+        api.MapGet("/stores/{storeId:guid}/tokens", ListTokens);
+        api.MapPost("/stores/{storeId:guid}/tokens", CreateToken);
+        api.MapGet("/stores/{storeId:guid}/tokens/{tokenId:guid}", GetToken);
+        api.MapPost("/stores/{storeId:guid}/tokens/{tokenId:guid}/revoke", RevokeToken);
+
+        api.MapGet("/stores/{storeId:guid}/pipelines", ListPipelines);
+        api.MapPost("/stores/{storeId:guid}/pipelines", CreatePipeline);
+        api.MapGet("/stores/{storeId:guid}/pipelines/{pipelineId:guid}", GetPipeline);
+        api.MapPut("/stores/{storeId:guid}/pipelines/{pipelineId:guid}", UpdatePipeline);
+        api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/rotate-secret", RotateSecret);
+        api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/test", SendTestEvent);
+        api.MapGet("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/deliveries", GetDeliveries);
+
+        api.MapGet("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/dead-letters", ListDeadLetters);
+        api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/dead-letters/replay", ReplayDeadLetters);
+        api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/dead-letters/discard", DiscardDeadLetters);
+
+        api.MapGet("/stores/{storeId:guid}/dropped-events", GetDroppedEvents);
+
+        return api;
+    }
+
+    public static async Task<Ok<List<StoreDto>>> ListStores(ClaimsPrincipal user, StoreService stores, CancellationToken cancellationToken) =>
+        TypedResults.Ok((await stores.ListVisibleAsync(user, cancellationToken)).Select(StoreDto.Of).ToList());
+
+    public static async Task<Results<Created<StoreDto>, ProblemHttpResult, ValidationProblem>> CreateStore(
+        CreateStoreRequest request, ClaimsPrincipal user, StoreService stores, CancellationToken cancellationToken)
+    {
+        if (!user.IsOperator())
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Only operators create stores");
+        }
+        if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 200)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = ["A store needs a name of 1 to 200 characters."] });
+        }
+        var store = await stores.CreateAsync(request.Name, cancellationToken);
+        return TypedResults.Created($"/api/admin/v1/stores/{store.Id}", StoreDto.Of(store));
+    }
+
+    public static async Task<Results<Ok<StoreDto>, NotFound<ProblemDetails>>> GetStore(Guid storeId, StoreService stores, CancellationToken cancellationToken) =>
+        await stores.FindAsync(storeId, cancellationToken) is { } store ? TypedResults.Ok(StoreDto.Of(store)) : NotFound("store");
+
+    public static async Task<Ok<List<TokenDto>>> ListTokens(Guid storeId, TokenService tokens, CancellationToken cancellationToken) =>
+        TypedResults.Ok((await tokens.ListAsync(storeId, cancellationToken)).Select(TokenDto.Of).ToList());
+
+    public static async Task<Results<Created<CreatedTokenDto>, ValidationProblem, NotFound<ProblemDetails>>> CreateToken(
+        Guid storeId, CreateTokenRequest request, StoreService stores, TokenService tokens, CancellationToken cancellationToken)
+    {
+        if (await stores.FindAsync(storeId, cancellationToken) is null)
+        {
+            return NotFound("store");
+        }
+        var input = new TokenInput(request.Name ?? "", request.AllowedOrigins ?? [], request.RateLimitPerMinute, request.RateLimitPerIpPerMinute);
+        if (TokenService.Validate(input) is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        var created = await tokens.CreateAsync(storeId, input, cancellationToken);
+        return TypedResults.Created($"/api/admin/v1/stores/{storeId}/tokens/{created.Entity.Id}", CreatedTokenDto.Of(created));
+    }
+
+    public static async Task<Results<Ok<TokenDto>, NotFound<ProblemDetails>>> GetToken(
+        Guid storeId, Guid tokenId, TokenService tokens, CancellationToken cancellationToken) =>
+        await tokens.FindAsync(storeId, tokenId, cancellationToken) is { } token ? TypedResults.Ok(TokenDto.Of(token)) : NotFound("token");
+
+    public static async Task<Results<NoContent, NotFound<ProblemDetails>>> RevokeToken(
+        Guid storeId, Guid tokenId, TokenService tokens, CancellationToken cancellationToken) =>
+        await tokens.RevokeAsync(storeId, tokenId, cancellationToken) ? TypedResults.NoContent() : NotFound("token");
+
+    public static async Task<Ok<List<PipelineDto>>> ListPipelines(Guid storeId, PipelineService pipelines, CancellationToken cancellationToken) =>
+        TypedResults.Ok((await pipelines.ListAsync(storeId, cancellationToken)).Select(PipelineDto.Of).ToList());
+
+    public static async Task<Results<Created<CreatedPipelineDto>, ValidationProblem, NotFound<ProblemDetails>>> CreatePipeline(
+        Guid storeId, PipelineRequest request, StoreService stores, PipelineService pipelines, CancellationToken cancellationToken)
+    {
+        if (await stores.FindAsync(storeId, cancellationToken) is null)
+        {
+            return NotFound("store");
+        }
+        var input = request.ToInput();
+        if (PipelineService.Validate(input) is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        var created = await pipelines.CreateAsync(storeId, input, cancellationToken);
+        return TypedResults.Created($"/api/admin/v1/stores/{storeId}/pipelines/{created.Entity.Id}",
+            new CreatedPipelineDto(PipelineDto.Of(created.Entity), created.Secret));
+    }
+
+    public static async Task<Results<Ok<PipelineDto>, NotFound<ProblemDetails>>> GetPipeline(
+        Guid storeId, Guid pipelineId, PipelineService pipelines, CancellationToken cancellationToken) =>
+        await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is { } pipeline ? TypedResults.Ok(PipelineDto.Of(pipeline)) : NotFound("pipeline");
+
+    public static async Task<Results<Ok<PipelineDto>, ValidationProblem, NotFound<ProblemDetails>>> UpdatePipeline(
+        Guid storeId, Guid pipelineId, PipelineRequest request, PipelineService pipelines, CancellationToken cancellationToken)
+    {
+        var input = request.ToInput();
+        if (PipelineService.Validate(input) is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        return await pipelines.UpdateAsync(storeId, pipelineId, input, cancellationToken) is { } pipeline
+            ? TypedResults.Ok(PipelineDto.Of(pipeline))
+            : NotFound("pipeline");
+    }
+
+    public static async Task<Results<Ok<CreatedPipelineDto>, NotFound<ProblemDetails>>> RotateSecret(
+        Guid storeId, Guid pipelineId, PipelineService pipelines, CancellationToken cancellationToken) =>
+        await pipelines.RotateSecretAsync(storeId, pipelineId, cancellationToken) is { } rotated
+            ? TypedResults.Ok(new CreatedPipelineDto(PipelineDto.Of(rotated.Entity), rotated.Secret))
+            : NotFound("pipeline");
+
+    public static async Task<Results<Ok<TestEventResult>, NotFound<ProblemDetails>, ProblemHttpResult>> SendTestEvent(
+        Guid storeId, Guid pipelineId, PipelineService pipelines, PipelineTester tester, CancellationToken cancellationToken)
+    {
+        if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is not { } pipeline)
+        {
+            return NotFound("pipeline");
+        }
+        if (pipeline.Kind != PipelineKinds.Webhook)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Only webhook pipelines can be sent a test event");
+        }
+        return TypedResults.Ok(await tester.SendAsync(pipeline, cancellationToken));
+    }
+
+    public static async Task<Results<Ok<DeliverySeries>, NotFound<ProblemDetails>>> GetDeliveries(
+        Guid storeId, Guid pipelineId, DeliveryQueries deliveries, CancellationToken cancellationToken, int hours = 24)
+    {
+        var series = await deliveries.SeriesAsync(storeId, pipelineId, TimeSpan.FromHours(Math.Clamp(hours, 1, 24 * 7)), cancellationToken);
+        return series is [var one] ? TypedResults.Ok(one) : NotFound("pipeline");
+    }
+
+    public static async Task<Results<Ok<List<DeadLetterDto>>, NotFound<ProblemDetails>>> ListDeadLetters(
+        Guid storeId, Guid pipelineId, PipelineService pipelines, DeadLetterQueries deadLetters, CancellationToken cancellationToken,
+        string? eventType = null, int? status = null, DateTimeOffset? from = null, DateTimeOffset? to = null, int limit = 100)
+    {
+        if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is null)
+        {
+            return NotFound("pipeline");
+        }
+        var list = await deadLetters.ListAsync(pipelineId, new DeadLetterFilter(eventType, status, from, to, limit), cancellationToken);
+        return TypedResults.Ok(list.Select(DeadLetterDto.Of).ToList());
+    }
+
+    public static Task<Results<Ok<DeadLetterActionResult>, ValidationProblem, NotFound<ProblemDetails>>> ReplayDeadLetters(
+        Guid storeId, Guid pipelineId, DeadLetterSelection selection, PipelineService pipelines, DeadLetterService service,
+        ChangeNotifier notifier, CancellationToken cancellationToken) =>
+        ActOnDeadLettersAsync(storeId, pipelineId, selection, pipelines, notifier,
+            ids => service.ReplayAsync(pipelineId, ids, cancellationToken),
+            (from, to) => service.ReplayRangeAsync(pipelineId, from, to, cancellationToken), cancellationToken);
+
+    public static Task<Results<Ok<DeadLetterActionResult>, ValidationProblem, NotFound<ProblemDetails>>> DiscardDeadLetters(
+        Guid storeId, Guid pipelineId, DeadLetterSelection selection, PipelineService pipelines, DeadLetterService service,
+        ChangeNotifier notifier, CancellationToken cancellationToken) =>
+        ActOnDeadLettersAsync(storeId, pipelineId, selection, pipelines, notifier,
+            ids => service.DiscardAsync(pipelineId, ids, cancellationToken),
+            (from, to) => service.DiscardRangeAsync(pipelineId, from, to, cancellationToken), cancellationToken);
+
+    private static async Task<Results<Ok<DeadLetterActionResult>, ValidationProblem, NotFound<ProblemDetails>>> ActOnDeadLettersAsync(
+        Guid storeId, Guid pipelineId, DeadLetterSelection selection, PipelineService pipelines, ChangeNotifier notifier,
+        Func<long[], Task<int>> byIds, Func<DateTimeOffset, DateTimeOffset, Task<int>> byRange, CancellationToken cancellationToken)
+    {
+        if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is null)
+        {
+            return NotFound("pipeline");
+        }
+        if (selection.Validate() is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        var count = selection.Ids is { Length: > 0 } ids ? await byIds(ids) : await byRange(selection.From!.Value, selection.To!.Value);
+        await notifier.PagesChangedAsync(storeId, cancellationToken);
+        return TypedResults.Ok(new DeadLetterActionResult(count));
+    }
+
+    public static async Task<Ok<DroppedEventsReport>> GetDroppedEvents(Guid storeId, DroppedEvents dropped, int limit = 100) =>
+        TypedResults.Ok(await dropped.ReadAsync(storeId, limit));
+
+    private static NotFound<ProblemDetails> NotFound(string what) =>
+        TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = $"No such {what}" });
+}
+
+public sealed record StoreDto(Guid Id, string Name, DateTimeOffset CreatedAt)
+{
+    public static StoreDto Of(Store s) => new(s.Id, s.Name, s.CreatedAt);
+}
+
+public sealed record CreateStoreRequest(string? Name);
+
+public sealed record CreateTokenRequest(string? Name, List<string>? AllowedOrigins, int? RateLimitPerMinute, int? RateLimitPerIpPerMinute);
+
+public sealed record TokenDto(Guid Id, string Name, string DisplayPrefix, IReadOnlyList<string> AllowedOrigins, int? RateLimitPerMinute,
+    int? RateLimitPerIpPerMinute, bool Revoked, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt)
+{
+    public static TokenDto Of(AccessToken t) =>
+        new(t.Id, t.Name, t.DisplayPrefix, t.AllowedOrigins, t.RateLimitPerMinute, t.RateLimitPerIpPerMinute, t.Revoked, t.CreatedAt, t.RevokedAt);
+}
+
+/// <summary>The one answer that carries the token's plain text.</summary>
+public sealed record CreatedTokenDto(Guid Id, string Name, string Token, string DisplayPrefix, IReadOnlyList<string> AllowedOrigins,
+    int? RateLimitPerMinute, int? RateLimitPerIpPerMinute, DateTimeOffset CreatedAt)
+{
+    public static CreatedTokenDto Of(CreatedToken c) => new(c.Entity.Id, c.Entity.Name, c.Token, c.Entity.DisplayPrefix,
+        c.Entity.AllowedOrigins, c.Entity.RateLimitPerMinute, c.Entity.RateLimitPerIpPerMinute, c.Entity.CreatedAt);
+}
+
+public sealed record PipelineRequest(string? Name, string? Kind, string? Url, List<string>? EventTypes, bool? Enabled)
+{
+    public PipelineInput ToInput() => new(Name ?? "", Kind ?? "", Url, EventTypes ?? [], Enabled ?? true);
+}
+
+/// <summary>A pipeline without its secrets: those are only in the create and rotate answers.</summary>
+public sealed record PipelineDto(Guid Id, string Name, string Kind, string? Url, IReadOnlyList<string> EventTypes, bool Enabled,
+    string? DisabledReason, DateTimeOffset? FailingSince, DateTimeOffset? PreviousSecretExpiresAt, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+{
+    public static PipelineDto Of(Pipeline p) => new(p.Id, p.Name, p.Kind, p.Url, p.EventTypes, p.Enabled, p.DisabledReason, p.FailingSince,
+        p.PreviousSecret is null ? null : p.PreviousSecretExpiresAt, p.CreatedAt, p.UpdatedAt);
+}
+
+public sealed record CreatedPipelineDto(Guid Id, string Name, string Kind, string? Url, IReadOnlyList<string> EventTypes, bool Enabled, string Secret)
+{
+    public CreatedPipelineDto(PipelineDto p, string secret) : this(p.Id, p.Name, p.Kind, p.Url, p.EventTypes, p.Enabled, secret)
+    {
+    }
+}
+
+public sealed record DeadLetterDto(long Id, string EventId, string EventType, int Attempts, int? LastStatus, string? LastError,
+    string? ResponseExcerpt, DateTimeOffset CreatedAt)
+{
+    public static DeadLetterDto Of(DeadLetter d) => new(d.Id, d.EventId, d.EventType, d.Attempts, d.LastStatus, d.LastError, d.ResponseExcerpt, d.CreatedAt);
+}
+
+/// <summary>Which dead letters to act on: <c>ids</c>, or a creation-time range <c>[from, to)</c>.</summary>
+public sealed record DeadLetterSelection(long[]? Ids, DateTimeOffset? From, DateTimeOffset? To)
+{
+    public Dictionary<string, string[]> Validate()
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (Ids is { Length: > 0 })
+        {
+            if (Ids.Length > 10_000)
+            {
+                errors["ids"] = ["At most 10000 ids at once; use a time range for more."];
+            }
+        }
+        else if (From is null || To is null || From >= To)
+        {
+            errors["selection"] = ["Give either `ids` or a range with `from` before `to`."];
+        }
+        return errors;
+    }
+}
+
+public sealed record DeadLetterActionResult(int Count);

@@ -1,0 +1,31 @@
+namespace Beacon.Admin.Management;
+
+/// <summary>The <c>Admin</c> configuration section.</summary>
+public sealed class AdminOptions
+{
+    public const string Section = "Admin";
+
+    /// <summary>The first operator, created at start-up when missing (<c>Admin__BootstrapEmail</c>).</summary>
+    public string? BootstrapEmail { get; set; }
+
+    /// <summary>Its password (only used when the user is created).</summary>
+    public string? BootstrapPassword { get; set; }
+
+    /// <summary>A management API key for automation, registered for the bootstrap operator at start-up.</summary>
+    public string? BootstrapApiKey { get; set; }
+
+    /// <summary>How long a rotated-out webhook secret keeps signing deliveries.</summary>
+    public TimeSpan SecretRotationOverlap { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Ingestion's public JSON URL, used in the copy-paste examples.</summary>
+    public string? IngestionUrl { get; set; }
+
+    /// <summary>Ingestion's gRPC address, used in the copy-paste examples.</summary>
+    public string? IngestionGrpcAddress { get; set; }
+
+    /// <summary>Serve plain HTTP (cookies not Secure-only); for development on http://localhost only.</summary>
+    public bool AllowHttp { get; set; }
+
+    /// <summary>Lifetime of an invitation link.</summary>
+    public TimeSpan InvitationLifetime { get; set; } = TimeSpan.FromDays(3);
+}

@@ -1,0 +1,61 @@
+using System.Text.Json;
+using StackExchange.Redis;
+
+namespace Beacon.Admin.Management;
+
+/// <summary>One event ingestion refused, as its drop log records it.</summary>
+public sealed record DroppedEvent(DateTimeOffset At, string Source, int Index, string EventType, string Code, string Reason);
+
+/// <summary>Running total of drops of one event type for one reason code.</summary>
+public sealed record DropCount(string EventType, string Code, long Count);
+
+public sealed record DroppedEventsReport(IReadOnlyList<DropCount> Counts, IReadOnlyList<DroppedEvent> Recent);
+
+/// <summary>
+/// Reads the drop log that Ingestion.Api keeps in Redis (its <c>DropLog</c>): <c>beacon:drops:&lt;storeId&gt;</c>, a
+/// list of JSON records newest first, and <c>beacon:drops:&lt;storeId&gt;:counts</c>, a hash of
+/// <c>&lt;event_type&gt;|&lt;code&gt;</c> totals. Invalid events are dropped at the door; this is where a merchant sees why.
+/// </summary>
+public sealed class DroppedEvents(IConnectionMultiplexer redis, ILogger<DroppedEvents> logger)
+{
+    // The log's records are snake_case ({"at","source","index","event_type","code","reason"}).
+    private static readonly JsonSerializerOptions RecordJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static string RecentKey(Guid storeId) => $"beacon:drops:{storeId:D}";
+
+    public static string CountsKey(Guid storeId) => $"beacon:drops:{storeId:D}:counts";
+
+    public async Task<DroppedEventsReport> ReadAsync(Guid storeId, int limit)
+    {
+        var db = redis.GetDatabase();
+        var counts = await db.HashGetAllAsync(CountsKey(storeId));
+        var recent = await db.ListRangeAsync(RecentKey(storeId), 0, Math.Clamp(limit, 1, 1000) - 1);
+
+        return new DroppedEventsReport(
+            counts.Select(Count).OrderByDescending(c => c.Count).ThenBy(c => c.EventType, StringComparer.Ordinal).ToList(),
+            recent.Select(Parse).OfType<DroppedEvent>().ToList());
+    }
+
+    private static DropCount Count(HashEntry entry)
+    {
+        var name = entry.Name.ToString();
+        var bar = name.IndexOf('|', StringComparison.Ordinal);
+        return bar < 0
+            ? new DropCount(name, "", (long)entry.Value)
+            : new DropCount(name[..bar], name[(bar + 1)..], (long)entry.Value);
+    }
+
+    private DroppedEvent? Parse(RedisValue value)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<DroppedEvent>(value.ToString(), RecordJson);
+        }
+        catch (JsonException ex)
+        {
+            // One unreadable record must not hide the others.
+            logger.LogDebug(ex, "Skipped an unreadable drop record");
+            return null;
+        }
+    }
+}

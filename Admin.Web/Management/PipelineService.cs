@@ -1,0 +1,137 @@
+using Beacon.Core.Catalog;
+using Beacon.Core.Data;
+using Beacon.Core.Security;
+using Beacon.Core.Webhooks;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Beacon.Admin.Management;
+
+public sealed record PipelineInput(string Name, string Kind, string? Url, IReadOnlyList<string> EventTypes, bool Enabled);
+
+/// <summary>A pipeline just created or re-keyed: <see cref="Secret"/> is shown this once.</summary>
+public sealed record PipelineWithSecret(Pipeline Entity, string Secret);
+
+/// <summary>
+/// Pipelines of a store. Every change is announced with <c>ConfigChanges.StoreChanged</c> so ingestion and
+/// the worker pick it up within a second.
+/// </summary>
+public sealed class PipelineService(BeaconDbContext db, ChangeNotifier notifier, IOptions<AdminOptions> options, ILogger<PipelineService> logger)
+{
+    public Task<List<Pipeline>> ListAsync(Guid storeId, CancellationToken cancellationToken) =>
+        db.Pipelines.AsNoTracking().Where(p => p.StoreId == storeId).OrderBy(p => p.Name).ToListAsync(cancellationToken);
+
+    public Task<Pipeline?> FindAsync(Guid storeId, Guid pipelineId, CancellationToken cancellationToken) =>
+        db.Pipelines.AsNoTracking().FirstOrDefaultAsync(p => p.Id == pipelineId && p.StoreId == storeId, cancellationToken);
+
+    public static Dictionary<string, string[]> Validate(PipelineInput input)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(input.Name) || input.Name.Length > 200)
+        {
+            errors["name"] = ["Give the pipeline a name of 1 to 200 characters."];
+        }
+        if (!PipelineKinds.All.Contains(input.Kind))
+        {
+            errors["kind"] = [$"Kind must be one of: {string.Join(", ", PipelineKinds.All)}."];
+        }
+        else if (input.Kind == PipelineKinds.Webhook && DestinationGuard.ValidateUrl(input.Url?.Trim()) is { } urlError)
+        {
+            errors["url"] = [urlError];
+        }
+        var unknown = input.EventTypes.Where(t => !EventCatalog.IsKnown(t)).ToList();
+        if (unknown.Count > 0)
+        {
+            errors["eventTypes"] = [$"Unknown event types: {string.Join(", ", unknown)}."];
+        }
+        return errors;
+    }
+
+    public async Task<PipelineWithSecret> CreateAsync(Guid storeId, PipelineInput input, CancellationToken cancellationToken)
+    {
+        var pipeline = new Pipeline
+        {
+            StoreId = storeId,
+            Name = input.Name.Trim(),
+            Kind = input.Kind,
+            Secret = WebhookSecret.New(),
+        };
+        Apply(pipeline, input);
+        db.Pipelines.Add(pipeline);
+        await db.SaveChangesAsync(cancellationToken);
+        await notifier.StoreChangedAsync(storeId, cancellationToken);
+        logger.LogInformation("Created {Kind} pipeline {PipelineId} for store {StoreId}", pipeline.Kind, pipeline.Id, storeId);
+        return new PipelineWithSecret(pipeline, pipeline.Secret);
+    }
+
+    public async Task<Pipeline?> UpdateAsync(Guid storeId, Guid pipelineId, PipelineInput input, CancellationToken cancellationToken)
+    {
+        var pipeline = await db.Pipelines.FirstOrDefaultAsync(p => p.Id == pipelineId && p.StoreId == storeId, cancellationToken);
+        if (pipeline is null)
+        {
+            return null;
+        }
+        pipeline.Name = input.Name.Trim();
+        pipeline.Kind = input.Kind;
+        Apply(pipeline, input);
+        await db.SaveChangesAsync(cancellationToken);
+        await notifier.StoreChangedAsync(storeId, cancellationToken);
+        logger.LogInformation("Updated pipeline {PipelineId} of store {StoreId}", pipelineId, storeId);
+        return pipeline;
+    }
+
+    public async Task<Pipeline?> SetEnabledAsync(Guid storeId, Guid pipelineId, bool enabled, CancellationToken cancellationToken)
+    {
+        var pipeline = await db.Pipelines.FirstOrDefaultAsync(p => p.Id == pipelineId && p.StoreId == storeId, cancellationToken);
+        if (pipeline is null)
+        {
+            return null;
+        }
+        pipeline.Enabled = enabled;
+        pipeline.DisabledReason = enabled ? null : "Disabled in Admin.Web";
+        if (enabled)
+        {
+            // A fresh start: the five-day failure clock must not disable it again at once.
+            pipeline.FailingSince = null;
+        }
+        pipeline.UpdatedAt = DateTimeOffset.UtcNow;
+        await db.SaveChangesAsync(cancellationToken);
+        await notifier.StoreChangedAsync(storeId, cancellationToken);
+        return pipeline;
+    }
+
+    /// <summary>
+    /// A new signing secret. The old one stays valid for the configured overlap: deliveries carry both
+    /// signatures until then, so receivers can switch without losing a request.
+    /// </summary>
+    public async Task<PipelineWithSecret?> RotateSecretAsync(Guid storeId, Guid pipelineId, CancellationToken cancellationToken)
+    {
+        var pipeline = await db.Pipelines.FirstOrDefaultAsync(p => p.Id == pipelineId && p.StoreId == storeId, cancellationToken);
+        if (pipeline is null)
+        {
+            return null;
+        }
+        pipeline.PreviousSecret = pipeline.Secret;
+        pipeline.PreviousSecretExpiresAt = DateTimeOffset.UtcNow + options.Value.SecretRotationOverlap;
+        pipeline.Secret = WebhookSecret.New();
+        pipeline.UpdatedAt = DateTimeOffset.UtcNow;
+        await db.SaveChangesAsync(cancellationToken);
+        await notifier.StoreChangedAsync(storeId, cancellationToken);
+        logger.LogInformation("Rotated the secret of pipeline {PipelineId}; the old one expires at {ExpiresAt}", pipelineId, pipeline.PreviousSecretExpiresAt);
+        return new PipelineWithSecret(pipeline, pipeline.Secret);
+    }
+
+    private static void Apply(Pipeline pipeline, PipelineInput input)
+    {
+        pipeline.Url = input.Kind == PipelineKinds.Webhook ? input.Url?.Trim() : null;
+        // Only catalog names, in catalog order, so the filter reads the same wherever it is shown.
+        pipeline.EventTypes = EventCatalog.Names.Where(input.EventTypes.Contains).ToList();
+        if (pipeline.Enabled != input.Enabled)
+        {
+            pipeline.Enabled = input.Enabled;
+            pipeline.DisabledReason = input.Enabled ? null : "Disabled in Admin.Web";
+            pipeline.FailingSince = input.Enabled ? null : pipeline.FailingSince;
+        }
+        pipeline.UpdatedAt = DateTimeOffset.UtcNow;
+    }
+}

@@ -1,0 +1,25 @@
+using Beacon.Admin.Management;
+using Beacon.Core.Data;
+
+namespace Beacon.Admin.Pages.Pipelines;
+
+/// <summary>The create/edit form of a pipeline (bound from the page, turned into a <see cref="PipelineInput"/>).</summary>
+public sealed class PipelineForm
+{
+    public string? Name { get; set; }
+    public string Kind { get; set; } = PipelineKinds.Webhook;
+    public string? Url { get; set; }
+    public List<string> EventTypes { get; set; } = [];
+    public bool Enabled { get; set; } = true;
+
+    public PipelineInput ToInput() => new(Name ?? "", Kind, Url, EventTypes, Enabled);
+
+    public static PipelineForm Of(Pipeline p) => new()
+    {
+        Name = p.Name,
+        Kind = p.Kind,
+        Url = p.Url,
+        EventTypes = p.EventTypes,
+        Enabled = p.Enabled,
+    };
+}

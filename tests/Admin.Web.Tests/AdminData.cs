@@ -1,0 +1,106 @@
+using Beacon.Core.Data;
+using Beacon.Core.Security;
+using Beacon.Protos.V1;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Beacon.Admin.Tests;
+
+/// <summary>
+/// Rows the other services write (pipelines, dead letters, delivery stats, stored events), put straight into
+/// Postgres through the app's own DbContext registration (<c>Backends.CreateDbContext()</c> lacks Npgsql's
+/// dynamic-JSON opt-in that <c>Pipeline.Settings</c> needs).
+/// </summary>
+public sealed class AdminData(IServiceProvider services)
+{
+    public async Task<T> WithDbAsync<T>(Func<BeaconDbContext, Task<T>> action)
+    {
+        await using var scope = services.CreateAsyncScope();
+        return await action(scope.ServiceProvider.GetRequiredService<BeaconDbContext>());
+    }
+
+    public Task<Pipeline> PipelineAsync(Guid pipelineId) =>
+        WithDbAsync(db => db.Pipelines.AsNoTracking().SingleAsync(p => p.Id == pipelineId));
+
+    public Task<Pipeline> CreatePipelineAsync(Guid storeId, string kind = PipelineKinds.Webhook, string? url = "https://hooks.example.com/in", string? name = null)
+    {
+        var pipeline = new Pipeline
+        {
+            StoreId = storeId,
+            Name = name ?? $"pipeline-{Guid.NewGuid():N}"[..20],
+            Kind = kind,
+            Url = kind == PipelineKinds.Webhook ? url : null,
+            Secret = WebhookSecret.New(),
+        };
+        return WithDbAsync(async db =>
+        {
+            db.Pipelines.Add(pipeline);
+            await db.SaveChangesAsync();
+            return pipeline;
+        });
+    }
+
+    /// <summary>A dead letter as the worker writes it: the protobuf envelope of a real event.</summary>
+    public Task<DeadLetter> CreateDeadLetterAsync(Pipeline pipeline, string eventType = "page_view", int status = 410,
+        string excerpt = "gone for good", DateTimeOffset? createdAt = null)
+    {
+        var eventId = $"evt_{Guid.NewGuid():N}";
+        var envelope = new EnrichedEvent
+        {
+            Event = new Event { EventId = eventId, EventType = eventType, SessionId = "s1", Timestamp = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) },
+            StoreId = pipeline.StoreId.ToString(),
+            Source = "beacon",
+            ReceivedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+        };
+        var deadLetter = new DeadLetter
+        {
+            PipelineId = pipeline.Id,
+            StoreId = pipeline.StoreId,
+            EventId = eventId,
+            EventType = eventType,
+            Envelope = envelope.ToByteArray(),
+            Attempts = 8,
+            LastStatus = status,
+            LastError = $"HTTP {status}",
+            ResponseExcerpt = excerpt,
+            CreatedAt = createdAt ?? DateTimeOffset.UtcNow,
+        };
+        return WithDbAsync(async db =>
+        {
+            db.DeadLetters.Add(deadLetter);
+            await db.SaveChangesAsync();
+            return deadLetter;
+        });
+    }
+
+    /// <summary>One minute of delivery counts, <paramref name="minutesAgo"/> before the current minute.</summary>
+    public Task<DeliveryStat> AddStatsAsync(Guid pipelineId, long delivered, long failed, int minutesAgo = 5)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var minute = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero).AddMinutes(-minutesAgo);
+        var stat = new DeliveryStat { PipelineId = pipelineId, Minute = minute, Delivered = delivered, Failed = failed };
+        return WithDbAsync(async db =>
+        {
+            db.DeliveryStats.Add(stat);
+            await db.SaveChangesAsync();
+            return stat;
+        });
+    }
+
+    /// <summary>A row of the events table as a postgres pipeline writes it; returns its event id.</summary>
+    public Task<string> AddStoredEventAsync(Guid storeId, Guid pipelineId, string eventType = "product_view", DateTimeOffset? receivedAt = null)
+    {
+        var eventId = $"evt_{Guid.NewGuid():N}";
+        var at = receivedAt ?? DateTimeOffset.UtcNow;
+        return WithDbAsync(async db =>
+        {
+            await db.Database.ExecuteSqlInterpolatedAsync($"""
+                INSERT INTO events (event_id, store_id, pipeline_id, event_type, source, timestamp, received_at, session_id, product_id, geo_country, device_type, data)
+                VALUES ({eventId}, {storeId}, {pipelineId}, {eventType}, 'beacon', {at}, {at}, 'sess_1', '7003338965178', 'US', 'desktop', CAST({"{}"} AS jsonb))
+                """);
+            return eventId;
+        });
+    }
+}

@@ -1,0 +1,56 @@
+using Beacon.Core.Queue;
+using Beacon.Protos.V1;
+using StackExchange.Redis;
+
+namespace Beacon.Sdk.BrowserTests.Infrastructure;
+
+/// <summary>Reads what Ingestion.Api queued, as Pipelines.Worker would see it (DESIGN §4: one entry per request).</summary>
+public sealed class EventStream(IConnectionMultiplexer redis)
+{
+    /// <summary>Every queued event of a store, in stream order.</summary>
+    public async Task<IReadOnlyList<EnrichedEvent>> EventsOfAsync(Guid storeId)
+    {
+        var events = new List<EnrichedEvent>();
+        foreach (var entry in await EntriesOfAsync(storeId))
+        {
+            events.AddRange(entry);
+        }
+        return events;
+    }
+
+    /// <summary>The store's stream entries (one per accepted request), each with its events.</summary>
+    public async Task<IReadOnlyList<IReadOnlyList<EnrichedEvent>>> EntriesOfAsync(Guid storeId)
+    {
+        var stream = QueueKeys.Stream(QueueKeys.PartitionOf(storeId, new QueueOptions().Partitions));
+        var entries = await redis.GetDatabase().StreamRangeAsync(stream, "-", "+");
+        var result = new List<IReadOnlyList<EnrichedEvent>>();
+        foreach (var entry in entries)
+        {
+            var events = entry.Values
+                .Where(value => value.Name == QueueKeys.EventField)
+                .Select(value => EnrichedEvent.Parser.ParseFrom((byte[])value.Value!))
+                .Where(e => Guid.TryParse(e.StoreId, out var id) && id == storeId)
+                .ToList();
+            if (events.Count > 0)
+            {
+                result.Add(events);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Polls until the store has at least <paramref name="count"/> events, or the timeout passes.</summary>
+    public async Task<IReadOnlyList<EnrichedEvent>> WaitForEventsAsync(Guid storeId, int count, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            var events = await EventsOfAsync(storeId);
+            if (events.Count >= count || DateTime.UtcNow > deadline)
+            {
+                return events;
+            }
+            await Task.Delay(100);
+        }
+    }
+}
