@@ -10,17 +10,17 @@ using StackExchange.Redis;
 // gRPC ingestion benchmark: a Release Ingestion.Api process against real Postgres and Redis (AOF, appendfsync
 // everysec, as the AppHost runs it), driven by the load generator of tests/Load/GrpcClient, with POST /beacon
 // (wrk, 100-event batches) in the same run for comparison. Prints a Markdown table for docs/benchmarks-grpc.md.
-// Usage: dotnet run -c Release --project tests/Load/GrpcBench -- <Ingestion.Api.dll> [seconds=15] [streams=16] [window=16] [concurrency=64]
+// Usage: dotnet run -c Release --project tests/Load/GrpcBench -- <Ingestion.Api.dll> [seconds=15] [streams=8] [window=8] [concurrency=64]
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: GrpcBench <Ingestion.Api.dll> [seconds=15] [streams=16] [window=16] [concurrency=64]");
+    Console.Error.WriteLine("usage: GrpcBench <Ingestion.Api.dll> [seconds=15] [streams=8] [window=8] [concurrency=64]");
     return 2;
 }
 var ingestionDll = Path.GetFullPath(args[0]);
 int Arg(int index, int fallback) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : fallback;
 var seconds = Arg(1, 15);
-var streams = Arg(2, 16);
-var window = Arg(3, 16);
+var streams = Arg(2, 8);
+var window = Arg(3, 8);
 var concurrency = Arg(4, 64);
 var duration = TimeSpan.FromSeconds(seconds);
 var warmUp = TimeSpan.FromSeconds(5);
