@@ -57,4 +57,18 @@ public sealed class ReferenceClientTests(GrpcServerFixture fixture) : IClassFixt
         Assert.Equal(3000, sender.Statistics.Stored + sender.Statistics.Duplicates);
         Assert.True(sender.Statistics.Duplicates > 0);
     }
+
+    [Fact]
+    public async Task TheSamplesDemoCommandDeliversEveryEventOnceOverADroppingNetwork()
+    {
+        var store = await fixture.Backends.CreateStoreAsync();
+
+        var exitCode = await Beacon.GrpcClient.Program.Main(
+            ["demo", "--url", fixture.Server.GrpcUrl, "--token", store.Token, "--events", "1000", "--drop-every-ms", "40"]);
+
+        Assert.Equal(0, exitCode);
+        var queued = await QueuedEvents.OfStoreAsync(fixture.Backends.RedisConnectionString, store.StoreId);
+        Assert.Equal(1000, queued.Select(e => e.Event.EventId).Distinct().Count());
+        Assert.Equal(1000, queued.Count);
+    }
 }
