@@ -2,6 +2,8 @@ using Beacon.Core.Data;
 using Beacon.Protos.V1;
 using Google.Protobuf;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
 
 namespace Beacon.Core.DeadLetters;
 
@@ -9,7 +11,7 @@ namespace Beacon.Core.DeadLetters;
 /// Replays or discards a pipeline's dead letters (DESIGN §4). Replay puts the envelopes back as retry batches
 /// due now (at most <see cref="MaxEventsPerBatch"/> events each) and deletes the dead letters in the same
 /// transaction, so an event is either still a dead letter or queued again, never both or neither; the worker's
-/// retry scheduler then delivers them.
+/// retry scheduler then delivers them. Two replays of the same dead letters at once queue them once.
 /// </summary>
 public sealed class DeadLetterService(BeaconDbContext db, TimeProvider time)
 {
@@ -18,11 +20,12 @@ public sealed class DeadLetterService(BeaconDbContext db, TimeProvider time)
 
     /// <summary>Replays the given dead letters of the pipeline; ids of other pipelines are ignored. Returns how many were replayed.</summary>
     public Task<int> ReplayAsync(Guid pipelineId, IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
-        ReplayWhereAsync(pipelineId, d => ids.Contains(d.Id), cancellationToken);
+        ReplayWhereAsync(pipelineId, "id = ANY($2)", [new NpgsqlParameter { Value = ids.ToArray() }], cancellationToken);
 
     /// <summary>Replays the pipeline's dead letters created in [<paramref name="from"/>, <paramref name="to"/>).</summary>
     public Task<int> ReplayRangeAsync(Guid pipelineId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
-        ReplayWhereAsync(pipelineId, d => d.CreatedAt >= from && d.CreatedAt < to, cancellationToken);
+        ReplayWhereAsync(pipelineId, "created_at >= $2 AND created_at < $3",
+            [new NpgsqlParameter { Value = from }, new NpgsqlParameter { Value = to }], cancellationToken);
 
     /// <summary>Deletes the given dead letters of the pipeline. Returns how many were deleted.</summary>
     public Task<int> DiscardAsync(Guid pipelineId, IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
@@ -33,53 +36,68 @@ public sealed class DeadLetterService(BeaconDbContext db, TimeProvider time)
         db.DeadLetters.Where(d => d.PipelineId == pipelineId && d.CreatedAt >= from && d.CreatedAt < to)
             .ExecuteDeleteAsync(cancellationToken);
 
-    private async Task<int> ReplayWhereAsync(
-        Guid pipelineId, System.Linq.Expressions.Expression<Func<DeadLetter, bool>> selection, CancellationToken cancellationToken)
+    // Runs under the context's execution strategy, so a host that enables retry-on-failure can still call it.
+    private Task<int> ReplayWhereAsync(Guid pipelineId, string condition, NpgsqlParameter[] parameters, CancellationToken cancellationToken) =>
+        db.Database.CreateExecutionStrategy().ExecuteAsync(() => ReplayOnceAsync(pipelineId, condition, parameters, cancellationToken));
+
+    private async Task<int> ReplayOnceAsync(
+        Guid pipelineId, string condition, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {
-        var strategy = db.Database.CreateExecutionStrategy();
-        return await strategy.ExecuteAsync(async () =>
+        // Page by page: delete the dead letters (SKIP LOCKED: rows another replay holds are its own) and queue
+        // their envelopes again, all in one transaction.
+        var sql = $"""
+            DELETE FROM dead_letters WHERE id IN (
+                SELECT id FROM dead_letters WHERE pipeline_id = $1 AND {condition}
+                ORDER BY id LIMIT {PageSize} FOR UPDATE SKIP LOCKED)
+            RETURNING store_id, envelope
+            """;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var now = time.GetUtcNow();
+        var replayed = 0;
+        while (true)
         {
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            var now = time.GetUtcNow();
-            var replayed = 0;
-            var afterId = 0L;
-            while (true)
+            var rows = new List<(Guid StoreId, byte[] Envelope)>();
+            await using (var command = new NpgsqlCommand(sql, connection, (NpgsqlTransaction)transaction.GetDbTransaction()))
             {
-                // FOR UPDATE keeps two operators replaying the same range from queueing the events twice.
-                var page = await db.DeadLetters
-                    .FromSqlInterpolated($"SELECT * FROM dead_letters WHERE pipeline_id = {pipelineId} AND id > {afterId} ORDER BY id LIMIT {PageSize} FOR UPDATE")
-                    .Where(selection)
-                    .ToListAsync(cancellationToken);
-                if (page.Count == 0)
+                command.Parameters.Add(new NpgsqlParameter { Value = pipelineId });
+                foreach (var parameter in parameters)
                 {
-                    break;
+                    command.Parameters.Add(parameter.Clone());
                 }
-                afterId = page[^1].Id;
-                foreach (var group in page.GroupBy(d => d.StoreId))
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
                 {
-                    foreach (var chunk in group.Chunk(MaxEventsPerBatch))
-                    {
-                        var batch = new EnrichedEventBatch();
-                        batch.Events.AddRange(chunk.Select(d => EnrichedEvent.Parser.ParseFrom(d.Envelope)));
-                        db.RetryBatches.Add(new RetryBatch
-                        {
-                            PipelineId = pipelineId,
-                            StoreId = group.Key,
-                            Payload = batch.ToByteArray(),
-                            EventCount = chunk.Length,
-                            Attempts = 0,
-                            NextAttemptAt = now,
-                            FirstFailedAt = now,
-                        });
-                    }
+                    rows.Add((reader.GetGuid(0), reader.GetFieldValue<byte[]>(1)));
                 }
-                db.DeadLetters.RemoveRange(page);
-                await db.SaveChangesAsync(cancellationToken);
-                db.ChangeTracker.Clear();
-                replayed += page.Count;
             }
-            await transaction.CommitAsync(cancellationToken);
-            return replayed;
-        });
+            if (rows.Count == 0)
+            {
+                break;
+            }
+            foreach (var group in rows.GroupBy(r => r.StoreId))
+            {
+                foreach (var chunk in group.Chunk(MaxEventsPerBatch))
+                {
+                    var batch = new EnrichedEventBatch();
+                    batch.Events.AddRange(chunk.Select(r => EnrichedEvent.Parser.ParseFrom(r.Envelope)));
+                    db.RetryBatches.Add(new RetryBatch
+                    {
+                        PipelineId = pipelineId,
+                        StoreId = group.Key,
+                        Payload = batch.ToByteArray(),
+                        EventCount = chunk.Length,
+                        Attempts = 0,
+                        NextAttemptAt = now,
+                        FirstFailedAt = now,
+                    });
+                }
+            }
+            await db.SaveChangesAsync(cancellationToken);
+            db.ChangeTracker.Clear();
+            replayed += rows.Count;
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return replayed;
     }
 }

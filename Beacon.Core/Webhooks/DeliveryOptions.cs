@@ -23,6 +23,6 @@ public sealed class DeliveryOptions
     /// <summary>How many characters of a destination's answer are kept for dead letters and the test button.</summary>
     public int ResponseExcerptLength { get; set; } = 1024;
 
-    /// <summary>Redirects followed per delivery; each hop is checked by <see cref="DestinationGuard"/> again.</summary>
+    /// <summary>307/308 redirects followed per delivery (the POST is resent); each hop is checked by <see cref="DestinationGuard"/> again.</summary>
     public int MaxRedirects { get; set; } = 3;
 }

@@ -27,8 +27,8 @@ public sealed class WebhookSender : IDisposable
         {
             ConnectCallback = guard.ConnectAsync,
             ConnectTimeout = TimeSpan.FromSeconds(10),
-            AllowAutoRedirect = _options.MaxRedirects > 0,
-            MaxAutomaticRedirections = Math.Max(1, _options.MaxRedirects),
+            // Redirects are followed by hand: only 307/308 keep the POST and its body (see SendAsync).
+            AllowAutoRedirect = false,
             // Re-resolve destinations now and then, so a DNS change is followed and checked again.
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
             UseCookies = false,
@@ -42,25 +42,41 @@ public sealed class WebhookSender : IDisposable
     {
         var now = _time.GetUtcNow();
         var timestamp = now.ToUnixTimeSeconds();
-        using var message = new HttpRequestMessage(HttpMethod.Post, request.Url)
-        {
-            Content = new ByteArrayContent(request.Body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
-        };
-        message.Headers.TryAddWithoutValidation(WebhookSigner.IdHeader, request.MessageId);
-        message.Headers.TryAddWithoutValidation(WebhookSigner.TimestampHeader, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        message.Headers.TryAddWithoutValidation(WebhookSigner.SignatureHeader,
-            WebhookSigner.SignatureHeaderValue(request.Secrets, request.MessageId, timestamp, request.Body, now));
+        var signature = WebhookSigner.SignatureHeaderValue(request.Secrets, request.MessageId, timestamp, request.Body, now);
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.Timeout);
         var started = Stopwatch.GetTimestamp();
         try
         {
-            using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            var excerpt = await ReadExcerptAsync(response, timeout.Token);
-            var status = (int)response.StatusCode;
-            return new WebhookResult(Classify(status), status, Stopwatch.GetElapsedTime(started), excerpt,
-                response.IsSuccessStatusCode ? null : $"HTTP {status} {response.ReasonPhrase}", RetryAfterOf(response));
+            var url = request.Url;
+            for (var redirects = 0; ; redirects++)
+            {
+                using var message = new HttpRequestMessage(HttpMethod.Post, url)
+                {
+                    Content = new ByteArrayContent(request.Body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
+                };
+                message.Headers.TryAddWithoutValidation(WebhookSigner.IdHeader, request.MessageId);
+                message.Headers.TryAddWithoutValidation(WebhookSigner.TimestampHeader, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                message.Headers.TryAddWithoutValidation(WebhookSigner.SignatureHeader, signature);
+
+                using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                var status = (int)response.StatusCode;
+                // 307/308 resend the same signed POST to the new location, whose address the guard checks again.
+                // 301/302/303 would turn it into a GET without the events, so they count as a refusal.
+                if (status is 307 or 308 && response.Headers.Location is { } location && redirects < _options.MaxRedirects)
+                {
+                    var next = location.IsAbsoluteUri ? location : new Uri(url, location);
+                    if (next.Scheme == Uri.UriSchemeHttp || next.Scheme == Uri.UriSchemeHttps)
+                    {
+                        url = next;
+                        continue;
+                    }
+                }
+                var excerpt = await ReadExcerptAsync(response, timeout.Token);
+                return new WebhookResult(Classify(status), status, Stopwatch.GetElapsedTime(started), excerpt,
+                    response.IsSuccessStatusCode ? null : $"HTTP {status} {response.ReasonPhrase}", RetryAfterOf(response));
+            }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

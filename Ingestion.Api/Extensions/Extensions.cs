@@ -16,7 +16,13 @@ internal static class Extensions
         builder.AddBeaconPostgres();
 
         var services = builder.Services;
-        services.Configure<IngestionOptions>(builder.Configuration.GetSection(IngestionOptions.Section));
+        services.AddOptions<IngestionOptions>()
+            .Bind(builder.Configuration.GetSection(IngestionOptions.Section))
+            // The enqueue script passes a batch's events to one XADD: Lua's stack bounds it well above 1000.
+            .Validate(o => o.MaxEventsPerBatch is >= 1 and <= 1000, "Ingestion:MaxEventsPerBatch must be between 1 and 1000.")
+            .Validate(o => o.MaxBodyBytes > 0 && o.DedupWindow > TimeSpan.Zero && o.RateLimit.Window > TimeSpan.Zero,
+                "Ingestion:MaxBodyBytes, DedupWindow and RateLimit:Window must be positive.")
+            .ValidateOnStart();
 
         // The ingestion path (Ingestion/) and its enrichment (Enrichment/): singletons, the hot path allocates no scopes.
         services.AddSingleton<TokenCache>();

@@ -26,6 +26,11 @@ public sealed class IngestionPipeline(
     public ValueTask<StoreToken?> AuthenticateAsync(string? token, CancellationToken cancellationToken) =>
         tokens.FindAsync(token, cancellationToken);
 
+    /// <summary>
+    /// Validates, enriches, dedups and enqueues one batch. The door has already checked the batch's shape
+    /// (1 to <see cref="IngestionOptions.MaxEventsPerBatch"/> events: 422 / INVALID_ARGUMENT otherwise).
+    /// Accepted events are completed in place (event_id, shopping_channel, contextual_data defaults).
+    /// </summary>
     /// <exception cref="QueueUnavailableException">Redis did not acknowledge (503 / UNAVAILABLE).</exception>
     public async Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken = default)
     {

@@ -27,7 +27,20 @@ public sealed class EntryRouter(
 
     public int InFlightCount => _inFlight.Count;
 
-    public async Task DispatchAsync(string stream, StreamEntry entry, CancellationToken cancellationToken)
+    /// <summary>Routes entries read together; their events are parsed in parallel (the reader's main cost), then routed in order.</summary>
+    public async Task DispatchAsync(string stream, IReadOnlyList<StreamEntry> entries, CancellationToken cancellationToken)
+    {
+        var parsed = entries.Count > 1
+            ? entries.AsParallel().AsOrdered().Select(entry => ParseEvents(stream, entry)).ToArray()
+            : entries.Select(entry => ParseEvents(stream, entry)).ToArray();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            await DispatchAsync(stream, entries[i], parsed[i], cancellationToken);
+        }
+    }
+
+    private async Task DispatchAsync(
+        string stream, StreamEntry entry, List<(Guid StoreId, List<EnrichedEvent> Events)> eventsByStore, CancellationToken cancellationToken)
     {
         var key = stream + "|" + entry.Id;
         // A reclaim can hand back an entry this worker is still working on; one copy in flight is enough.
@@ -56,7 +69,7 @@ public sealed class EntryRouter(
 
         try
         {
-            foreach (var (storeId, events) in ParseEvents(stream, entry))
+            foreach (var (storeId, events) in eventsByStore)
             {
                 var storePipelines = await LoadPipelinesAsync(storeId, cancellationToken);
                 foreach (var pipeline in storePipelines)
@@ -143,7 +156,7 @@ public sealed class EntryRouter(
 
     private sealed record HeldEntry(string Stream, RedisValue Id, long TouchedAt);
 
-    private IEnumerable<(Guid StoreId, List<EnrichedEvent> Events)> ParseEvents(string stream, StreamEntry entry)
+    private List<(Guid StoreId, List<EnrichedEvent> Events)> ParseEvents(string stream, StreamEntry entry)
     {
         var byStore = new Dictionary<Guid, List<EnrichedEvent>>();
         foreach (var field in entry.Values)
@@ -172,6 +185,6 @@ public sealed class EntryRouter(
                 logger.LogError(ex, "Entry {EntryId} of {Stream} has an unreadable event; skipped", entry.Id, stream);
             }
         }
-        return byStore.Select(pair => (pair.Key, pair.Value));
+        return byStore.Select(pair => (pair.Key, pair.Value)).ToList();
     }
 }

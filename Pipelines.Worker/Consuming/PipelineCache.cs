@@ -58,7 +58,15 @@ public sealed class PipelineCache(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var subscriber = redis.GetSubscriber();
-        await subscriber.SubscribeAsync(ConfigChanges.Channel, (_, message) => OnConfigChanged(message));
+        try
+        {
+            await subscriber.SubscribeAsync(ConfigChanges.Channel, (_, message) => OnConfigChanged(message));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // The multiplexer resubscribes once Redis is back; until then the periodic reload keeps the cache fresh.
+            logger.LogWarning(ex, "Could not subscribe to configuration changes");
+        }
         try
         {
             using var timer = new PeriodicTimer(options.Value.PipelineRefreshInterval);
@@ -72,7 +80,14 @@ public sealed class PipelineCache(
         }
         finally
         {
-            await subscriber.UnsubscribeAsync(ConfigChanges.Channel);
+            try
+            {
+                await subscriber.UnsubscribeAsync(ConfigChanges.Channel);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                logger.LogDebug(ex, "Could not unsubscribe from configuration changes");
+            }
         }
     }
 

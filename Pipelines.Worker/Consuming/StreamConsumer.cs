@@ -48,10 +48,7 @@ public sealed class StreamConsumer(
                         continue;
                     }
                     read += entries.Length;
-                    foreach (var entry in entries)
-                    {
-                        await router.DispatchAsync(stream, entry, stoppingToken);
-                    }
+                    await router.DispatchAsync(stream, entries, stoppingToken);
                 }
                 if (read == 0)
                 {

@@ -76,10 +76,7 @@ public sealed class StreamReclaimer(
             {
                 logger.LogInformation("Reclaimed {Count} entries of {Stream} from stalled consumers", result.ClaimedEntries.Length, stream);
             }
-            foreach (var entry in result.ClaimedEntries)
-            {
-                await router.DispatchAsync(stream, entry, stoppingToken);
-            }
+            await router.DispatchAsync(stream, result.ClaimedEntries, stoppingToken);
             start = result.NextStartId;
         }
         while (start != "0-0" && !stoppingToken.IsCancellationRequested);

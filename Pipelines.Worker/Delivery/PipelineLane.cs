@@ -2,8 +2,6 @@ using System.Threading.Channels;
 using Beacon.Core.Data;
 using Beacon.Protos.V1;
 using Beacon.Worker.Consuming;
-using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace Beacon.Worker.Delivery;
 
@@ -171,9 +169,11 @@ public sealed class PipelineLane
                 item.Entry.PartDone();
             }
         }
-        catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or InvalidOperationException or TimeoutException)
+        catch (Exception ex)
         {
-            // Neither delivered nor parked: leave the entries pending so they are reclaimed and tried again.
+            // Neither delivered nor parked (typically Postgres down while parking): leave the entries pending so
+            // they are reclaimed and tried again. Every failure lands here, not only the expected database ones,
+            // because entries that are never released would be held, and kept from reclaim, forever.
             _logger.LogError(ex, "Could not record the outcome of a batch of pipeline {PipelineId}; its entries stay pending", pipeline.Id);
             foreach (var item in items)
             {

@@ -29,6 +29,7 @@ public sealed class CorsTests(IngestionHost host) : IClassFixture<IngestionHost>
         Assert.Equal("https://www.shop.example", Assert.Single(response.Headers.GetValues("Access-Control-Allow-Origin")));
         Assert.Equal("true", Assert.Single(response.Headers.GetValues("Access-Control-Allow-Credentials")));
         Assert.Contains("Origin", response.Headers.Vary);
+        Assert.Equal("Retry-After", Assert.Single(response.Headers.GetValues("Access-Control-Expose-Headers")));
     }
 
     [Fact]

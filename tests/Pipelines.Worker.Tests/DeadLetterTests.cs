@@ -43,7 +43,9 @@ public sealed class DeadLetterTests(BackendsFixture fixture) : IClassFixture<Bac
         Assert.Equal(events.Select(e => e.Event.EventId).Order(), dead.Select(d => d.EventId).Order());
         Assert.False(await check.RetryBatches.AnyAsync(r => r.PipelineId == pipeline.Id));
         // Dead-lettered counts as done for the stream: the entries are acked.
-        Assert.Equal(0, (await scenario.Redis.GetDatabase().StreamPendingAsync(scenario.Stream, "pipelines")).PendingMessageCount);
+        await Eventually.WaitAsync(async () =>
+            (await scenario.Redis.GetDatabase().StreamPendingAsync(scenario.Stream, "pipelines")).PendingMessageCount == 0,
+            TimeSpan.FromSeconds(10), "both entries acked");
     }
 
     [Fact]
@@ -86,5 +88,46 @@ public sealed class DeadLetterTests(BackendsFixture fixture) : IClassFixture<Bac
         Assert.False(await db.DeadLetters.AnyAsync(d => d.PipelineId == pipeline.Id));
         Assert.DoesNotContain(discarded.EventId, receiver.AcceptedEventIds);
         Assert.Equal(events.Count, ids.Count);
+    }
+
+    [Fact]
+    public async Task AReplayOfATimeRangeFindsItsDeadLettersBehindThousandsOfOlderOnes()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var pipeline = await scenario.AddWebhookPipelineAsync("http://127.0.0.1:9/none");
+        var now = DateTimeOffset.UtcNow;
+        await using (var seed = scenario.CreateDbContext())
+        {
+            seed.DeadLetters.AddRange(Enumerable.Range(0, 1500).Select(i => DeadLetterOf(scenario, pipeline.Id, now.AddDays(-2))));
+            seed.DeadLetters.AddRange(Enumerable.Range(0, 250).Select(i => DeadLetterOf(scenario, pipeline.Id, now.AddMinutes(-5))));
+            await seed.SaveChangesAsync();
+        }
+        await using var db = scenario.CreateDbContext();
+        var service = new DeadLetterService(db, TimeProvider.System);
+
+        var replayed = await service.ReplayRangeAsync(pipeline.Id, now.AddHours(-1), now, CancellationToken.None);
+
+        Assert.Equal(250, replayed);
+        Assert.Equal(1500, await db.DeadLetters.CountAsync(d => d.PipelineId == pipeline.Id));
+        var batches = await db.RetryBatches.Where(r => r.PipelineId == pipeline.Id).ToListAsync();
+        Assert.Equal(250, batches.Sum(b => b.EventCount));
+        Assert.All(batches, b => Assert.InRange(b.EventCount, 1, 100));
+        Assert.Equal(1500, await service.DiscardRangeAsync(pipeline.Id, now.AddDays(-3), now.AddDays(-1), CancellationToken.None));
+    }
+
+    private static Beacon.Core.Data.DeadLetter DeadLetterOf(Scenario scenario, Guid pipelineId, DateTimeOffset createdAt)
+    {
+        var envelope = scenario.NewEvent();
+        return new Beacon.Core.Data.DeadLetter
+        {
+            PipelineId = pipelineId,
+            StoreId = scenario.StoreId,
+            EventId = envelope.Event.EventId,
+            EventType = envelope.Event.EventType,
+            Envelope = Google.Protobuf.MessageExtensions.ToByteArray(envelope),
+            Attempts = 8,
+            LastStatus = 503,
+            CreatedAt = createdAt,
+        };
     }
 }

@@ -82,6 +82,34 @@ public sealed class DestinationGuardTests(BackendsFixture fixture) : IClassFixtu
         Assert.Empty(target.Received);
     }
 
+    [Theory]
+    [InlineData(307, true)]
+    [InlineData(308, true)]
+    [InlineData(302, false)]
+    [InlineData(301, false)]
+    public async Task OnlyRedirectsThatKeepThePostAndItsBodyAreFollowed(int status, bool followed)
+    {
+        await using var target = await WebhookReceiver.StartAsync();
+        await using var redirecting = await WebhookReceiver.StartAsync();
+        redirecting.Respond = (context, _) =>
+        {
+            context.Response.StatusCode = status;
+            context.Response.Headers.Location = target.Url;
+            return Task.CompletedTask;
+        };
+        using var sender = Sender(allowPrivate: true);
+
+        var result = await SendAsync(sender, redirecting.Url);
+
+        Assert.Equal(followed ? WebhookOutcome.Delivered : WebhookOutcome.Rejected, result.Outcome);
+        Assert.Equal(followed ? 1 : 0, target.Received.Count);
+        if (followed)
+        {
+            Assert.Equal("{}", System.Text.Encoding.UTF8.GetString(target.Received[0].Body));
+            Assert.Equal("msg_test", target.Received[0].Id);
+        }
+    }
+
     [Fact]
     public async Task AnAllowedDestinationIsReachedAndAnsweredWithStatusLatencyAndExcerpt()
     {

@@ -103,6 +103,28 @@ public sealed class WebhookDeliveryTests(BackendsFixture fixture) : IClassFixtur
         Assert.Equal([wanted.Event.EventId], receiver.AcceptedEventIds);
     }
 
+    [Fact]
+    public async Task APipelineAddedLaterReceivesEventsOnceItsStoreChangeIsAnnounced()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var first = scenario.Own(await WebhookReceiver.StartAsync());
+        var second = scenario.Own(await WebhookReceiver.StartAsync());
+        await scenario.AddWebhookPipelineAsync(first.Url);
+        // No periodic reload during the test: only the announcement can make the worker see the new pipeline.
+        scenario.StartWorker(new Dictionary<string, string?> { ["Worker:PipelineRefreshInterval"] = "01:00:00" });
+        await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 1);
+        await first.WaitUntilAsync(r => r.AcceptedEventIds.Count == 1, TimeSpan.FromSeconds(20), "the first pipeline served");
+
+        await scenario.AddWebhookPipelineAsync(second.Url);
+        await Beacon.Core.Queue.ConfigChanges.PublishAsync(scenario.Redis, Beacon.Core.Queue.ConfigChanges.StoreChanged(scenario.StoreId));
+        await Task.Delay(300);
+        var later = await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 2);
+
+        await second.WaitUntilAsync(r => r.AcceptedEventIds.Count == 2, TimeSpan.FromSeconds(10), "the new pipeline served");
+        Assert.Equal(later.Select(e => e.Event.EventId).Order(), second.AcceptedEventIds.Order());
+        await first.WaitUntilAsync(r => r.AcceptedEventIds.Count == 3, TimeSpan.FromSeconds(10), "the first pipeline still served");
+    }
+
     /// <summary>The Standard Webhooks verification, written from the spec and independent of Beacon's signer.</summary>
     private static class SpecVerifier
     {

@@ -138,6 +138,8 @@ public static class JsonDoor
     {
         response.Headers.AccessControlAllowOrigin = origin;
         response.Headers.AccessControlAllowCredentials = "true";
+        // Lets browser clients (the SDK) honour the server's back-off on 429 and 503.
+        response.Headers.AccessControlExposeHeaders = "Retry-After";
         response.Headers.Vary = "Origin";
     }
 

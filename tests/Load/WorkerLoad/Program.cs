@@ -99,8 +99,121 @@ finally
 {
     await worker.StopAsync();
 }
+// 4. End to end: POST /beacon (Ingestion.Api as its own process) → stream → worker → postgres + webhook.
+if (options.BeaconSeconds > 0)
+{
+    await EndToEndAsync();
+}
 await receiver.DisposeAsync();
 return;
+
+async Task EndToEndAsync()
+{
+    var storeId = await NewStoreAsync(PipelineKinds.Postgres, null);
+    await AddPipelineAsync(storeId, PipelineKinds.Webhook, receiver.Url);
+    var token = TokenHasher.NewToken("bk_load_");
+    await using (var db = NewDb())
+    {
+        db.AccessTokens.Add(new AccessToken
+        {
+            StoreId = storeId, Name = "load", TokenHash = TokenHasher.Hash(token), DisplayPrefix = TokenHasher.DisplayPrefix(token),
+            RateLimitPerMinute = int.MaxValue, RateLimitPerIpPerMinute = int.MaxValue,
+        });
+        await db.SaveChangesAsync();
+    }
+    var ingestionPort = FreePort.Next();
+    var ingestionEnv = new Dictionary<string, string>(env)
+    {
+        ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{ingestionPort}",
+        ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{FreePort.Next()}",
+    };
+    var ingestion = await WorkerProcess.StartAsync(options.IngestionDll, ingestionEnv, ingestionPort);
+    var worker = await WorkerProcess.StartAsync(options.WorkerDll, env);
+    var webhookBefore = receiver.Events;
+    long rowsBefore;
+    await using (var count = dataSource.CreateCommand("SELECT count(*) FROM events"))
+    {
+        rowsBefore = (long)(await count.ExecuteScalarAsync())!;
+    }
+    try
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 });
+        var url = $"http://127.0.0.1:{ingestionPort}/beacon";
+        var watch = Stopwatch.StartNew();
+        long accepted = 0, failed = 0;
+        var rate = options.BeaconRate;
+        const int perRequest = 100;
+        var requests = rate * options.BeaconSeconds / perRequest;
+        var lagSamples = new List<long>();
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                lagSamples.Add(await LagAsync());
+                await Task.Delay(1000);
+            }
+        });
+        await Parallel.ForAsync(0, requests, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
+        {
+            // Paced: request i leaves no earlier than its slot at the target rate.
+            var wait = TimeSpan.FromSeconds((double)i * perRequest / rate) - watch.Elapsed;
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, ct);
+            }
+            using var request = new HttpRequestMessage(HttpMethod.Post, url)
+            {
+                Content = new StringContent(BeaconBody(perRequest), System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("X-Storefront-Access-Token", token);
+            using var response = await http.SendAsync(request, ct);
+            if (response.StatusCode == HttpStatusCode.Created)
+            {
+                Interlocked.Add(ref accepted, perRequest);
+            }
+            else
+            {
+                Interlocked.Increment(ref failed);
+            }
+        });
+        var sendSeconds = watch.Elapsed.TotalSeconds;
+        long rows;
+        while (true)
+        {
+            await using (var count = dataSource.CreateCommand("SELECT count(*) FROM events"))
+            {
+                rows = (long)(await count.ExecuteScalarAsync())! - rowsBefore;
+            }
+            if ((rows >= accepted && receiver.Events - webhookBefore >= accepted) || watch.Elapsed > TimeSpan.FromMinutes(5))
+            {
+                break;
+            }
+            await Task.Delay(100);
+        }
+        var totalSeconds = watch.Elapsed.TotalSeconds;
+        await sampling.CancelAsync();
+        await sampler;
+        Report($"end to end: {accepted:N0} events accepted by POST /beacon (batches of {perRequest}, {failed} requests not 201) " +
+               $"in {sendSeconds:0.00} s = {accepted / sendSeconds:N0} events/s offered; {rows:N0} rows in events and " +
+               $"{receiver.Events - webhookBefore:N0} events at the webhook after {totalSeconds:0.00} s = {accepted / totalSeconds:N0} " +
+               $"events/s delivered to each pipeline; worker lag max {lagSamples.DefaultIfEmpty().Max():N0} entries");
+    }
+    finally
+    {
+        await worker.StopAsync();
+        await ingestion.StopAsync();
+    }
+}
+
+static string BeaconBody(int events)
+{
+    var now = DateTimeOffset.UtcNow.ToString("O");
+    var items = Enumerable.Range(0, events).Select(i =>
+        "{\"event_type\":\"product_view\",\"timestamp\":\"" + now + "\",\"session_id\":\"load-" + (i % 50) +
+        "\",\"device_id\":\"dev-1\",\"product_id\":" + (7000000 + i) + "}");
+    return "{\"events\":[" + string.Join(",", items) + "]}";
+}
 
 BeaconDbContext NewDb() => new(new DbContextOptionsBuilder<BeaconDbContext>()
     .UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"))
@@ -231,7 +344,9 @@ static double Percentile(List<long> values, double p)
 
 static void Report(string line) => Console.WriteLine("RESULT " + line);
 
-internal sealed record LoadOptions(string WorkerDll, int PostgresEvents, int WebhookEvents, int EventsPerEntry, int Rate, int Seconds, int SustainedEventsPerEntry)
+internal sealed record LoadOptions(
+    string WorkerDll, string IngestionDll, int PostgresEvents, int WebhookEvents, int EventsPerEntry, int Rate, int Seconds,
+    int SustainedEventsPerEntry, int BeaconRate, int BeaconSeconds)
 {
     public static LoadOptions Parse(string[] args)
     {
@@ -242,13 +357,16 @@ internal sealed record LoadOptions(string WorkerDll, int PostgresEvents, int Web
             root = root.Parent;
         }
         var dll = Arg("--worker-dll") ?? Path.Combine(root!.FullName, "Pipelines.Worker", "bin", "Release", "net10.0", "Pipelines.Worker.dll");
-        return new LoadOptions(dll,
+        var ingestion = Arg("--ingestion-dll") ?? Path.Combine(root!.FullName, "Ingestion.Api", "bin", "Release", "net10.0", "Ingestion.Api.dll");
+        return new LoadOptions(dll, ingestion,
             int.Parse(Arg("--postgres-events") ?? "500000"),
             int.Parse(Arg("--webhook-events") ?? "100000"),
             int.Parse(Arg("--events-per-entry") ?? "100"),
             int.Parse(Arg("--rate") ?? "20000"),
             int.Parse(Arg("--seconds") ?? "30"),
-            int.Parse(Arg("--sustained-events-per-entry") ?? "10"));
+            int.Parse(Arg("--sustained-events-per-entry") ?? "10"),
+            int.Parse(Arg("--beacon-rate") ?? "20000"),
+            int.Parse(Arg("--beacon-seconds") ?? "0"));
     }
 }
 
@@ -291,19 +409,19 @@ internal sealed class Receiver(WebApplication app, int port) : IAsyncDisposable
     }
 }
 
-/// <summary>Pipelines.Worker as its own process.</summary>
+/// <summary>Pipelines.Worker (or Ingestion.Api) as its own process.</summary>
 internal sealed class WorkerProcess(Process process)
 {
-    public static async Task<WorkerProcess> StartAsync(string dll, IReadOnlyDictionary<string, string> env)
+    public static async Task<WorkerProcess> StartAsync(string dll, IReadOnlyDictionary<string, string> env, int? port = null)
     {
-        var port = FreePort.Next();
+        port ??= FreePort.Next();
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false };
         info.ArgumentList.Add(dll);
         foreach (var (key, value) in env)
         {
             info.Environment[key] = value;
         }
-        info.Environment["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{port}";
+        info.Environment.TryAdd("Kestrel__Endpoints__http__Url", $"http://127.0.0.1:{port}");
         var process = Process.Start(info)!;
         ProcessReaper.Track(process.Id);
         using var http = new HttpClient();
