@@ -100,4 +100,20 @@ public sealed class SendTests(GrpcServerFixture fixture) : IClassFixture<GrpcSer
         var envelope = Assert.Single(await QueuedEvents.OfStoreAsync(fixture.Backends.RedisConnectionString, store.StoreId));
         Assert.Equal(7, Guid.Parse(envelope.Event.EventId).Version);
     }
+
+    [Fact]
+    public async Task ALowercaseCurrencyIsQueuedInUppercaseAsOverJson()
+    {
+        var store = await fixture.Backends.CreateStoreAsync();
+        var purchase = TestEvents.ProductView();
+        purchase.EventType = "purchase";
+        purchase.Revenue = "19.99";
+        purchase.Currency = "usd";
+
+        var response = await Client.SendAsync(new SendEventsRequest { Events = { purchase } }, GrpcIngestionServer.TokenMetadata(store.Token));
+
+        Assert.Equal(1u, response.Accepted);
+        var envelope = Assert.Single(await QueuedEvents.OfStoreAsync(fixture.Backends.RedisConnectionString, store.StoreId));
+        Assert.Equal("USD", envelope.Event.Currency);
+    }
 }
