@@ -1,9 +1,11 @@
 using Beacon.Ingestion.Apis;
+using Beacon.Ingestion.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddApplicationServices();
+builder.AddGrpcIngestion();
 
 var app = builder.Build();
 
@@ -15,5 +17,6 @@ app.MapBeaconApi();
 app.MapAlanaEventsApi();
 app.MapEventTypesApi();
 app.MapBeaconSdk();
+app.MapGrpcIngestion();
 
 app.Run();

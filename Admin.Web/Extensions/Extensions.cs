@@ -57,6 +57,7 @@ internal static class Extensions
         });
 
         services.AddScoped<ChangeNotifier>();
+        services.AddHostedService<ConfigChangeSubscriber>();
         services.AddScoped<StoreService>();
         services.AddScoped<TokenService>();
         services.AddScoped<PipelineService>();

@@ -1,3 +1,4 @@
+using Beacon.Core.Queue;
 using System.Text.Json;
 using StackExchange.Redis;
 
@@ -21,9 +22,9 @@ public sealed class DroppedEvents(IConnectionMultiplexer redis, ILogger<DroppedE
     // The log's records are snake_case ({"at","source","index","event_type","code","reason"}).
     private static readonly JsonSerializerOptions RecordJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static string RecentKey(Guid storeId) => $"beacon:drops:{storeId:D}";
+    public static string RecentKey(Guid storeId) => DropLogKeys.Recent(storeId);
 
-    public static string CountsKey(Guid storeId) => $"beacon:drops:{storeId:D}:counts";
+    public static string CountsKey(Guid storeId) => DropLogKeys.Counts(storeId);
 
     public async Task<DroppedEventsReport> ReadAsync(Guid storeId, int limit)
     {

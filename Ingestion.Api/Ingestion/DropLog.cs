@@ -1,3 +1,4 @@
+using Beacon.Core.Queue;
 using System.Text.Json;
 using Beacon.Core.Catalog;
 using StackExchange.Redis;
@@ -17,9 +18,9 @@ namespace Beacon.Ingestion.Ingestion;
 /// </summary>
 public sealed class DropLog(IConnectionMultiplexer redis, Microsoft.Extensions.Options.IOptions<IngestionOptions> options, ILogger<DropLog> logger)
 {
-    public static string RecentKey(Guid storeId) => $"beacon:drops:{storeId:D}";
+    public static string RecentKey(Guid storeId) => DropLogKeys.Recent(storeId);
 
-    public static string CountsKey(Guid storeId) => $"beacon:drops:{storeId:D}:counts";
+    public static string CountsKey(Guid storeId) => DropLogKeys.Counts(storeId);
 
     private readonly int _kept = Math.Max(1, options.Value.RecentDropsKept);
 

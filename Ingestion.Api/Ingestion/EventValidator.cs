@@ -46,7 +46,7 @@ public static class EventValidator
         {
             return Invalid(index, definition, EventCatalog.Revenue, "must be a decimal number such as 19.99");
         }
-        if (e.Currency.Length > 0 && !IsCurrencyCode(e.Currency))
+        if (e.Currency.Length > 0 && !IsCurrencyCode(e.Currency = e.Currency.ToUpperInvariant()))
         {
             return Invalid(index, definition, EventCatalog.Currency, "must be a three-letter ISO 4217 code such as USD");
         }

@@ -27,6 +27,31 @@ public sealed class OutputCacheTests(AdminApp app)
     }
 
     [Fact]
+    public async Task AChangeAnnouncedByAnotherServiceEvictsTheStoresPages()
+    {
+        var (store, _, client) = await app.MerchantWithStoreAsync();
+        var pipeline = await app.CreatePipelineAsync(store.StoreId, name: "Healthy pipeline");
+        var path = $"/stores/{store.StoreId}/pipelines";
+        Assert.Contains("Healthy pipeline", await client.GetStringAsync(path));
+
+        // What the worker does when it disables a pipeline that failed for days: a SQL update and an announcement.
+        await app.Data.WithDbAsync(db => db.Pipelines.Where(p => p.Id == pipeline.Id)
+            .ExecuteUpdateAsync(s => s.SetProperty(p => p.Name, "Disabled by the worker")));
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(app.Backends.RedisConnectionString);
+        await Beacon.Core.Queue.ConfigChanges.PublishAsync(redis, Beacon.Core.Queue.ConfigChanges.StoreChanged(store.StoreId));
+
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        string page;
+        do
+        {
+            await Task.Delay(100);
+            page = await client.GetStringAsync(path);
+        }
+        while (!page.Contains("Disabled by the worker") && DateTime.UtcNow < deadline);
+        Assert.Contains("Disabled by the worker", page);
+    }
+
+    [Fact]
     public async Task ACachedPageIsNeverServedToAnotherUser()
     {
         var (store, merchant, client) = await app.MerchantWithStoreAsync();

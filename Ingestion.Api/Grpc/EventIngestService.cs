@@ -1,0 +1,231 @@
+using System.Threading.Channels;
+using Beacon.Core.Catalog;
+using Beacon.Ingestion.Ingestion;
+using Beacon.Protos.V1;
+using Google.Protobuf.Collections;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+
+namespace Beacon.Ingestion.Grpc;
+
+/// <summary>
+/// The gRPC door (<c>beacon.v1.EventIngest</c>): authenticates a call once from its metadata, then hands each
+/// batch to the one <see cref="IngestionPipeline"/> the JSON doors use and translates the outcome into
+/// acks and status codes. Nothing is validated, enriched or queued here.
+/// </summary>
+public sealed class EventIngestService(
+    IngestionPipeline pipeline,
+    ClientInfoReader clientInfo,
+    RateLimiter rateLimiter,
+    IOptions<IngestionOptions> ingestionOptions,
+    IOptions<GrpcIngestOptions> grpcOptions,
+    ILogger<EventIngestService> logger) : EventIngest.EventIngestBase
+{
+    public const string TokenMetadataKey = "x-storefront-access-token";
+
+    // Standard gRPC trailer telling a retrying client how long to back off.
+    private const string RetryPushbackKey = "grpc-retry-pushback-ms";
+
+    private static readonly WriteOptions BufferedAck = new(WriteFlags.BufferHint);
+
+    private readonly int _maxEvents = ingestionOptions.Value.MaxEventsPerBatch;
+
+    public override async Task<SendEventsResponse> Send(SendEventsRequest request, ServerCallContext context)
+    {
+        var caller = await AuthenticateAsync(context);
+        if (ShapeError(request.Events.Count) is { } problem)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
+        }
+        var result = await IngestAsync(caller, request.Events, context.CancellationToken);
+        var response = new SendEventsResponse
+        {
+            Accepted = (uint)result.Accepted,
+            Rejected = (uint)result.Rejected,
+            Duplicates = (uint)result.Duplicates,
+        };
+        AddRejections(response.Rejections, result);
+        return response;
+    }
+
+    /// <summary>
+    /// Reads batches and appends up to <see cref="GrpcIngestOptions.MaxBatchesInFlight"/> of them to the queue at
+    /// once, while a second loop writes one ack per batch in arrival order as soon as that batch (and every batch
+    /// before it) is durably queued. A failing batch ends the call: the batches acked before it are stored, the
+    /// rest must be sent again (event ids make that safe).
+    /// </summary>
+    public override async Task Stream(IAsyncStreamReader<EventBatch> requestStream, IServerStreamWriter<BatchAck> responseStream, ServerCallContext context)
+    {
+        var caller = await AuthenticateAsync(context);
+        var inFlight = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(Math.Max(1, grpcOptions.Value.MaxBatchesInFlight))
+        {
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        var acking = WriteAcksAsync(inFlight.Reader, responseStream, stop);
+        var batches = 0L;
+        try
+        {
+            await foreach (var batch in requestStream.ReadAllAsync(stop.Token))
+            {
+                if (ShapeError(batch.Events.Count) is { } problem)
+                {
+                    // Ack what came before, so the app knows exactly which batches are stored.
+                    inFlight.Writer.Complete();
+                    await acking;
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"Batch {batch.Sequence}: {problem}"));
+                }
+                batches++;
+                // Validation, enrichment and encoding run on the thread pool, so the next batch is read meanwhile:
+                // one stream can use every core, and its batches meet other calls' in the same group commit.
+                var events = batch.Events;
+                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, events, context.CancellationToken)));
+                try
+                {
+                    await inFlight.Writer.WriteAsync(pending, stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    Observe(pending.Ingesting);
+                    throw;
+                }
+            }
+            inFlight.Writer.Complete();
+            await acking;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            // The ack loop stopped the reader because a batch failed: its RpcException is the call's status.
+            await acking;
+            throw;
+        }
+        finally
+        {
+            inFlight.Writer.TryComplete();
+            logger.LogDebug("Stream of store {StoreId} ended after {Batches} batches", caller.Token.StoreId, batches);
+        }
+    }
+
+    private async Task WriteAcksAsync(ChannelReader<PendingBatch> pending, IServerStreamWriter<BatchAck> acks, CancellationTokenSource stop)
+    {
+        try
+        {
+            await foreach (var batch in pending.ReadAllAsync(stop.Token))
+            {
+                var result = await batch.Ingesting;
+                var ack = new BatchAck
+                {
+                    Sequence = batch.Sequence,
+                    Accepted = (uint)result.Accepted,
+                    Rejected = (uint)result.Rejected,
+                    Duplicates = (uint)result.Duplicates,
+                };
+                AddRejections(ack.Rejections, result);
+                // When the next batch is already stored its ack follows at once: buffer this one so both leave in
+                // one flush. The last ack of a run is always flushed, so nobody waits for a buffered ack.
+                acks.WriteOptions = pending.TryPeek(out var next) && next.Ingesting.IsCompletedSuccessfully ? BufferedAck : null;
+                await acks.WriteAsync(ack, stop.Token);
+            }
+        }
+        catch
+        {
+            await stop.CancelAsync();
+            // Batches still in flight may finish on their own; nobody waits for them, so observe their outcome.
+            while (pending.TryRead(out var orphan))
+            {
+                Observe(orphan.Ingesting);
+            }
+            throw;
+        }
+    }
+
+    private async Task<Caller> AuthenticateAsync(ServerCallContext context)
+    {
+        var token = context.RequestHeaders.GetValue(TokenMetadataKey);
+        if (string.IsNullOrEmpty(token))
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"Missing access token: send it in the '{TokenMetadataKey}' metadata."));
+        }
+        StoreToken? storeToken;
+        try
+        {
+            storeToken = await pipeline.AuthenticateAsync(token, context.CancellationToken);
+        }
+        catch (TokenStoreUnavailableException)
+        {
+            throw Unavailable("The token store is unavailable; retry shortly.");
+        }
+        if (storeToken is null)
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "Unknown or revoked access token."));
+        }
+
+        var client = clientInfo.Read(context.GetHttpContext());
+        // Apps are the native twin of /beacon, which has no default limit: only a limit set on the token applies
+        // (e.g. to contain a leaked token). The Alana defaults would throttle a whole app audience per minute.
+        if (storeToken.RateLimitPerMinute is null && storeToken.RateLimitPerIpPerMinute is null)
+        {
+            return new Caller(storeToken, client);
+        }
+        RateLimitDecision decision;
+        try
+        {
+            decision = await rateLimiter.CheckAsync(storeToken, client.IpAddress);
+        }
+        catch (QueueUnavailableException)
+        {
+            throw Unavailable("The event queue is unavailable; nothing was stored, retry shortly.");
+        }
+        if (!decision.Allowed)
+        {
+            throw new RpcException(
+                new Status(StatusCode.ResourceExhausted, $"Too many calls for this token; retry in {Math.Ceiling(decision.RetryAfter.TotalSeconds):0} s."),
+                new Metadata { { RetryPushbackKey, ((long)decision.RetryAfter.TotalMilliseconds).ToString() } });
+        }
+        return new Caller(storeToken, client);
+    }
+
+    private async Task<IngestResult> IngestAsync(Caller caller, RepeatedField<Event> events, CancellationToken cancellationToken)
+    {
+        var incoming = new IncomingEvent[events.Count];
+        for (var i = 0; i < incoming.Length; i++)
+        {
+            incoming[i] = IncomingEvent.Of(events[i]);
+        }
+        try
+        {
+            return await pipeline.IngestAsync(
+                new IngestRequest(caller.Token, IngestSources.Grpc, EventFamily.Layers, incoming, caller.Client), cancellationToken);
+        }
+        catch (QueueUnavailableException)
+        {
+            throw Unavailable("The event queue is unavailable; nothing of this batch was stored, send it again shortly.");
+        }
+    }
+
+    // A batch nobody will ack may still fail; its exception is expected and must not surface as unobserved.
+    private static void Observe(Task task) =>
+        task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
+    private string? ShapeError(int count) =>
+        count == 0 ? $"The batch has no events; send 1 to {_maxEvents}."
+        : count > _maxEvents ? $"The batch has {count} events; send at most {_maxEvents} per batch."
+        : null;
+
+    private static void AddRejections(RepeatedField<Rejection> rejections, IngestResult result)
+    {
+        foreach (var rejection in result.Rejections)
+        {
+            rejections.Add(new Rejection { Index = (uint)rejection.Index, Reason = rejection.Reason });
+        }
+    }
+
+    private static RpcException Unavailable(string message) => new(
+        new Status(StatusCode.Unavailable, message),
+        new Metadata { { RetryPushbackKey, ((long)QueueUnavailableException.RetryAfter.TotalMilliseconds).ToString() } });
+
+    private sealed record Caller(StoreToken Token, ClientInfo Client);
+
+    private readonly record struct PendingBatch(ulong Sequence, Task<IngestResult> Ingesting);
+}

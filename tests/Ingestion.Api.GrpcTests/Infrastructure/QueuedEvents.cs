@@ -1,0 +1,39 @@
+using Beacon.Core.Queue;
+using Beacon.Protos.V1;
+using StackExchange.Redis;
+
+namespace Beacon.Ingestion.GrpcTests.Infrastructure;
+
+/// <summary>What is really in the Redis stream: the envelopes of one store, in stream order.</summary>
+public static class QueuedEvents
+{
+    public static async Task<List<EnrichedEvent>> OfStoreAsync(string redisConnectionString, Guid storeId)
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisConnectionString);
+        var entries = await redis.GetDatabase().StreamRangeAsync(QueueKeys.Stream(QueueKeys.PartitionOf(storeId, 1)));
+        var storeIdText = storeId.ToString();
+        var envelopes = new List<EnrichedEvent>();
+        foreach (var entry in entries)
+        {
+            foreach (var field in entry.Values)
+            {
+                Assert.Equal(QueueKeys.EventField, field.Name.ToString());
+                var envelope = EnrichedEvent.Parser.ParseFrom((byte[])field.Value!);
+                if (envelope.StoreId == storeIdText)
+                {
+                    envelopes.Add(envelope);
+                }
+            }
+        }
+        return envelopes;
+    }
+
+    /// <summary>Stream entries (one per enqueued batch) that hold events of the store.</summary>
+    public static async Task<int> EntriesOfStoreAsync(string redisConnectionString, Guid storeId)
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisConnectionString);
+        var entries = await redis.GetDatabase().StreamRangeAsync(QueueKeys.Stream(QueueKeys.PartitionOf(storeId, 1)));
+        var storeIdText = storeId.ToString();
+        return entries.Count(entry => entry.Values.Any(field => EnrichedEvent.Parser.ParseFrom((byte[])field.Value!).StoreId == storeIdText));
+    }
+}
