@@ -21,6 +21,7 @@ public sealed class PipelineCache(
     ILogger<PipelineCache> logger) : BackgroundService
 {
     private static readonly TimeSpan ReloadRetryDelay = TimeSpan.FromSeconds(1);
+    private const int ReloadChunkSize = 1000;
 
     private readonly ConcurrentDictionary<Guid, IReadOnlyList<Pipeline>> _byStore = new();
     // Stores whose pipelines must be read again; a store stays here until a reload succeeds.
@@ -135,23 +136,41 @@ public sealed class PipelineCache(
     /// <summary>Reloads every stale store; false when some could not be read (they stay stale and keep their pipelines).</summary>
     private async Task<bool> ReloadStaleAsync(CancellationToken stoppingToken)
     {
-        var allLoaded = true;
-        foreach (var storeId in _stale.Keys)
+        // Cleared before reading, so a change announced during the read marks its store stale again.
+        var stale = _stale.Keys.ToList();
+        foreach (var storeId in stale)
         {
-            // Cleared before reading, so a change announced during the read marks the store stale again.
             _stale.TryRemove(storeId, out _);
-            try
+        }
+        var loaded = 0;
+        try
+        {
+            // One query per chunk of stores: the periodic refresh covers every store this worker has seen.
+            foreach (var chunk in stale.Chunk(ReloadChunkSize))
             {
-                _byStore[storeId] = await LoadAsync(storeId, stoppingToken);
+                await using var scope = scopes.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
+                var pipelines = await db.Pipelines.AsNoTracking()
+                    .Where(p => chunk.Contains(p.StoreId) && p.Enabled)
+                    .ToListAsync(stoppingToken);
+                var byStore = pipelines.ToLookup(p => p.StoreId);
+                foreach (var storeId in chunk)
+                {
+                    _byStore[storeId] = byStore[storeId].ToList();
+                }
+                loaded += chunk.Length;
             }
-            catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
+            return true;
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            foreach (var storeId in stale.Skip(loaded))
             {
                 _stale[storeId] = 0;
-                allLoaded = false;
-                logger.LogWarning(ex, "Could not reload the pipelines of store {StoreId}; keeping the last known ones", storeId);
             }
+            logger.LogWarning(ex, "Could not reload the pipelines of {Count} stores; keeping the last known ones", stale.Count - loaded);
+            return false;
         }
-        return allLoaded;
     }
 
     private void OnConfigChanged(RedisValue message)
