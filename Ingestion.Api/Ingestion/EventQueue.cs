@@ -26,9 +26,10 @@ public sealed class EventQueue : IAsyncDisposable
     // ARGV[1] = dedup TTL (ms); ARGV[2] = number of batches B; ARGV[2+b] = one char per event of batch b, '1' when it
     // has a dedup key; ARGV[3+B..] = every envelope, batch after batch.
     // Returns, per batch, how many of its events were duplicates (seen earlier, or twice in this call).
+    // Each dedup key is claimed with one SET NX PX (one call per event, the cost that bounds Redis here); if an XADD
+    // then fails, the keys this call claimed are deleted again, so a failed enqueue never leaves events marked as seen.
     private const string EnqueueScript = """
         local batches = tonumber(ARGV[2])
-        local seen = {}
         local fresh = {}
         local duplicates = {}
         local entries = {}
@@ -43,13 +44,12 @@ public sealed class EventQueue : IAsyncDisposable
             if string.byte(flags, i) == 49 then
               k = k + 1
               local key = KEYS[k]
-              if seen[key] or redis.call('EXISTS', key) == 1 then
-                dup = dup + 1
-              else
-                seen[key] = true
+              if redis.call('SET', key, '1', 'NX', 'PX', ARGV[1]) then
                 fresh[#fresh + 1] = key
                 fields[#fields + 1] = 'e'
                 fields[#fields + 1] = ARGV[p]
+              else
+                dup = dup + 1
               end
             else
               fields[#fields + 1] = 'e'
@@ -61,11 +61,14 @@ public sealed class EventQueue : IAsyncDisposable
         end
         for b = 1, batches do
           if #entries[b] > 0 then
-            redis.call('XADD', KEYS[1], '*', unpack(entries[b]))
+            local added = redis.pcall('XADD', KEYS[1], '*', unpack(entries[b]))
+            if type(added) == 'table' and added.err then
+              if #fresh > 0 then
+                redis.call('DEL', unpack(fresh))
+              end
+              return redis.error_reply(added.err)
+            end
           end
-        end
-        for _, key in ipairs(fresh) do
-          redis.call('SET', key, '1', 'PX', ARGV[1])
         end
         return duplicates
         """;

@@ -46,6 +46,35 @@ public sealed class OutageTests(IngestionHost host) : IClassFixture<IngestionHos
     }
 
     [Fact]
+    public async Task WhenRedisRefusesTheAppendTheEventsAreNotMarkedAsSeenAndARetrySucceeds()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var factory = new ServiceFactory<Program>(host.Backends, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
+        });
+        var client = factory.CreateClient();
+        var store = await host.CreateStoreAsync();
+        Task<HttpResponseMessage> Post() => client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/beacon?token=" + store.Token)
+        {
+            Content = Json(Batch(LayersEvent("page_view", "\"event_id\":\"retry-me\""))),
+        });
+        await using var check = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = check.GetDatabase();
+
+        // The stream key holding a string makes XADD fail inside the enqueue script, after the dedup key was claimed.
+        await db.StringSetAsync(QueueKeys.Stream(0), "not a stream");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await Post()).StatusCode);
+        Assert.False(await db.KeyExistsAsync(QueueKeys.Dedup(0, store.StoreId, "retry-me")),
+            "an event that was not appended must not be marked as seen");
+
+        await db.KeyDeleteAsync(QueueKeys.Stream(0));
+        Assert.Equal(HttpStatusCode.Created, (await Post()).StatusCode);
+        var ids = (await QueuedEventsAsync(check, store.StoreId)).Select(e => e.Event.EventId).ToList();
+        Assert.Equal(["retry-me"], ids);
+    }
+
+    [Fact]
     public async Task ARevokedTokenStopsWorkingWithinASecondOfTheConfigMessage()
     {
         var store = await host.CreateStoreAsync();
