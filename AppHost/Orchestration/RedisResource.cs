@@ -15,7 +15,9 @@ internal sealed class RedisResource(string dataRoot, int port, string appendFsyn
         Directory.CreateDirectory(directory);
         _process = ChildProcess.Start("redis", "redis-server",
             ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", directory, "--appendonly", "yes",
-             "--appendfsync", appendFsync, "--save", "", "--daemonize", "no"],
+             "--appendfsync", appendFsync, "--save", "", "--daemonize", "no",
+             // A dedup hash of a busy store holds a day of event ids; free it in the background when it expires.
+             "--lazyfree-lazy-expire", "yes"],
             new Dictionary<string, string?>(), directory);
 
         var deadline = DateTime.UtcNow.AddSeconds(30);

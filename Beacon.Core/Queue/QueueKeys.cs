@@ -7,7 +7,7 @@ namespace Beacon.Core.Queue;
 /// The queue contract between Ingestion.Api and Pipelines.Worker (DESIGN §4).
 /// Each stream entry holds the events of one request for one store: one field <see cref="EventField"/>
 /// per event, whose value is a protobuf <c>EnrichedEvent</c>. Keys of a partition share a Redis Cluster
-/// hash tag (<c>{p0}</c>), so a partition's stream and its dedup keys live on one shard and can be
+/// hash tag (<c>{p0}</c>), so a partition's stream and its dedup hashes live on one shard and can be
 /// updated by one script.
 /// </summary>
 public static class QueueKeys
@@ -35,9 +35,15 @@ public static class QueueKeys
     /// <summary>The stream of a partition, e.g. <c>beacon:{p0}:events</c>.</summary>
     public static string Stream(int partition) => $"beacon:{HashTag(partition)}:events";
 
-    /// <summary>Dedup marker of a client event id in a store (same hash tag as the store's stream).</summary>
-    public static string Dedup(int partition, Guid storeId, string eventId) =>
-        $"beacon:{HashTag(partition)}:dedup:{storeId:N}:{eventId}";
+    /// <summary>
+    /// Prefix of a store's dedup hashes (same hash tag as the store's stream): one hash per time bucket of the
+    /// dedup window, <c>&lt;prefix&gt;:&lt;bucket&gt;</c> with bucket = Redis time in ms / window in ms, whose
+    /// fields are the client event ids seen in it. See <see cref="DedupBucket"/>.
+    /// </summary>
+    public static string DedupPrefix(int partition, Guid storeId) => $"beacon:{HashTag(partition)}:dedup:{storeId:N}";
+
+    /// <summary>The dedup hash of a store for one time bucket (ids seen then are fields of it).</summary>
+    public static string DedupBucket(int partition, Guid storeId, long bucket) => $"{DedupPrefix(partition, storeId)}:{bucket}";
 
     public static IEnumerable<string> AllStreams(int partitions) =>
         Enumerable.Range(0, Math.Max(1, partitions)).Select(Stream);

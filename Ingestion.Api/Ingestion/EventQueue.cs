@@ -15,41 +15,93 @@ namespace Beacon.Ingestion.Ingestion;
 /// calls in flight. Under load one round trip carries many requests; when idle a batch goes out at once.
 /// </para>
 /// <para>
-/// Dedup and XADD are one script, so they cannot part: dedup markers are written only after every XADD of the
+/// Dedup and XADD are one script, so they cannot part: dedup marks are written only after every XADD of the
 /// call succeeded, so a failed append never leaves events marked as seen. A request is answered only after Redis
-/// acknowledged the call that carried it.
+/// acknowledged the call that carried it. An event id is remembered per store for at least
+/// <see cref="IngestionOptions.DedupWindow"/> and at most twice that (see the script).
 /// </para>
 /// </summary>
 public sealed class EventQueue : IAsyncDisposable
 {
-    // KEYS[1] = stream; KEYS[2..] = dedup keys of the events that carry a client event_id, in order.
-    // ARGV[1] = dedup TTL (ms); ARGV[2] = number of batches B; ARGV[2+b] = one char per event of batch b, '1' when it
-    // has a dedup key; ARGV[3+B..] = every envelope, batch after batch.
+    // KEYS[1] = stream; KEYS[1+s] = the dedup key prefix of the s-th store of this call (QueueKeys.DedupPrefix).
+    // ARGV[1] = dedup window W (ms); ARGV[2] = number of batches B; ARGV[1+2b] = store number s of batch b;
+    // ARGV[2+2b] = one char per event of batch b, '1' when it carries a client event_id; then the client event ids
+    // of all batches in order; then every envelope, batch after batch.
     // Returns, per batch, how many of its events were duplicates (seen earlier, or twice in this call).
-    // Each dedup key is claimed with one SET NX PX (one call per event, the cost that bounds Redis here); if an XADD
-    // then fails, the keys this call claimed are deleted again, so a failed enqueue never leaves events marked as seen.
+    //
+    // Dedup state: per store, one hash per time bucket of length W (Redis' clock, so every instance agrees), its
+    // fields the event ids. An id is looked up in the current and the previous bucket, so it is remembered for at
+    // least W and at most 2W; a bucket expires as a whole at the end of the next one. Per call that is one HMGET
+    // per bucket and one HSET per store (not one key with its own TTL per event, which cost Redis ~5 us an event),
+    // and the HSET runs only after every XADD succeeded, so a failed append never leaves events marked as seen.
     private const string EnqueueScript = """
+        local window = tonumber(ARGV[1])
         local batches = tonumber(ARGV[2])
+        local now = redis.call('TIME')
+        local bucket = math.floor((tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)) / window)
+        local ids = {}
+        local p = 2 + 2 * batches
+        for b = 1, batches do
+          local s = tonumber(ARGV[1 + 2 * b])
+          local flags = ARGV[2 + 2 * b]
+          for i = 1, #flags do
+            if string.byte(flags, i) == 49 then
+              p = p + 1
+              local list = ids[s]
+              if not list then
+                list = {}
+                ids[s] = list
+              end
+              list[#list + 1] = ARGV[p]
+            end
+          end
+        end
+        local seen = {}
+        local current = {}
+        for s, list in pairs(ids) do
+          local known = {}
+          current[s] = KEYS[1 + s] .. ':' .. string.format('%d', bucket)
+          local previous = KEYS[1 + s] .. ':' .. string.format('%d', bucket - 1)
+          for _, key in ipairs({current[s], previous}) do
+            for from = 1, #list, 1000 do
+              local upto = math.min(from + 999, #list)
+              local found = redis.call('HMGET', key, unpack(list, from, upto))
+              for j = 1, #found do
+                if found[j] then
+                  known[list[from + j - 1]] = true
+                end
+              end
+            end
+          end
+          seen[s] = known
+        end
         local fresh = {}
         local duplicates = {}
         local entries = {}
-        local k = 1
-        local p = 2 + batches
+        local k = 2 + 2 * batches
         for b = 1, batches do
-          local flags = ARGV[2 + b]
+          local s = tonumber(ARGV[1 + 2 * b])
+          local flags = ARGV[2 + 2 * b]
           local fields = {}
           local dup = 0
           for i = 1, #flags do
             p = p + 1
             if string.byte(flags, i) == 49 then
               k = k + 1
-              local key = KEYS[k]
-              if redis.call('SET', key, '1', 'NX', 'PX', ARGV[1]) then
-                fresh[#fresh + 1] = key
+              local id = ARGV[k]
+              if seen[s][id] then
+                dup = dup + 1
+              else
+                seen[s][id] = true
+                local marks = fresh[s]
+                if not marks then
+                  marks = {}
+                  fresh[s] = marks
+                end
+                marks[#marks + 1] = id
+                marks[#marks + 1] = '1'
                 fields[#fields + 1] = 'e'
                 fields[#fields + 1] = ARGV[p]
-              else
-                dup = dup + 1
               end
             else
               fields[#fields + 1] = 'e'
@@ -61,14 +113,15 @@ public sealed class EventQueue : IAsyncDisposable
         end
         for b = 1, batches do
           if #entries[b] > 0 then
-            local added = redis.pcall('XADD', KEYS[1], '*', unpack(entries[b]))
-            if type(added) == 'table' and added.err then
-              if #fresh > 0 then
-                redis.call('DEL', unpack(fresh))
-              end
-              return redis.error_reply(added.err)
-            end
+            redis.call('XADD', KEYS[1], '*', unpack(entries[b]))
           end
+        end
+        local expires = string.format('%d', (bucket + 2) * window)
+        for s, marks in pairs(fresh) do
+          for from = 1, #marks, 2000 do
+            redis.call('HSET', current[s], unpack(marks, from, math.min(from + 1999, #marks)))
+          end
+          redis.call('PEXPIREAT', current[s], expires)
         end
         return duplicates
         """;
@@ -154,21 +207,31 @@ public sealed class EventQueue : IAsyncDisposable
     {
         try
         {
-            var keys = new List<RedisKey>(1 + group.Length) { QueueKeys.Stream(partition) };
+            var keys = new List<RedisKey>(2) { QueueKeys.Stream(partition) };
+            var stores = new Dictionary<Guid, int>(1);
             var values = new List<RedisValue>(2 + group.Length * 2) { _dedupMilliseconds, group.Length };
+            var ids = new List<RedisValue>();
             foreach (var pending in group)
             {
+                if (!stores.TryGetValue(pending.StoreId, out var store))
+                {
+                    store = stores.Count + 1;
+                    stores.Add(pending.StoreId, store);
+                    keys.Add(QueueKeys.DedupPrefix(partition, pending.StoreId));
+                }
                 var flags = new char[pending.Envelopes.Count];
                 for (var i = 0; i < flags.Length; i++)
                 {
                     flags[i] = pending.HasClientId[i] ? '1' : '0';
                     if (pending.HasClientId[i])
                     {
-                        keys.Add(QueueKeys.Dedup(partition, pending.StoreId, pending.Envelopes[i].Event.EventId));
+                        ids.Add(pending.Envelopes[i].Event.EventId);
                     }
                 }
+                values.Add(store);
                 values.Add(new string(flags));
             }
+            values.AddRange(ids);
             foreach (var pending in group)
             {
                 foreach (var envelope in pending.Envelopes)

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Beacon.TestHost;
 using static Beacon.Ingestion.Tests.IngestionHost;
 
 namespace Beacon.Ingestion.Tests;
@@ -290,8 +291,35 @@ public sealed class BeaconApiTests(IngestionHost host) : IClassFixture<Ingestion
 
         var queued = await host.QueuedEventsAsync(store.StoreId);
         Assert.Equal(["evt-1", "evt-2", "evt-3"], queued.Select(e => e.Event.EventId));
-        var ttl = await host.Redis.GetDatabase().KeyTimeToLiveAsync(Core.Queue.QueueKeys.Dedup(0, store.StoreId, "evt-1"));
-        Assert.InRange(ttl!.Value, TimeSpan.FromHours(23.9), TimeSpan.FromHours(24));
+        // Remembered in the current 24 h bucket, which lives until the end of the next one: 24 to 48 h from now.
+        var holding = Assert.Single(await DedupHashesHoldingAsync(host.Redis, 0, store.StoreId, "evt-1"));
+        var ttl = await host.Redis.GetDatabase().KeyTimeToLiveAsync(holding);
+        Assert.InRange(ttl!.Value, TimeSpan.FromHours(24), TimeSpan.FromHours(48));
+    }
+
+    [Fact]
+    public async Task AnEventIdIsRememberedForAtLeastTheDedupWindowAndForgottenAfterTwice()
+    {
+        await using var factory = new ServiceFactory<Program>(host.Backends, new Dictionary<string, string?>
+        {
+            ["Ingestion:DedupWindow"] = "00:00:02",
+        });
+        var client = factory.CreateClient();
+        var store = await host.CreateStoreAsync();
+        var body = Batch(LayersEvent("page_view", "\"event_id\":\"again\""));
+        Task<HttpResponseMessage> Post() => client.PostAsync("/beacon?token=" + Uri.EscapeDataString(store.Token), Json(body));
+
+        var first = DateTime.UtcNow;
+        Assert.Equal(HttpStatusCode.Created, (await Post()).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await Post()).StatusCode);
+        var within = DateTime.UtcNow - first;
+        Assert.Single(await host.QueuedEventsAsync(store.StoreId));
+
+        // Twice the window after the first post the id is forgotten: the same event is queued again.
+        await Task.Delay(TimeSpan.FromSeconds(4.2) - (DateTime.UtcNow - first));
+        Assert.Equal(HttpStatusCode.Created, (await Post()).StatusCode);
+        Assert.Equal(2, (await host.QueuedEventsAsync(store.StoreId)).Count);
+        Assert.True(within < TimeSpan.FromSeconds(2), $"the repeat was posted {within} after the first, outside the window");
     }
 
     [Fact]

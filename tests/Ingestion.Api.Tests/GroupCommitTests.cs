@@ -56,7 +56,7 @@ public sealed class GroupCommitTests(IngestionHost host) : IClassFixture<Ingesti
             var mine = entries.SelectMany(e => e.Values).Select(v => EnrichedEvent.Parser.ParseFrom((byte[])v.Value!))
                 .Where(e => e.StoreId == store.StoreId.ToString()).ToList();
             Assert.Single(mine);
-            Assert.True(await db.KeyExistsAsync(QueueKeys.Dedup(partition, store.StoreId, "p")));
+            Assert.True(await IngestionHost.IsMarkedSeenAsync(host.Redis, partition, store.StoreId, "p"));
         }
     }
 }

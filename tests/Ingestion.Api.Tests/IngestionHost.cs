@@ -68,6 +68,25 @@ public sealed class IngestionHost : IAsyncLifetime
         return events;
     }
 
+    /// <summary>Whether a client event id is remembered as seen for the store (a field of one of its dedup hashes).</summary>
+    public static async Task<bool> IsMarkedSeenAsync(IConnectionMultiplexer redis, int partition, Guid storeId, string eventId) =>
+        (await DedupHashesHoldingAsync(redis, partition, storeId, eventId)).Count > 0;
+
+    /// <summary>The store's dedup hashes (one per time bucket) that hold the event id.</summary>
+    public static async Task<List<RedisKey>> DedupHashesHoldingAsync(IConnectionMultiplexer redis, int partition, Guid storeId, string eventId)
+    {
+        var db = redis.GetDatabase();
+        var holding = new List<RedisKey>();
+        foreach (var key in redis.GetServers()[0].Keys(pattern: QueueKeys.DedupPrefix(partition, storeId) + ":*"))
+        {
+            if (await db.HashExistsAsync(key, eventId))
+            {
+                holding.Add(key);
+            }
+        }
+        return holding;
+    }
+
     /// <summary>Stream entries (batches) of a store.</summary>
     public async Task<int> QueuedEntriesAsync(Guid storeId)
     {
