@@ -35,11 +35,12 @@ public sealed class EventEnricher(UserAgentParser userAgents, GeoLocator geo)
     }
 
     /// <summary>Wraps an accepted event; fills event_id (UUIDv7), shopping_channel and contextual_data defaults.</summary>
-    public static EnrichedEvent Enrich(Event e, RequestEnrichment facts, Guid storeId, string source, Timestamp receivedAt, bool layers)
+    /// <param name="storeId">The store's id as text (<see cref="Guid.ToString()"/>), made once per batch.</param>
+    public static EnrichedEvent Enrich(Event e, RequestEnrichment facts, string storeId, string source, Timestamp receivedAt, bool layers)
     {
         if (e.EventId.Length == 0)
         {
-            e.EventId = Guid.CreateVersion7().ToString();
+            e.EventId = EventIds.NewUuidV7().ToString();
         }
         if (e.ShoppingChannel.Length == 0)
         {
@@ -52,7 +53,7 @@ public sealed class EventEnricher(UserAgentParser userAgents, GeoLocator geo)
         return new EnrichedEvent
         {
             Event = e,
-            StoreId = storeId.ToString(),
+            StoreId = storeId,
             Source = source,
             ReceivedAt = receivedAt,
             GeoCountry = facts.GeoCountry,

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Threading.Channels;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
@@ -207,6 +208,11 @@ public sealed class EventQueue : IAsyncDisposable
     {
         try
         {
+            var events = 0;
+            foreach (var pending in group)
+            {
+                events += pending.Envelopes.Count;
+            }
             var keys = new List<RedisKey>(2) { QueueKeys.Stream(partition) };
             var stores = new Dictionary<Guid, int>(1);
             var values = new List<RedisValue>(2 + group.Length * 2) { _dedupMilliseconds, group.Length };
@@ -232,14 +238,34 @@ public sealed class EventQueue : IAsyncDisposable
                 values.Add(new string(flags));
             }
             values.AddRange(ids);
+            // Every envelope is encoded into one pooled buffer and handed over as a slice of it, not as an array each.
+            var sizes = new int[events];
+            var total = 0;
+            var n = 0;
             foreach (var pending in group)
             {
                 foreach (var envelope in pending.Envelopes)
                 {
-                    values.Add(envelope.ToByteArray());
+                    total += sizes[n++] = envelope.CalculateSize();
+                }
+            }
+            var buffer = ArrayPool<byte>.Shared.Rent(total);
+            var offset = 0;
+            n = 0;
+            foreach (var pending in group)
+            {
+                foreach (var envelope in pending.Envelopes)
+                {
+                    var size = sizes[n++];
+                    envelope.WriteTo(buffer.AsSpan(offset, size));
+                    values.Add(new ReadOnlyMemory<byte>(buffer, offset, size));
+                    offset += size;
                 }
             }
             var result = await _redis.GetDatabase().ScriptEvaluateAsync(EnqueueScript, [.. keys], [.. values]);
+            // Redis answered, so the command was written out: the buffer is free again. (After a failure it is left
+            // to the GC: a timed-out command may still sit in the client's backlog and be written later.)
+            ArrayPool<byte>.Shared.Return(buffer);
             var duplicates = (long[])result!;
             for (var i = 0; i < group.Length; i++)
             {

@@ -71,12 +71,13 @@ public sealed class IngestionPipeline(
         var facts = enricher.Describe(request.Client);
         var receivedAt = Timestamp.FromDateTime(DateTime.UtcNow);
         var layers = request.Family == EventFamily.Layers;
+        var storeId = request.Token.StoreId.ToString();
         var envelopes = new EnrichedEvent[accepted.Count];
         var hasClientId = new bool[accepted.Count];
         for (var i = 0; i < accepted.Count; i++)
         {
             hasClientId[i] = accepted[i].EventId.Length > 0;
-            envelopes[i] = EventEnricher.Enrich(accepted[i], facts, request.Token.StoreId, request.Source, receivedAt, layers);
+            envelopes[i] = EventEnricher.Enrich(accepted[i], facts, storeId, request.Source, receivedAt, layers);
         }
 
         var started = Stopwatch.GetTimestamp();
