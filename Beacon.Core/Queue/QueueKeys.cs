@@ -5,14 +5,19 @@ namespace Beacon.Core.Queue;
 
 /// <summary>
 /// The queue contract between Ingestion.Api and Pipelines.Worker (DESIGN §4).
-/// Each stream entry holds the events of one request for one store: one field <see cref="EventField"/>
-/// per event, whose value is a protobuf <c>EnrichedEvent</c>. Keys of a partition share a Redis Cluster
-/// hash tag (<c>{p0}</c>), so a partition's stream and its dedup hashes live on one shard and can be
-/// updated by one script.
+/// Each stream entry holds the accepted events of one request for one store, as one field
+/// <see cref="BatchField"/> whose value is a protobuf <c>EnrichedEventBatch</c> (the <c>EnrichedEvent</c>
+/// envelopes in order). One field per entry keeps Redis' work per event to copying bytes: with one field per
+/// event, Redis spent most of its time per field. Older entries with one <see cref="EventField"/> per event are
+/// still read (<see cref="QueueEntries"/>). Keys of a partition share a Redis Cluster hash tag (<c>{p0}</c>), so a
+/// partition's stream and its dedup hashes live on one shard and can be updated by one script.
 /// </summary>
 public static class QueueKeys
 {
-    /// <summary>Field name of each event in a stream entry (repeated once per event).</summary>
+    /// <summary>Field of a stream entry holding its events as one protobuf <c>EnrichedEventBatch</c>.</summary>
+    public const string BatchField = "b";
+
+    /// <summary>Field holding one protobuf <c>EnrichedEvent</c>, once per event: the entry format before <see cref="BatchField"/>; still read.</summary>
     public const string EventField = "e";
 
     /// <summary>The consumer group of Pipelines.Worker.</summary>

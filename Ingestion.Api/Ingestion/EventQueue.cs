@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 using System.Threading.Channels;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
@@ -25,73 +26,82 @@ namespace Beacon.Ingestion.Ingestion;
 public sealed class EventQueue : IAsyncDisposable
 {
     // KEYS[1] = stream; KEYS[1+s] = the dedup key prefix of the s-th store of this call (QueueKeys.DedupPrefix).
-    // ARGV[1] = dedup window W (ms); ARGV[2] = number of batches B; ARGV[1+2b] = store number s of batch b;
-    // ARGV[2+2b] = one char per event of batch b, '1' when it carries a client event_id; then the client event ids
-    // of all batches in order; then every envelope, batch after batch.
-    // Returns, per batch, how many of its events were duplicates (seen earlier, or twice in this call).
+    // ARGV[1] = dedup window W (ms); ARGV[2] = number of batches B; for each batch b (from 0) three arguments:
+    // ARGV[3+3b] = its store number s; ARGV[4+3b] = one char per event, '1' when it carries a client event_id ('' when
+    // none does); ARGV[5+3b] = where each event's record ends in the batch's bytes, comma-separated ('' when no event
+    // carries an id). Then the client event ids of all batches in order; then each batch's bytes: its events encoded
+    // as an EnrichedEventBatch, which is what the entry's one field holds (QueueKeys.BatchField).
+    // Returns, per batch, how many of its events were duplicates (seen earlier, or twice in this call); a batch
+    // with duplicates is cut down to its other records before it is appended.
     //
     // Dedup state: per store, one hash per time bucket of length W (Redis' clock, so every instance agrees), its
     // fields the event ids. An id is looked up in the current and the previous bucket, so it is remembered for at
     // least W and at most 2W; a bucket expires as a whole at the end of the next one. Per call that is one HMGET
     // per bucket and one HSET per store (not one key with its own TTL per event, which cost Redis ~5 us an event),
     // and the HSET runs only after every XADD succeeded, so a failed append never leaves events marked as seen.
-    private const string EnqueueScript = """
+    private const string EnqueueScript = $$"""
         local window = tonumber(ARGV[1])
         local batches = tonumber(ARGV[2])
-        local now = redis.call('TIME')
-        local bucket = math.floor((tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)) / window)
         local ids = {}
-        local p = 2 + 2 * batches
-        for b = 1, batches do
-          local s = tonumber(ARGV[1 + 2 * b])
-          local flags = ARGV[2 + 2 * b]
-          for i = 1, #flags do
-            if string.byte(flags, i) == 49 then
-              p = p + 1
-              local list = ids[s]
-              if not list then
-                list = {}
-                ids[s] = list
+        local p = 2 + 3 * batches
+        for b = 0, batches - 1 do
+          local flags = ARGV[4 + 3 * b]
+          if #flags > 0 then
+            local s = tonumber(ARGV[3 + 3 * b])
+            local list = ids[s]
+            if not list then
+              list = {}
+              ids[s] = list
+            end
+            for i = 1, #flags do
+              if string.byte(flags, i) == 49 then
+                p = p + 1
+                list[#list + 1] = ARGV[p]
               end
-              list[#list + 1] = ARGV[p]
             end
           end
         end
+        local records = p
         local seen = {}
         local current = {}
-        for s, list in pairs(ids) do
-          local known = {}
-          current[s] = KEYS[1 + s] .. ':' .. string.format('%d', bucket)
-          local previous = KEYS[1 + s] .. ':' .. string.format('%d', bucket - 1)
-          for _, key in ipairs({current[s], previous}) do
-            for from = 1, #list, 1000 do
-              local upto = math.min(from + 999, #list)
-              local found = redis.call('HMGET', key, unpack(list, from, upto))
-              for j = 1, #found do
-                if found[j] then
-                  known[list[from + j - 1]] = true
+        local bucket = 0
+        if next(ids) then
+          local now = redis.call('TIME')
+          bucket = math.floor((tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)) / window)
+          for s, list in pairs(ids) do
+            local known = {}
+            current[s] = KEYS[1 + s] .. ':' .. string.format('%d', bucket)
+            local previous = KEYS[1 + s] .. ':' .. string.format('%d', bucket - 1)
+            for _, key in ipairs({current[s], previous}) do
+              for from = 1, #list, 1000 do
+                local upto = math.min(from + 999, #list)
+                local found = redis.call('HMGET', key, unpack(list, from, upto))
+                for j = 1, #found do
+                  if found[j] then
+                    known[list[from + j - 1]] = true
+                  end
                 end
               end
             end
+            seen[s] = known
           end
-          seen[s] = known
         end
         local fresh = {}
         local duplicates = {}
-        local entries = {}
-        local k = 2 + 2 * batches
-        for b = 1, batches do
-          local s = tonumber(ARGV[1 + 2 * b])
-          local flags = ARGV[2 + 2 * b]
-          local fields = {}
+        local k = 2 + 3 * batches
+        for b = 0, batches - 1 do
+          local s = tonumber(ARGV[3 + 3 * b])
+          local flags = ARGV[4 + 3 * b]
+          local dropped = nil
           local dup = 0
           for i = 1, #flags do
-            p = p + 1
             if string.byte(flags, i) == 49 then
               k = k + 1
               local id = ARGV[k]
               if seen[s][id] then
                 dup = dup + 1
+                dropped = dropped or {}
+                dropped[i] = true
               else
                 seen[s][id] = true
                 local marks = fresh[s]
@@ -101,20 +111,27 @@ public sealed class EventQueue : IAsyncDisposable
                 end
                 marks[#marks + 1] = id
                 marks[#marks + 1] = '1'
-                fields[#fields + 1] = 'e'
-                fields[#fields + 1] = ARGV[p]
               end
-            else
-              fields[#fields + 1] = 'e'
-              fields[#fields + 1] = ARGV[p]
             end
           end
-          duplicates[b] = dup
-          entries[b] = fields
-        end
-        for b = 1, batches do
-          if #entries[b] > 0 then
-            redis.call('XADD', KEYS[1], '*', unpack(entries[b]))
+          duplicates[b + 1] = dup
+          local batch = ARGV[records + b + 1]
+          if dropped then
+            local parts = {}
+            local start = 1
+            local i = 0
+            for stop in string.gmatch(ARGV[5 + 3 * b], '%d+') do
+              i = i + 1
+              stop = tonumber(stop)
+              if not dropped[i] then
+                parts[#parts + 1] = string.sub(batch, start, stop)
+              end
+              start = stop + 1
+            end
+            batch = table.concat(parts)
+          end
+          if #batch > 0 then
+            redis.call('XADD', KEYS[1], '*', '{{QueueKeys.BatchField}}', batch)
           end
         end
         local expires = string.format('%d', (bucket + 2) * window)
@@ -126,6 +143,10 @@ public sealed class EventQueue : IAsyncDisposable
         end
         return duplicates
         """;
+
+    // Each event of a batch's bytes is field 1 (EnrichedEventBatch.events) of the wire format: this tag, a length, the envelope.
+    private const byte RecordTag = (EnrichedEventBatch.EventsFieldNumber << 3) | (byte)WireFormat.WireType.LengthDelimited;
+    private const int RecordTagSize = 1;
 
     private sealed class Pending(Guid storeId, IReadOnlyList<EnrichedEvent> envelopes, IReadOnlyList<bool> hasClientId)
         : TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously)
@@ -215,30 +236,10 @@ public sealed class EventQueue : IAsyncDisposable
             }
             var keys = new List<RedisKey>(2) { QueueKeys.Stream(partition) };
             var stores = new Dictionary<Guid, int>(1);
-            var values = new List<RedisValue>(2 + group.Length * 2) { _dedupMilliseconds, group.Length };
+            var values = new List<RedisValue>(2 + group.Length * 4 + events) { _dedupMilliseconds, group.Length };
             var ids = new List<RedisValue>();
-            foreach (var pending in group)
-            {
-                if (!stores.TryGetValue(pending.StoreId, out var store))
-                {
-                    store = stores.Count + 1;
-                    stores.Add(pending.StoreId, store);
-                    keys.Add(QueueKeys.DedupPrefix(partition, pending.StoreId));
-                }
-                var flags = new char[pending.Envelopes.Count];
-                for (var i = 0; i < flags.Length; i++)
-                {
-                    flags[i] = pending.HasClientId[i] ? '1' : '0';
-                    if (pending.HasClientId[i])
-                    {
-                        ids.Add(pending.Envelopes[i].Event.EventId);
-                    }
-                }
-                values.Add(store);
-                values.Add(new string(flags));
-            }
-            values.AddRange(ids);
-            // Every envelope is encoded into one pooled buffer and handed over as a slice of it, not as an array each.
+            // Each batch is encoded as an EnrichedEventBatch (a tag, a length and an envelope per event) into one
+            // pooled buffer for the whole call and handed over as a slice of it.
             var sizes = new int[events];
             var total = 0;
             var n = 0;
@@ -246,22 +247,59 @@ public sealed class EventQueue : IAsyncDisposable
             {
                 foreach (var envelope in pending.Envelopes)
                 {
-                    total += sizes[n++] = envelope.CalculateSize();
+                    var size = sizes[n++] = envelope.CalculateSize();
+                    total += RecordTagSize + CodedOutputStream.ComputeLengthSize(size) + size;
                 }
             }
             var buffer = ArrayPool<byte>.Shared.Rent(total);
+            var batches = new RedisValue[group.Length];
             var offset = 0;
             n = 0;
-            foreach (var pending in group)
+            for (var b = 0; b < group.Length; b++)
             {
-                foreach (var envelope in pending.Envelopes)
+                var pending = group[b];
+                if (!stores.TryGetValue(pending.StoreId, out var store))
+                {
+                    store = stores.Count + 1;
+                    stores.Add(pending.StoreId, store);
+                    keys.Add(QueueKeys.DedupPrefix(partition, pending.StoreId));
+                }
+                var withIds = pending.HasClientId.Contains(true);
+                var flags = withIds ? new char[pending.Envelopes.Count] : null;
+                var ends = withIds ? new StringBuilder(pending.Envelopes.Count * 5) : null;
+                var start = offset;
+                for (var i = 0; i < pending.Envelopes.Count; i++)
                 {
                     var size = sizes[n++];
-                    envelope.WriteTo(buffer.AsSpan(offset, size));
-                    values.Add(new ReadOnlyMemory<byte>(buffer, offset, size));
+                    buffer[offset++] = RecordTag;
+                    for (var length = (uint)size; ; length >>= 7)
+                    {
+                        if (length < 0x80)
+                        {
+                            buffer[offset++] = (byte)length;
+                            break;
+                        }
+                        buffer[offset++] = (byte)(length | 0x80);
+                    }
+                    pending.Envelopes[i].WriteTo(buffer.AsSpan(offset, size));
                     offset += size;
+                    if (withIds)
+                    {
+                        flags![i] = pending.HasClientId[i] ? '1' : '0';
+                        ends!.Append(offset - start).Append(',');
+                        if (pending.HasClientId[i])
+                        {
+                            ids.Add(pending.Envelopes[i].Event.EventId);
+                        }
+                    }
                 }
+                batches[b] = new ReadOnlyMemory<byte>(buffer, start, offset - start);
+                values.Add(store);
+                values.Add(withIds ? new string(flags) : "");
+                values.Add(withIds ? ends!.ToString() : "");
             }
+            values.AddRange(ids);
+            values.AddRange(batches);
             var result = await _redis.GetDatabase().ScriptEvaluateAsync(EnqueueScript, [.. keys], [.. values]);
             // Redis answered, so the command was written out: the buffer is free again. (After a failure it is left
             // to the GC: a timed-out command may still sit in the client's backlog and be written later.)

@@ -175,13 +175,19 @@ public sealed class EntryRouter(
         var byStore = new Dictionary<Guid, List<EnrichedEvent>>();
         foreach (var field in entry.Values)
         {
-            if (field.Name != QueueKeys.EventField)
-            {
-                continue;
-            }
+            List<EnrichedEvent> events;
             try
             {
-                var envelope = EnrichedEvent.Parser.ParseFrom((byte[])field.Value!);
+                events = QueueEntries.Read([field]);
+            }
+            catch (InvalidProtocolBufferException ex)
+            {
+                // Nothing can deliver events that cannot be read; holding the entry back would block nothing but itself.
+                logger.LogError(ex, "Entry {EntryId} of {Stream} has an unreadable field {Field}; skipped", entry.Id, stream, field.Name);
+                continue;
+            }
+            foreach (var envelope in events)
+            {
                 if (!Guid.TryParse(envelope.StoreId, out var storeId))
                 {
                     logger.LogError("Entry {EntryId} of {Stream} has an event without a store id; skipped", entry.Id, stream);
@@ -192,11 +198,6 @@ public sealed class EntryRouter(
                     byStore[storeId] = list = [];
                 }
                 list.Add(envelope);
-            }
-            catch (InvalidProtocolBufferException ex)
-            {
-                // Nothing can deliver an event that cannot be read; holding the entry back would block nothing but itself.
-                logger.LogError(ex, "Entry {EntryId} of {Stream} has an unreadable event; skipped", entry.Id, stream);
             }
         }
         return byStore.Select(pair => (pair.Key, pair.Value)).ToList();

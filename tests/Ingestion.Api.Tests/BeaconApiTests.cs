@@ -298,6 +298,27 @@ public sealed class BeaconApiTests(IngestionHost host) : IClassFixture<Ingestion
     }
 
     [Fact]
+    public async Task ADuplicateIsCutFromABatchMixingEventsWithAndWithoutIdsAndTheRestKeepTheirOrder()
+    {
+        var store = await host.CreateStoreAsync();
+        await PostAsync(Batch(LayersEvent("page_view", "\"event_id\":\"m-0\"")), store.Token);
+        var mixed = Batch(
+            LayersEvent("page_view", "\"device_id\":\"first\""),
+            LayersEvent("page_view", "\"event_id\":\"m-0\""),
+            LayersEvent("page_view", "\"event_id\":\"m-1\",\"device_id\":\"second\""),
+            LayersEvent("search", "\"query\":\"\u00e9t\u00e9 \ud83d\ude00\",\"device_id\":\"third\""),
+            LayersEvent("page_view", "\"event_id\":\"m-1\""));
+
+        var response = await PostAsync(mixed, store.Token);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var queued = await host.QueuedEventsAsync(store.StoreId);
+        Assert.Equal(["m-0", "first", "second", "third"], queued.Select(e => e.Event.EventId == "m-0" ? "m-0" : e.Event.DeviceId));
+        Assert.Equal("été 😀", queued[3].Event.Query);
+        Assert.Equal(2, await host.QueuedEntriesAsync(store.StoreId));
+    }
+
+    [Fact]
     public async Task AnEventIdIsRememberedForAtLeastTheDedupWindowAndForgottenAfterTwice()
     {
         await using var factory = new ServiceFactory<Program>(host.Backends, new Dictionary<string, string?>

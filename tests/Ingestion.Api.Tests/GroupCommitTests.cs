@@ -53,7 +53,7 @@ public sealed class GroupCommitTests(IngestionHost host) : IClassFixture<Ingesti
         {
             var partition = QueueKeys.PartitionOf(store.StoreId, 4);
             var entries = await db.StreamRangeAsync(QueueKeys.Stream(partition));
-            var mine = entries.SelectMany(e => e.Values).Select(v => EnrichedEvent.Parser.ParseFrom((byte[])v.Value!))
+            var mine = entries.SelectMany(e => QueueEntries.Read(e.Values))
                 .Where(e => e.StoreId == store.StoreId.ToString()).ToList();
             Assert.Single(mine);
             Assert.True(await IngestionHost.IsMarkedSeenAsync(host.Redis, partition, store.StoreId, "p"));

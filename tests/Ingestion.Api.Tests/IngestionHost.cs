@@ -56,9 +56,8 @@ public sealed class IngestionHost : IAsyncLifetime
         var events = new List<EnrichedEvent>();
         foreach (var entry in entries)
         {
-            var batch = entry.Values.Where(v => v.Name == QueueKeys.EventField)
-                .Select(v => EnrichedEvent.Parser.ParseFrom((byte[])v.Value!))
-                .ToList();
+            Assert.Equal([QueueKeys.BatchField], entry.Values.Select(v => v.Name.ToString()));
+            var batch = QueueEntries.Read(entry.Values);
             if (batch.Count > 0 && batch[0].StoreId == storeId.ToString())
             {
                 Assert.All(batch, e => Assert.Equal(storeId.ToString(), e.StoreId));
@@ -91,8 +90,7 @@ public sealed class IngestionHost : IAsyncLifetime
     public async Task<int> QueuedEntriesAsync(Guid storeId)
     {
         var entries = await Redis.GetDatabase().StreamRangeAsync(QueueKeys.Stream(0));
-        return entries.Count(e => e.Values.Any(v => v.Name == QueueKeys.EventField
-            && EnrichedEvent.Parser.ParseFrom((byte[])v.Value!).StoreId == storeId.ToString()));
+        return entries.Count(e => QueueEntries.Read(e.Values).Any(v => v.StoreId == storeId.ToString()));
     }
 
     public static StringContent Json(string body, string mediaType = "application/json") =>

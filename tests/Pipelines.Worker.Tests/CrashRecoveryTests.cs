@@ -1,3 +1,4 @@
+using Beacon.Core.Queue;
 using Beacon.TestHost;
 using Beacon.Worker.Tests.Infrastructure;
 using StackExchange.Redis;
@@ -105,7 +106,7 @@ public sealed class CrashRecoveryTests(BackendsFixture fixture) : IClassFixture<
         // The batch that was in flight was allowed to finish and its entries were acked...
         Assert.NotEmpty(acked);
         // ...and every acked entry's events really reached the receiver.
-        var ackedEventIds = acked.SelectMany(e => e.Values.Select(v => Beacon.Protos.V1.EnrichedEvent.Parser.ParseFrom((byte[])v.Value!).Event.EventId));
+        var ackedEventIds = acked.SelectMany(e => QueueEntries.Read(e.Values).Select(v => v.Event.EventId));
         Assert.All(ackedEventIds, id => Assert.Contains(id, receiver.AcceptedEventIds));
         Assert.True(acked.Count < 30, "the worker stopped before the stream was done");
 

@@ -15,15 +15,8 @@ public static class QueuedEvents
         var envelopes = new List<EnrichedEvent>();
         foreach (var entry in entries)
         {
-            foreach (var field in entry.Values)
-            {
-                Assert.Equal(QueueKeys.EventField, field.Name.ToString());
-                var envelope = EnrichedEvent.Parser.ParseFrom((byte[])field.Value!);
-                if (envelope.StoreId == storeIdText)
-                {
-                    envelopes.Add(envelope);
-                }
-            }
+            Assert.Equal([QueueKeys.BatchField], entry.Values.Select(field => field.Name.ToString()));
+            envelopes.AddRange(QueueEntries.Read(entry.Values).Where(envelope => envelope.StoreId == storeIdText));
         }
         return envelopes;
     }
@@ -34,6 +27,6 @@ public static class QueuedEvents
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisConnectionString);
         var entries = await redis.GetDatabase().StreamRangeAsync(QueueKeys.Stream(QueueKeys.PartitionOf(storeId, 1)));
         var storeIdText = storeId.ToString();
-        return entries.Count(entry => entry.Values.Any(field => EnrichedEvent.Parser.ParseFrom((byte[])field.Value!).StoreId == storeIdText));
+        return entries.Count(entry => QueueEntries.Read(entry.Values).Any(envelope => envelope.StoreId == storeIdText));
     }
 }

@@ -170,7 +170,7 @@ static async Task<long> CountQueuedEventsAsync(IConnectionMultiplexer redis)
         var entries = await db.StreamRangeAsync(QueueKeys.Stream(0), after, "+", count: 5000);
         foreach (var entry in entries)
         {
-            events += entry.Values.Length;
+            events += QueueEntries.Count(entry.Values);
         }
         if (entries.Length < 5000)
         {

@@ -262,7 +262,7 @@ EnrichedEvent NewEvent(Guid storeId, DateTimeOffset now) => new()
 NameValueEntry[] Entry(Guid storeId, int events)
 {
     var now = DateTimeOffset.UtcNow;
-    return Enumerable.Range(0, events).Select(_ => new NameValueEntry(QueueKeys.EventField, NewEvent(storeId, now).ToByteArray())).ToArray();
+    return QueueEntries.Fields(Enumerable.Range(0, events).Select(_ => NewEvent(storeId, now)));
 }
 
 async Task FillAsync(Guid storeId, int events, int perEntry)

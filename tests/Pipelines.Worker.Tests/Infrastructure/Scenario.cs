@@ -131,10 +131,9 @@ public sealed class Scenario : IAsyncDisposable
         Os = "Linux",
     };
 
-    /// <summary>Appends one stream entry in the ingestion format: one <c>e</c> field per event.</summary>
+    /// <summary>Appends one stream entry in the ingestion format: one batch field holding the events.</summary>
     public async Task<RedisValue> EnqueueAsync(IReadOnlyList<EnrichedEvent> events) =>
-        await Redis.GetDatabase().StreamAddAsync(Stream,
-            events.Select(e => new NameValueEntry(QueueKeys.EventField, e.ToByteArray())).ToArray());
+        await Redis.GetDatabase().StreamAddAsync(Stream, QueueEntries.Fields(events));
 
     /// <summary>Queues <paramref name="entries"/> entries of <paramref name="eventsPerEntry"/> new events each.</summary>
     public async Task<List<EnrichedEvent>> EnqueueManyAsync(int entries, int eventsPerEntry, string eventType = "product_view")

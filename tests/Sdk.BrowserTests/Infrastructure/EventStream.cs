@@ -26,9 +26,7 @@ public sealed class EventStream(IConnectionMultiplexer redis)
         var result = new List<IReadOnlyList<EnrichedEvent>>();
         foreach (var entry in entries)
         {
-            var events = entry.Values
-                .Where(value => value.Name == QueueKeys.EventField)
-                .Select(value => EnrichedEvent.Parser.ParseFrom((byte[])value.Value!))
+            var events = QueueEntries.Read(entry.Values)
                 .Where(e => Guid.TryParse(e.StoreId, out var id) && id == storeId)
                 .ToList();
             if (events.Count > 0)

@@ -1,0 +1,48 @@
+using Beacon.Core.Queue;
+using Beacon.Protos.V1;
+using Beacon.TestHost;
+using Beacon.Worker.Tests.Infrastructure;
+using Google.Protobuf;
+using Microsoft.EntityFrameworkCore;
+using StackExchange.Redis;
+
+namespace Beacon.Worker.Tests;
+
+/// <summary>The stream entry formats the worker reads: the batch field, and the older one field per event.</summary>
+public sealed class QueueFormatTests(BackendsFixture fixture) : IClassFixture<BackendsFixture>
+{
+    [Fact]
+    public async Task OlderOneFieldPerEventEntriesAreDeliveredAndAnUnreadableFieldIsSkippedWithoutHoldingTheStream()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var pipeline = await scenario.AddPostgresPipelineAsync();
+        scenario.StartWorker();
+        var older = new[] { scenario.NewEvent(), scenario.NewEvent() };
+        var current = new[] { scenario.NewEvent(), scenario.NewEvent(), scenario.NewEvent() };
+        var db = scenario.Redis.GetDatabase();
+        await db.StreamAddAsync(scenario.Stream, older.Select(e => new NameValueEntry(QueueKeys.EventField, e.ToByteArray())).ToArray());
+        await db.StreamAddAsync(scenario.Stream, [new NameValueEntry(QueueKeys.BatchField, new byte[] { 0x0A, 0xFF, 0x01, 0x02 })]);
+        await scenario.EnqueueAsync(current);
+
+        var expected = older.Concat(current).Select(e => e.Event.EventId).ToHashSet();
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var check = scenario.CreateDbContext();
+            return (await check.Events.Where(e => e.PipelineId == pipeline.Id).Select(e => e.EventId).ToListAsync()).ToHashSet().SetEquals(expected);
+        }, TimeSpan.FromSeconds(20), "the five readable events in the events table");
+        await Eventually.WaitAsync(async () => (await db.StreamPendingAsync(scenario.Stream, QueueKeys.ConsumerGroup)).PendingMessageCount == 0,
+            TimeSpan.FromSeconds(10), "every entry acked, the unreadable one included");
+    }
+
+    [Fact]
+    public void ABatchFieldIsReadAndCountedInOrder()
+    {
+        var events = Enumerable.Range(0, 3).Select(i => new EnrichedEvent { StoreId = "s", Event = new Event { EventId = $"id-{i}" } }).ToList();
+        var fields = QueueEntries.Fields(events);
+
+        Assert.Equal(QueueKeys.BatchField, fields.Single().Name.ToString());
+        Assert.Equal(["id-0", "id-1", "id-2"], QueueEntries.Read(fields).Select(e => e.Event.EventId));
+        Assert.Equal(3, QueueEntries.Count(fields));
+        Assert.Throws<InvalidProtocolBufferException>(() => QueueEntries.Read([new NameValueEntry(QueueKeys.BatchField, new byte[] { 0x0A, 0x05, 0x01 })]));
+    }
+}
