@@ -35,7 +35,8 @@ public static class EventStringFields
         new(EventCatalog.Currency, e => e.Currency, (e, v) => e.Currency = v),
     ];
 
-    private static readonly FrozenDictionary<EventField, Accessor> ByField = All.ToFrozenDictionary(a => a.Field);
+    // By reference: catalog fields are singletons, and a record's own hash would hash every string it holds.
+    private static readonly FrozenDictionary<EventField, Accessor> ByField = All.ToFrozenDictionary<Accessor, EventField>(a => a.Field, ReferenceEqualityComparer.Instance);
 
     /// <summary>Per family: the string fields with a length limit, in catalog order.</summary>
     private static readonly Accessor[] LayersLimited = Limited(EventFamily.Layers);
@@ -43,7 +44,7 @@ public static class EventStringFields
 
     public static Accessor? Of(EventField field) => ByField.GetValueOrDefault(field);
 
-    public static IReadOnlyList<Accessor> WithMaxLength(EventFamily family) => family == EventFamily.Alana ? AlanaLimited : LayersLimited;
+    public static Accessor[] WithMaxLength(EventFamily family) => family == EventFamily.Alana ? AlanaLimited : LayersLimited;
 
     private static Accessor[] Limited(EventFamily family) =>
         EventCatalog.FieldsOf(family).Where(f => f.MaxLength > 0 && ByField.ContainsKey(f)).Select(f => ByField[f]).ToArray();

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Globalization;
 using Beacon.Core.Catalog;
 using Beacon.Protos.V1;
@@ -22,9 +23,9 @@ public static class EventValidator
         {
             return new(index, RejectionCodes.UnknownType, $"unknown {typeField} '{Shorten(e.EventType)}'");
         }
-        foreach (var field in definition.Required)
+        foreach (var (field, isPresent) in RequiredOf[definition])
         {
-            if (!IsPresent(e, field))
+            if (!isPresent(e))
             {
                 return new(index, RejectionCodes.MissingField, $"missing required field '{definition.JsonName(field)}'");
             }
@@ -75,20 +76,26 @@ public static class EventValidator
     // Unknown type names come from clients: keep messages and logs bounded.
     private static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "...";
 
-    private static bool IsPresent(Event e, EventField field)
+    // Per catalog type, its required fields with their presence checks, resolved once (by reference: types are singletons).
+    private static readonly FrozenDictionary<EventTypeDefinition, (EventField Field, Func<Event, bool> IsPresent)[]> RequiredOf =
+        EventCatalog.All.ToFrozenDictionary<EventTypeDefinition, EventTypeDefinition, (EventField, Func<Event, bool>)[]>(
+            t => t, t => [.. t.Required.Select(f => (f, PresenceCheck(f)))], ReferenceEqualityComparer.Instance);
+
+    private static Func<Event, bool> PresenceCheck(EventField field)
     {
         if (EventStringFields.Of(field) is { } accessor)
         {
-            return accessor.Get(e).Length > 0;
+            var get = accessor.Get;
+            return e => get(e).Length > 0;
         }
         return field.Name switch
         {
-            "timestamp" => e.Timestamp is not null,
-            "position" => e.HasPosition,
-            "product_ids" => e.ProductIds.Count > 0,
-            "contextual_data" => e.ContextualData is not null,
-            "metadata" => e.Metadata is not null,
-            _ => false,
+            "timestamp" => e => e.Timestamp is not null,
+            "position" => e => e.HasPosition,
+            "product_ids" => e => e.ProductIds.Count > 0,
+            "contextual_data" => e => e.ContextualData is not null,
+            "metadata" => e => e.Metadata is not null,
+            _ => throw new InvalidOperationException($"The catalog requires '{field.Name}', which has no presence check."),
         };
     }
 }
