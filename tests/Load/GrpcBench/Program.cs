@@ -23,7 +23,8 @@ var streams = Arg(2, 8);
 var window = Arg(3, 8);
 var concurrency = Arg(4, 64);
 var duration = TimeSpan.FromSeconds(seconds);
-var warmUp = TimeSpan.FromSeconds(5);
+// BENCH_WARMUP (seconds, default 5): on one pinned core the JIT's tiering needs longer before the code is optimized.
+var warmUp = TimeSpan.FromSeconds(int.Parse(Environment.GetEnvironmentVariable("BENCH_WARMUP") ?? "5", CultureInfo.InvariantCulture));
 
 await using var postgres = await PostgresServer.StartAsync();
 await using var redisServer = await RedisServer.StartAsync(appendOnly: true);
@@ -37,7 +38,10 @@ await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.Con
 
 var jsonUrl = $"http://127.0.0.1:{FreePort.Next()}";
 var grpcUrl = $"http://127.0.0.1:{FreePort.Next()}";
-var info = new ProcessStartInfo("dotnet", [ingestionDll])
+// BENCH_SERVICE_CPUS (e.g. "1") pins Ingestion.Api to those CPUs (taskset), to measure what the service does on its
+// own cores; grpc-bench.sh then runs everything else (Redis, Postgres, load generators) on the other CPUs.
+var serviceCpus = Environment.GetEnvironmentVariable("BENCH_SERVICE_CPUS");
+var info = new ProcessStartInfo(serviceCpus is null ? "dotnet" : "taskset", serviceCpus is null ? [ingestionDll] : ["-c", serviceCpus, "dotnet", ingestionDll])
 {
     RedirectStandardOutput = true,
     RedirectStandardError = true,
@@ -135,8 +139,11 @@ try
     }
 
     Console.WriteLine(withIds ? "Every event carries a unique client event_id (dedup checked and recorded in Redis)." : "No client event ids (server UUIDv7s, no dedup).");
+    var cpus = serviceCpus is null
+        ? $"{Environment.ProcessorCount} cores shared by everything"
+        : $"Ingestion.Api pinned to CPU {serviceCpus}, Redis, Postgres and the load generators on {Environment.ProcessorCount} other";
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{seconds} s measured after {warmUp.TotalSeconds:0} s warm-up, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
+        $"{seconds} s measured after {warmUp.TotalSeconds:0} s warm-up, {cpus}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
     Console.WriteLine();
     Console.WriteLine("| round | run | accepted events/s | requests or acks/s | errors | events in the stream after the run | Ingestion.Api CPU ms / 1,000 events | Redis CPU ms / 1,000 events | load generator CPU ms / 1,000 events | load average |");
     Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
