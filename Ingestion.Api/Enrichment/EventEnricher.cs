@@ -34,9 +34,8 @@ public sealed class EventEnricher(UserAgentParser userAgents, GeoLocator geo)
         return new RequestEnrichment(country ?? "", state ?? "", city ?? "", ua.DeviceType, ua.Browser, ua.Os, channel);
     }
 
-    /// <summary>Wraps an accepted event; fills event_id (UUIDv7), shopping_channel and contextual_data defaults.</summary>
-    /// <param name="storeId">The store's id as text (<see cref="Guid.ToString()"/>), made once per batch.</param>
-    public static EnrichedEvent Enrich(Event e, RequestEnrichment facts, string storeId, string source, Timestamp receivedAt, bool layers)
+    /// <summary>Completes an accepted event in place: event_id (UUIDv7), shopping_channel and contextual_data defaults.</summary>
+    public static void Complete(Event e, RequestEnrichment facts, bool layers)
     {
         if (e.EventId.Length == 0)
         {
@@ -50,20 +49,21 @@ public sealed class EventEnricher(UserAgentParser userAgents, GeoLocator geo)
         {
             e.ContextualData = new Struct();
         }
-        return new EnrichedEvent
-        {
-            Event = e,
-            StoreId = storeId,
-            Source = source,
-            ReceivedAt = receivedAt,
-            GeoCountry = facts.GeoCountry,
-            GeoState = facts.GeoState,
-            GeoCity = facts.GeoCity,
-            DeviceType = facts.DeviceType,
-            Browser = facts.Browser,
-            Os = facts.Os,
-        };
     }
+
+    /// <summary>The envelope fields every event of a request shares (its <c>Event</c> is left unset: see <see cref="EncodedBatch"/>).</summary>
+    public static EnrichedEvent Envelope(RequestEnrichment facts, Guid storeId, string source, Timestamp receivedAt) => new()
+    {
+        StoreId = storeId.ToString(),
+        Source = source,
+        ReceivedAt = receivedAt,
+        GeoCountry = facts.GeoCountry,
+        GeoState = facts.GeoState,
+        GeoCity = facts.GeoCity,
+        DeviceType = facts.DeviceType,
+        Browser = facts.Browser,
+        Os = facts.Os,
+    };
 
     private static bool IsMerchantApp(string? requestedWith) =>
         requestedWith is not null

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using System.Threading.Channels;
 using Beacon.Core.Queue;
@@ -144,16 +143,11 @@ public sealed class EventQueue : IAsyncDisposable
         return duplicates
         """;
 
-    // Each event of a batch's bytes is field 1 (EnrichedEventBatch.events) of the wire format: this tag, a length, the envelope.
-    private const byte RecordTag = (EnrichedEventBatch.EventsFieldNumber << 3) | (byte)WireFormat.WireType.LengthDelimited;
-    private const int RecordTagSize = 1;
-
-    private sealed class Pending(Guid storeId, IReadOnlyList<EnrichedEvent> envelopes, IReadOnlyList<bool> hasClientId)
+    private sealed class Pending(Guid storeId, EncodedBatch batch)
         : TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         public Guid StoreId { get; } = storeId;
-        public IReadOnlyList<EnrichedEvent> Envelopes { get; } = envelopes;
-        public IReadOnlyList<bool> HasClientId { get; } = hasClientId;
+        public EncodedBatch Batch { get; } = batch;
     }
 
     private readonly IConnectionMultiplexer _redis;
@@ -176,12 +170,11 @@ public sealed class EventQueue : IAsyncDisposable
         _writer = Task.Run(WriteLoopAsync);
     }
 
-    /// <summary>Appends the envelopes as one stream entry; returns how many were duplicates (not appended again).</summary>
-    /// <param name="hasClientId">Per envelope: whether its event_id came from the client (server UUIDv7s need no dedup).</param>
+    /// <summary>Appends the batch as one stream entry; returns how many of its events were duplicates (not appended again).</summary>
     /// <exception cref="QueueUnavailableException">Redis did not acknowledge; nothing may be reported stored.</exception>
-    public Task<int> EnqueueAsync(Guid storeId, IReadOnlyList<EnrichedEvent> envelopes, IReadOnlyList<bool> hasClientId)
+    public Task<int> EnqueueAsync(Guid storeId, EncodedBatch batch)
     {
-        var pending = new Pending(storeId, envelopes, hasClientId);
+        var pending = new Pending(storeId, batch);
         if (!_pending.Writer.TryWrite(pending))
         {
             pending.SetException(new QueueUnavailableException("The event queue is shutting down."));
@@ -201,7 +194,7 @@ public sealed class EventQueue : IAsyncDisposable
             while (events < _maxEventsPerCall && reader.TryRead(out var pending))
             {
                 group.Add(pending);
-                events += pending.Envelopes.Count;
+                events += pending.Batch.Count;
             }
             if (group.Count == 0)
             {
@@ -229,81 +222,47 @@ public sealed class EventQueue : IAsyncDisposable
     {
         try
         {
-            var events = 0;
-            foreach (var pending in group)
-            {
-                events += pending.Envelopes.Count;
-            }
             var keys = new List<RedisKey>(2) { QueueKeys.Stream(partition) };
             var stores = new Dictionary<Guid, int>(1);
-            var values = new List<RedisValue>(2 + group.Length * 4 + events) { _dedupMilliseconds, group.Length };
+            var values = new List<RedisValue>(2 + group.Length * 4) { _dedupMilliseconds, group.Length };
             var ids = new List<RedisValue>();
-            // Each batch is encoded as an EnrichedEventBatch (a tag, a length and an envelope per event) into one
-            // pooled buffer for the whole call and handed over as a slice of it.
-            var sizes = new int[events];
-            var total = 0;
-            var n = 0;
             foreach (var pending in group)
             {
-                foreach (var envelope in pending.Envelopes)
-                {
-                    var size = sizes[n++] = envelope.CalculateSize();
-                    total += RecordTagSize + CodedOutputStream.ComputeLengthSize(size) + size;
-                }
-            }
-            var buffer = ArrayPool<byte>.Shared.Rent(total);
-            var batches = new RedisValue[group.Length];
-            var offset = 0;
-            n = 0;
-            for (var b = 0; b < group.Length; b++)
-            {
-                var pending = group[b];
                 if (!stores.TryGetValue(pending.StoreId, out var store))
                 {
                     store = stores.Count + 1;
                     stores.Add(pending.StoreId, store);
                     keys.Add(QueueKeys.DedupPrefix(partition, pending.StoreId));
                 }
-                var withIds = pending.HasClientId.Contains(true);
-                var flags = withIds ? new char[pending.Envelopes.Count] : null;
-                var ends = withIds ? new StringBuilder(pending.Envelopes.Count * 5) : null;
-                var start = offset;
-                for (var i = 0; i < pending.Envelopes.Count; i++)
+                var batch = pending.Batch;
+                var withIds = Array.Exists(batch.ClientIds, id => id is not null);
+                var flags = withIds ? new char[batch.Count] : null;
+                var ends = withIds ? new StringBuilder(batch.Count * 5) : null;
+                for (var i = 0; withIds && i < batch.Count; i++)
                 {
-                    var size = sizes[n++];
-                    buffer[offset++] = RecordTag;
-                    for (var length = (uint)size; ; length >>= 7)
+                    flags![i] = batch.ClientIds[i] is null ? '0' : '1';
+                    ends!.Append(batch.RecordEnds[i]).Append(',');
+                    if (batch.ClientIds[i] is { } id)
                     {
-                        if (length < 0x80)
-                        {
-                            buffer[offset++] = (byte)length;
-                            break;
-                        }
-                        buffer[offset++] = (byte)(length | 0x80);
-                    }
-                    pending.Envelopes[i].WriteTo(buffer.AsSpan(offset, size));
-                    offset += size;
-                    if (withIds)
-                    {
-                        flags![i] = pending.HasClientId[i] ? '1' : '0';
-                        ends!.Append(offset - start).Append(',');
-                        if (pending.HasClientId[i])
-                        {
-                            ids.Add(pending.Envelopes[i].Event.EventId);
-                        }
+                        ids.Add(id);
                     }
                 }
-                batches[b] = new ReadOnlyMemory<byte>(buffer, start, offset - start);
                 values.Add(store);
                 values.Add(withIds ? new string(flags) : "");
                 values.Add(withIds ? ends!.ToString() : "");
             }
             values.AddRange(ids);
-            values.AddRange(batches);
+            foreach (var pending in group)
+            {
+                values.Add(pending.Batch.Bytes);
+            }
             var result = await _redis.GetDatabase().ScriptEvaluateAsync(EnqueueScript, [.. keys], [.. values]);
-            // Redis answered, so the command was written out: the buffer is free again. (After a failure it is left
-            // to the GC: a timed-out command may still sit in the client's backlog and be written later.)
-            ArrayPool<byte>.Shared.Return(buffer);
+            // Redis answered, so the command was written out: the buffers are free again. (After a failure they are
+            // left to the GC: a timed-out command may still sit in the client's backlog and be written later.)
+            foreach (var pending in group)
+            {
+                pending.Batch.Release();
+            }
             var duplicates = (long[])result!;
             for (var i = 0; i < group.Length; i++)
             {

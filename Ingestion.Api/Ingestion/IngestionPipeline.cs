@@ -69,36 +69,35 @@ public sealed class IngestionPipeline(
         }
 
         var facts = enricher.Describe(request.Client);
-        var receivedAt = Timestamp.FromDateTime(DateTime.UtcNow);
         var layers = request.Family == EventFamily.Layers;
-        var storeId = request.Token.StoreId.ToString();
-        var envelopes = new EnrichedEvent[accepted.Count];
-        var hasClientId = new bool[accepted.Count];
+        var clientIds = new string?[accepted.Count];
         for (var i = 0; i < accepted.Count; i++)
         {
-            hasClientId[i] = accepted[i].EventId.Length > 0;
-            envelopes[i] = EventEnricher.Enrich(accepted[i], facts, storeId, request.Source, receivedAt, layers);
+            clientIds[i] = accepted[i].EventId.Length > 0 ? accepted[i].EventId : null;
+            EventEnricher.Complete(accepted[i], facts, layers);
         }
+        var envelope = EventEnricher.Envelope(facts, request.Token.StoreId, request.Source, Timestamp.FromDateTime(DateTime.UtcNow));
+        var batch = EncodedBatch.Encode(accepted, envelope, clientIds);
 
         var started = Stopwatch.GetTimestamp();
         int duplicates;
         try
         {
-            duplicates = await queue.EnqueueAsync(request.Token.StoreId, envelopes, hasClientId).WaitAsync(cancellationToken);
+            duplicates = await queue.EnqueueAsync(request.Token.StoreId, batch).WaitAsync(cancellationToken);
         }
         catch (QueueUnavailableException ex)
         {
             metrics.EnqueueDuration(started, succeeded: false);
-            logger.LogWarning(ex.InnerException, "Queue unavailable; {Count} events of store {StoreId} refused", envelopes.Length, request.Token.StoreId);
+            logger.LogWarning(ex.InnerException, "Queue unavailable; {Count} events of store {StoreId} refused", accepted.Count, request.Token.StoreId);
             throw;
         }
         metrics.EnqueueDuration(started, succeeded: true);
-        metrics.Accepted(request.Source, envelopes.Length - duplicates);
+        metrics.Accepted(request.Source, accepted.Count - duplicates);
         metrics.Deduplicated(request.Source, duplicates);
         if (dropped is not null)
         {
             drops.Record(request.Token.StoreId, request.Source, dropped);
         }
-        return new IngestResult(envelopes.Length, duplicates, rejected);
+        return new IngestResult(accepted.Count, duplicates, rejected);
     }
 }
