@@ -11,7 +11,7 @@ namespace Beacon.Core.Queue;
 /// </summary>
 public static class QueueEntries
 {
-    /// <summary>The fields of an entry holding <paramref name="events"/> (all of one store).</summary>
+    /// <summary>The fields of an entry holding <paramref name="events"/> (all of one store; full envelopes, no <c>shared</c>).</summary>
     public static NameValueEntry[] Fields(IEnumerable<EnrichedEvent> events) =>
         [new(QueueKeys.BatchField, new EnrichedEventBatch { Events = { events } }.ToByteArray())];
 
@@ -24,7 +24,18 @@ public static class QueueEntries
         {
             if (field.Name == QueueKeys.BatchField)
             {
-                events.AddRange(EnrichedEventBatch.Parser.ParseFrom(((ReadOnlyMemory<byte>)field.Value).Span).Events);
+                var batch = EnrichedEventBatch.Parser.ParseFrom(((ReadOnlyMemory<byte>)field.Value).Span);
+                if (batch.Shared is null)
+                {
+                    events.AddRange(batch.Events);
+                    continue;
+                }
+                foreach (var own in batch.Events)
+                {
+                    var envelope = batch.Shared.Clone();
+                    envelope.MergeFrom(own);
+                    events.Add(envelope);
+                }
             }
             else if (field.Name == QueueKeys.EventField)
             {
@@ -42,12 +53,15 @@ public static class QueueEntries
         {
             if (field.Name == QueueKeys.BatchField)
             {
-                // An EnrichedEventBatch is a sequence of (tag 1, length, envelope) records: skip from tag to tag.
+                // An EnrichedEventBatch is a sequence of (tag, length, envelope) records: count the events' (field 1).
                 var input = new CodedInputStream((byte[])field.Value!);
-                while (input.ReadTag() != 0)
+                for (var tag = input.ReadTag(); tag != 0; tag = input.ReadTag())
                 {
+                    if (WireFormat.GetTagFieldNumber(tag) == EnrichedEventBatch.EventsFieldNumber)
+                    {
+                        count++;
+                    }
                     input.SkipLastField();
-                    count++;
                 }
             }
             else if (field.Name == QueueKeys.EventField)

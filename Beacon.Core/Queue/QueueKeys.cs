@@ -6,9 +6,9 @@ namespace Beacon.Core.Queue;
 /// <summary>
 /// The queue contract between Ingestion.Api and Pipelines.Worker (DESIGN §4).
 /// Each stream entry holds the accepted events of one request for one store, as one field
-/// <see cref="BatchField"/> whose value is a protobuf <c>EnrichedEventBatch</c> (the <c>EnrichedEvent</c>
-/// envelopes in order). One field per entry keeps Redis' work per event to copying bytes: with one field per
-/// event, Redis spent most of its time per field. Older entries with one <see cref="EventField"/> per event are
+/// <see cref="BatchField"/> whose value is a protobuf <c>EnrichedEventBatch</c>: the events in order, and once
+/// the envelope fields they share (<c>shared</c>; <see cref="QueueEntries.Read"/> merges them back). One field per
+/// entry keeps Redis' work per event to copying bytes: with one field per event, Redis spent twice the CPU. Older entries with one <see cref="EventField"/> per event are
 /// still read (<see cref="QueueEntries"/>). Keys of a partition share a Redis Cluster hash tag (<c>{p0}</c>), so a
 /// partition's stream and its dedup hashes live on one shard and can be updated by one script.
 /// </summary>

@@ -6,10 +6,9 @@ namespace Beacon.Ingestion.Ingestion;
 
 /// <summary>
 /// One request's accepted events as the bytes of the stream entry's field (<c>Beacon.Core.Queue.QueueKeys.BatchField</c>):
-/// a protobuf <c>EnrichedEventBatch</c>, i.e. per event a record (tag 1, length, <c>EnrichedEvent</c>), each
-/// <c>EnrichedEvent</c> being (tag 1, length, <c>Event</c>) followed by the envelope fields every event of the
-/// request shares (store, source, received_at, geo, device, browser, OS), which are encoded once per request.
-/// The bytes equal what <c>new EnrichedEventBatch { Events = { envelopes } }.ToByteArray()</c> gives.
+/// a protobuf <c>EnrichedEventBatch</c> with, per event, a record (tag 1, length, <c>EnrichedEvent</c> holding only
+/// the <c>Event</c>), then once the envelope fields every event shares (<c>shared</c>: store, source, received_at,
+/// geo, device, browser, OS). The bytes equal protobuf's own encoding of that message.
 /// <para>
 /// Encoding happens on the request's own thread (many at once), not in the queue's single writer loop. The
 /// buffer is pooled: <see cref="Release"/> returns it once Redis has acknowledged the bytes, and only then.
@@ -17,7 +16,9 @@ namespace Beacon.Ingestion.Ingestion;
 /// </summary>
 public sealed class EncodedBatch
 {
-    private const byte FieldOneTag = (1 << 3) | (byte)WireFormat.WireType.LengthDelimited;
+    private const byte EventsTag = (EnrichedEventBatch.EventsFieldNumber << 3) | (byte)WireFormat.WireType.LengthDelimited;
+    private const byte SharedTag = (EnrichedEventBatch.SharedFieldNumber << 3) | (byte)WireFormat.WireType.LengthDelimited;
+    private const byte EventTag = (EnrichedEvent.EventFieldNumber << 3) | (byte)WireFormat.WireType.LengthDelimited;
 
     private byte[]? _buffer;
 
@@ -34,7 +35,7 @@ public sealed class EncodedBatch
 
     public int Length { get; }
 
-    /// <summary>Per event, where its record ends within <see cref="Bytes"/> (so a duplicate can be cut out).</summary>
+    /// <summary>Per event, where its record ends within <see cref="Bytes"/> (so a duplicate can be cut out); the shared record follows the last.</summary>
     public int[] RecordEnds { get; }
 
     /// <summary>Per event, its client event_id (to dedup), or null when the server assigned the id.</summary>
@@ -47,11 +48,11 @@ public sealed class EncodedBatch
     {
         var shared = envelope.ToByteArray();
         var sizes = new int[events.Count];
-        var total = 0;
+        var total = 1 + CodedOutputStream.ComputeLengthSize(shared.Length) + shared.Length;
         for (var i = 0; i < events.Count; i++)
         {
             var size = sizes[i] = events[i].CalculateSize();
-            var enveloped = 1 + CodedOutputStream.ComputeLengthSize(size) + size + shared.Length;
+            var enveloped = 1 + CodedOutputStream.ComputeLengthSize(size) + size;
             total += 1 + CodedOutputStream.ComputeLengthSize(enveloped) + enveloped;
         }
         var buffer = ArrayPool<byte>.Shared.Rent(total);
@@ -60,16 +61,18 @@ public sealed class EncodedBatch
         for (var i = 0; i < events.Count; i++)
         {
             var size = sizes[i];
-            buffer[offset++] = FieldOneTag;
-            offset = WriteLength(buffer, offset, 1 + CodedOutputStream.ComputeLengthSize(size) + size + shared.Length);
-            buffer[offset++] = FieldOneTag;
+            buffer[offset++] = EventsTag;
+            offset = WriteLength(buffer, offset, 1 + CodedOutputStream.ComputeLengthSize(size) + size);
+            buffer[offset++] = EventTag;
             offset = WriteLength(buffer, offset, size);
             events[i].WriteTo(buffer.AsSpan(offset, size));
             offset += size;
-            shared.CopyTo(buffer.AsSpan(offset));
-            offset += shared.Length;
             ends[i] = offset;
         }
+        buffer[offset++] = SharedTag;
+        offset = WriteLength(buffer, offset, shared.Length);
+        shared.CopyTo(buffer.AsSpan(offset));
+        offset += shared.Length;
         return new EncodedBatch(buffer, offset, ends, clientIds);
     }
 

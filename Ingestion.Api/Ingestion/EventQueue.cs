@@ -29,7 +29,8 @@ public sealed class EventQueue : IAsyncDisposable
     // ARGV[3+3b] = its store number s; ARGV[4+3b] = one char per event, '1' when it carries a client event_id ('' when
     // none does); ARGV[5+3b] = where each event's record ends in the batch's bytes, comma-separated ('' when no event
     // carries an id). Then the client event ids of all batches in order; then each batch's bytes: its events encoded
-    // as an EnrichedEventBatch, which is what the entry's one field holds (QueueKeys.BatchField).
+    // as an EnrichedEventBatch, which is what the entry's one field holds (QueueKeys.BatchField): the events' records,
+    // then the record of the envelope fields they share, kept whenever any event is.
     // Returns, per batch, how many of its events were duplicates (seen earlier, or twice in this call); a batch
     // with duplicates is cut down to its other records before it is appended.
     //
@@ -126,6 +127,9 @@ public sealed class EventQueue : IAsyncDisposable
                 parts[#parts + 1] = string.sub(batch, start, stop)
               end
               start = stop + 1
+            end
+            if #parts > 0 then
+              parts[#parts + 1] = string.sub(batch, start)
             end
             batch = table.concat(parts)
           end

@@ -1,7 +1,9 @@
+using Beacon.Core.Queue;
 using Beacon.Ingestion.Ingestion;
 using Beacon.Protos.V1;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using StackExchange.Redis;
 
 namespace Beacon.Ingestion.Tests;
 
@@ -25,21 +27,28 @@ public sealed class EncodedBatchTests
 
         var batch = EncodedBatch.Encode(events, envelope, ["a", null, "c"]);
 
-        var expected = new EnrichedEventBatch();
+        var expected = new EnrichedEventBatch { Shared = envelope };
         foreach (var e in events)
         {
-            var full = envelope.Clone();
-            full.Event = e;
-            expected.Events.Add(full);
+            expected.Events.Add(new EnrichedEvent { Event = e });
         }
         Assert.Equal(expected.ToByteArray(), batch.Bytes.ToArray());
-        Assert.Equal(batch.Length, batch.RecordEnds[^1]);
-        // Each record alone parses back to its event: the ends are where the script may cut.
+        // Read back, every event has the whole envelope.
+        var read = QueueEntries.Read([new NameValueEntry(QueueKeys.BatchField, batch.Bytes)]);
+        Assert.Equal(events.Count, read.Count);
+        for (var i = 0; i < events.Count; i++)
+        {
+            var full = envelope.Clone();
+            full.Event = events[i];
+            Assert.Equal(full, read[i]);
+        }
+        // One event's record plus the shared record is itself a valid entry: the ends are where the script may cut.
+        var shared = batch.Bytes[batch.RecordEnds[^1]..];
         var start = 0;
         for (var i = 0; i < events.Count; i++)
         {
-            var one = EnrichedEventBatch.Parser.ParseFrom(batch.Bytes.Span[start..batch.RecordEnds[i]]);
-            Assert.Equal(expected.Events[i], Assert.Single(one.Events));
+            byte[] alone = [.. batch.Bytes.Span[start..batch.RecordEnds[i]], .. shared.Span];
+            Assert.Equal(read[i], Assert.Single(QueueEntries.Read([new NameValueEntry(QueueKeys.BatchField, alone)])));
             start = batch.RecordEnds[i];
         }
         batch.Release();

@@ -35,6 +35,30 @@ public sealed class QueueFormatTests(BackendsFixture fixture) : IClassFixture<Ba
     }
 
     [Fact]
+    public async Task AnEntryWithSharedEnvelopeFieldsIsDeliveredWithEveryEventsWholeEnvelope()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var pipeline = await scenario.AddPostgresPipelineAsync();
+        scenario.StartWorker();
+        var template = scenario.NewEvent();
+        var shared = template.Clone();
+        shared.Event = null;
+        shared.GeoCity = "köln";
+        shared.Browser = "Firefox";
+        var events = new[] { scenario.NewEvent().Event, scenario.NewEvent().Event };
+        var batch = new EnrichedEventBatch { Shared = shared, Events = { events.Select(e => new EnrichedEvent { Event = e }) } };
+        await scenario.Redis.GetDatabase().StreamAddAsync(scenario.Stream, [new NameValueEntry(QueueKeys.BatchField, batch.ToByteArray())]);
+
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var check = scenario.CreateDbContext();
+            var rows = await check.Events.Where(e => e.PipelineId == pipeline.Id).ToListAsync();
+            return rows.Count == 2 && rows.All(r => r.StoreId == scenario.StoreId && r.GeoCity == "köln" && r.Browser == "Firefox" && r.Os == shared.Os)
+                && rows.Select(r => r.EventId).Order().SequenceEqual(events.Select(e => e.EventId).Order());
+        }, TimeSpan.FromSeconds(20), "both events stored with the shared store, geo and browser");
+    }
+
+    [Fact]
     public void ABatchFieldIsReadAndCountedInOrder()
     {
         var events = Enumerable.Range(0, 3).Select(i => new EnrichedEvent { StoreId = "s", Event = new Event { EventId = $"id-{i}" } }).ToList();
