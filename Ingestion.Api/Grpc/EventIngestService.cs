@@ -13,13 +13,18 @@ namespace Beacon.Ingestion.Grpc;
 /// batch to the one <see cref="IngestionPipeline"/> the JSON doors use and translates the outcome into
 /// acks and status codes. Nothing is validated, enriched or queued here.
 /// </summary>
-public sealed class EventIngestService(
+/// <remarks>
+/// Bound by <see cref="EventIngestBinding"/> rather than the generated base class, so requests arrive with their
+/// events' bytes (<see cref="Received{T}"/>). Not sealed: gRPC binds to virtual methods declared here.
+/// </remarks>
+[BindServiceMethod(typeof(EventIngestBinding), nameof(EventIngestBinding.BindService))]
+public class EventIngestService(
     IngestionPipeline pipeline,
     ClientInfoReader clientInfo,
     RateLimiter rateLimiter,
     IOptions<IngestionOptions> ingestionOptions,
     IOptions<GrpcIngestOptions> grpcOptions,
-    ILogger<EventIngestService> logger) : EventIngest.EventIngestBase
+    ILogger<EventIngestService> logger)
 {
     public const string TokenMetadataKey = "x-storefront-access-token";
 
@@ -30,14 +35,15 @@ public sealed class EventIngestService(
 
     private readonly int _maxEvents = ingestionOptions.Value.MaxEventsPerBatch;
 
-    public override async Task<SendEventsResponse> Send(SendEventsRequest request, ServerCallContext context)
+    public virtual async Task<SendEventsResponse> Send(Received<SendEventsRequest> received, ServerCallContext context)
     {
+        var request = received.Message;
         var caller = await AuthenticateAsync(context);
         if (ShapeError(request.Events.Count) is { } problem)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
         }
-        var result = await IngestAsync(caller, request.Events, context.CancellationToken);
+        var result = await IngestAsync(caller, request.Events, received.EventBytes, context.CancellationToken);
         var response = new SendEventsResponse
         {
             Accepted = (uint)result.Accepted,
@@ -54,7 +60,7 @@ public sealed class EventIngestService(
     /// before it) is durably queued. A failing batch ends the call: the batches acked before it are stored, the
     /// rest must be sent again (event ids make that safe).
     /// </summary>
-    public override async Task Stream(IAsyncStreamReader<EventBatch> requestStream, IServerStreamWriter<BatchAck> responseStream, ServerCallContext context)
+    public virtual async Task Stream(IAsyncStreamReader<Received<EventBatch>> requestStream, IServerStreamWriter<BatchAck> responseStream, ServerCallContext context)
     {
         var caller = await AuthenticateAsync(context);
         var inFlight = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(Math.Max(1, grpcOptions.Value.MaxBatchesInFlight))
@@ -67,8 +73,9 @@ public sealed class EventIngestService(
         var batches = 0L;
         try
         {
-            await foreach (var batch in requestStream.ReadAllAsync(stop.Token))
+            await foreach (var received in requestStream.ReadAllAsync(stop.Token))
             {
+                var batch = received.Message;
                 if (ShapeError(batch.Events.Count) is { } problem)
                 {
                     // Ack what came before, so the app knows exactly which batches are stored.
@@ -80,7 +87,7 @@ public sealed class EventIngestService(
                 // Validation, enrichment and encoding run on the thread pool, so the next batch is read meanwhile:
                 // one stream can use every core, and its batches meet other calls' in the same group commit.
                 var events = batch.Events;
-                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, events, context.CancellationToken)));
+                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, events, received.EventBytes, context.CancellationToken)));
                 try
                 {
                     await inFlight.Writer.WriteAsync(pending, stop.Token);
@@ -186,12 +193,12 @@ public sealed class EventIngestService(
         return new Caller(storeToken, client);
     }
 
-    private async Task<IngestResult> IngestAsync(Caller caller, RepeatedField<Event> events, CancellationToken cancellationToken)
+    private async Task<IngestResult> IngestAsync(Caller caller, RepeatedField<Event> events, ReadOnlyMemory<byte>[]? eventBytes, CancellationToken cancellationToken)
     {
         var incoming = new IncomingEvent[events.Count];
         for (var i = 0; i < incoming.Length; i++)
         {
-            incoming[i] = IncomingEvent.Of(events[i]);
+            incoming[i] = IncomingEvent.Of(events[i], eventBytes is null ? default : eventBytes[i]);
         }
         try
         {

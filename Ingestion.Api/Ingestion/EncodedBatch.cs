@@ -44,14 +44,21 @@ public sealed class EncodedBatch
     public int Count => RecordEnds.Length;
 
     /// <summary>Encodes <paramref name="events"/> with the shared envelope fields of <paramref name="envelope"/> (whose Event is unset).</summary>
-    public static EncodedBatch Encode(IReadOnlyList<Event> events, EnrichedEvent envelope, string?[] clientIds)
+    /// <param name="received">Per event, its bytes as received, or empty; when given, they are used with
+    /// <paramref name="patches"/> (the fields the path changed) appended, instead of encoding the event.</param>
+    public static EncodedBatch Encode(IReadOnlyList<Event> events, EnrichedEvent envelope, string?[] clientIds,
+        IReadOnlyList<ReadOnlyMemory<byte>>? received = null, IReadOnlyList<Event?>? patches = null)
     {
         var shared = envelope.ToByteArray();
         var sizes = new int[events.Count];
+        var patchSizes = new int[events.Count];
         var total = 1 + CodedOutputStream.ComputeLengthSize(shared.Length) + shared.Length;
         for (var i = 0; i < events.Count; i++)
         {
-            var size = sizes[i] = events[i].CalculateSize();
+            var asReceived = received is not null && !received[i].IsEmpty;
+            var size = sizes[i] = asReceived
+                ? received![i].Length + (patchSizes[i] = patches?[i]?.CalculateSize() ?? 0)
+                : events[i].CalculateSize();
             var enveloped = 1 + CodedOutputStream.ComputeLengthSize(size) + size;
             total += 1 + CodedOutputStream.ComputeLengthSize(enveloped) + enveloped;
         }
@@ -65,8 +72,21 @@ public sealed class EncodedBatch
             offset = WriteLength(buffer, offset, 1 + CodedOutputStream.ComputeLengthSize(size) + size);
             buffer[offset++] = EventTag;
             offset = WriteLength(buffer, offset, size);
-            events[i].WriteTo(buffer.AsSpan(offset, size));
-            offset += size;
+            if (received is not null && !received[i].IsEmpty)
+            {
+                received[i].Span.CopyTo(buffer.AsSpan(offset));
+                offset += received[i].Length;
+                if (patchSizes[i] > 0)
+                {
+                    patches![i]!.WriteTo(buffer.AsSpan(offset, patchSizes[i]));
+                    offset += patchSizes[i];
+                }
+            }
+            else
+            {
+                events[i].WriteTo(buffer.AsSpan(offset, size));
+                offset += size;
+            }
             ends[i] = offset;
         }
         buffer[offset++] = SharedTag;

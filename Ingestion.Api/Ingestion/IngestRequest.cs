@@ -14,10 +14,12 @@ public static class IngestSources
 /// <summary>
 /// One event as a door hands it to <see cref="IngestionPipeline"/>: either a translated <see cref="Event"/>, or
 /// the reason the door could not translate it (e.g. a field of the wrong JSON type), which drops it.
+/// <paramref name="Received"/>: the event's protobuf bytes as they arrived (gRPC), which the queue then carries
+/// as they are, with only the fields the path changed appended; empty when the door translated the event.
 /// </summary>
-public readonly record struct IncomingEvent(Event? Event, EventRejection? Rejection)
+public readonly record struct IncomingEvent(Event? Event, EventRejection? Rejection, ReadOnlyMemory<byte> Received = default)
 {
-    public static IncomingEvent Of(Event @event) => new(@event, null);
+    public static IncomingEvent Of(Event @event, ReadOnlyMemory<byte> received = default) => new(@event, null, received);
 
     public static IncomingEvent Rejected(EventRejection rejection) => new(null, rejection);
 }

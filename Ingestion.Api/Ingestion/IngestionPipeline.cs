@@ -38,6 +38,7 @@ public sealed class IngestionPipeline(
         List<EventRejection>? rejections = null;
         List<(EventRejection, string?)>? dropped = null;
         var accepted = new List<Event>(events.Count);
+        var received = new List<ReadOnlyMemory<byte>>(events.Count);
         for (var i = 0; i < events.Count; i++)
         {
             var incoming = events[i];
@@ -48,6 +49,7 @@ public sealed class IngestionPipeline(
             if (rejection is null)
             {
                 accepted.Add(incoming.Event!);
+                received.Add(incoming.Received);
                 continue;
             }
             (rejections ??= []).Add(rejection);
@@ -71,13 +73,28 @@ public sealed class IngestionPipeline(
         var facts = enricher.Describe(request.Client);
         var layers = request.Family == EventFamily.Layers;
         var clientIds = new string?[accepted.Count];
+        var patches = new Event?[accepted.Count];
         for (var i = 0; i < accepted.Count; i++)
         {
-            clientIds[i] = accepted[i].EventId.Length > 0 ? accepted[i].EventId : null;
-            EventEnricher.Complete(accepted[i], facts, layers);
+            var e = accepted[i];
+            clientIds[i] = e.EventId.Length > 0 ? e.EventId : null;
+            var channelWasSet = e.ShoppingChannel.Length > 0;
+            var contextWasSet = e.ContextualData is not null;
+            EventEnricher.Complete(e, facts, layers);
+            if (!received[i].IsEmpty)
+            {
+                // What the path changed, appended to the received bytes (the last value of a field wins).
+                patches[i] = new Event
+                {
+                    EventId = clientIds[i] is null ? e.EventId : "",
+                    ShoppingChannel = channelWasSet ? "" : e.ShoppingChannel,
+                    ContextualData = contextWasSet ? null : e.ContextualData,
+                    Currency = e.Currency, // upper-cased by the validator
+                };
+            }
         }
         var envelope = EventEnricher.Envelope(facts, request.Token.StoreId, request.Source, Timestamp.FromDateTime(DateTime.UtcNow));
-        var batch = EncodedBatch.Encode(accepted, envelope, clientIds);
+        var batch = EncodedBatch.Encode(accepted, envelope, clientIds, received, patches);
 
         var started = Stopwatch.GetTimestamp();
         int duplicates;

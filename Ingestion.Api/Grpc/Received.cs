@@ -1,0 +1,129 @@
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Beacon.Ingestion.Grpc;
+
+/// <summary>
+/// A request message as it arrived, with the bytes of each of its events (in order), so the ingestion path can
+/// put an event's received bytes into the queue instead of encoding the parsed event again
+/// (<see cref="Ingestion.EncodedBatch"/>). <see cref="EventBytes"/> is null when the bytes could not be matched
+/// to the events; the events are then encoded from the parsed message, as for the JSON doors.
+/// </summary>
+public sealed class Received<T>(T message, ReadOnlyMemory<byte>[]? eventBytes) where T : IMessage<T>
+{
+    public T Message { get; } = message;
+
+    public ReadOnlyMemory<byte>[]? EventBytes { get; } = eventBytes;
+}
+
+/// <summary>Reads a request into <see cref="Received{T}"/>: the parsed message, and where each event's bytes are.</summary>
+public static class ReceivedMarshaller
+{
+    public static Marshaller<Received<T>> Create<T>(MessageParser<T> parser, Func<T, int> eventCount, int eventsField)
+        where T : IMessage<T> =>
+        Marshallers.Create<Received<T>>(
+            (received, context) => context.Complete(received.Message.ToByteArray()),
+            context =>
+            {
+                var payload = context.PayloadAsNewBuffer();
+                var message = parser.ParseFrom(payload);
+                var events = FindRecords(payload, eventsField);
+                return new Received<T>(message, events is not null && events.Length == eventCount(message) ? events : null);
+            });
+
+    /// <summary>The values of every record of length-delimited field <paramref name="field"/>; null if the bytes are not plain proto3 wire format.</summary>
+    public static ReadOnlyMemory<byte>[]? FindRecords(byte[] payload, int field)
+    {
+        var records = new List<ReadOnlyMemory<byte>>();
+        var position = 0;
+        while (position < payload.Length)
+        {
+            if (!TryReadVarint(payload, ref position, out var tag))
+            {
+                return null;
+            }
+            switch ((WireFormat.WireType)(tag & 7))
+            {
+                case WireFormat.WireType.Varint:
+                    if (!TryReadVarint(payload, ref position, out _))
+                    {
+                        return null;
+                    }
+                    break;
+                case WireFormat.WireType.Fixed64:
+                    position += 8;
+                    break;
+                case WireFormat.WireType.Fixed32:
+                    position += 4;
+                    break;
+                case WireFormat.WireType.LengthDelimited:
+                    if (!TryReadVarint(payload, ref position, out var length) || length > (ulong)(payload.Length - position))
+                    {
+                        return null;
+                    }
+                    if ((int)(tag >> 3) == field)
+                    {
+                        records.Add(new ReadOnlyMemory<byte>(payload, position, (int)length));
+                    }
+                    position += (int)length;
+                    break;
+                default:
+                    return null; // groups are not proto3
+            }
+        }
+        return position == payload.Length ? [.. records] : null;
+    }
+
+    private static bool TryReadVarint(byte[] bytes, ref int position, out ulong value)
+    {
+        value = 0;
+        for (var shift = 0; shift < 64 && position < bytes.Length; shift += 7)
+        {
+            var b = bytes[position++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+}
+
+/// <summary>
+/// Binds <c>beacon.v1.EventIngest</c> to <see cref="EventIngestService"/> as the generated <c>EventIngest.BindService</c>
+/// would, but reads <c>Send</c> and <c>Stream</c> requests through <see cref="ReceivedMarshaller"/>. gRPC server
+/// reflection finds <see cref="Descriptor"/> here through the service's <see cref="BindServiceMethodAttribute"/>.
+/// </summary>
+public static class EventIngestBinding
+{
+    private static readonly string ServiceName = Protos.V1.EventIngest.Descriptor.FullName;
+
+    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => Protos.V1.EventIngest.Descriptor;
+
+    private static readonly Method<Received<Protos.V1.SendEventsRequest>, Protos.V1.SendEventsResponse> SendMethod = new(
+        MethodType.Unary, ServiceName, "Send",
+        ReceivedMarshaller.Create(Protos.V1.SendEventsRequest.Parser, m => m.Events.Count, Protos.V1.SendEventsRequest.EventsFieldNumber),
+        Plain(Protos.V1.SendEventsResponse.Parser));
+
+    private static readonly Method<Received<Protos.V1.EventBatch>, Protos.V1.BatchAck> StreamMethod = new(
+        MethodType.DuplexStreaming, ServiceName, "Stream",
+        ReceivedMarshaller.Create(Protos.V1.EventBatch.Parser, m => m.Events.Count, Protos.V1.EventBatch.EventsFieldNumber),
+        Plain(Protos.V1.BatchAck.Parser));
+
+    public static void BindService(ServiceBinderBase binder, EventIngestService service)
+    {
+        binder.AddMethod(SendMethod, service is null ? null : service.Send);
+        binder.AddMethod(StreamMethod, service is null ? null : service.Stream);
+    }
+
+    private static Marshaller<T> Plain<T>(MessageParser<T> parser) where T : IMessage<T> =>
+        Marshallers.Create<T>(
+            (message, context) =>
+            {
+                context.SetPayloadLength(message.CalculateSize());
+                message.WriteTo(context.GetBufferWriter());
+                context.Complete();
+            },
+            context => parser.ParseFrom(context.PayloadAsReadOnlySequence()));
+}

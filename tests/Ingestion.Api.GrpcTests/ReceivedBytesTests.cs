@@ -1,0 +1,81 @@
+using System.Text;
+using Beacon.Core.Queue;
+using Beacon.Ingestion.GrpcTests.Infrastructure;
+using Beacon.Protos.V1;
+using Beacon.TestHost;
+using Google.Protobuf;
+using Grpc.Core;
+using StackExchange.Redis;
+
+namespace Beacon.Ingestion.GrpcTests;
+
+/// <summary>
+/// The gRPC door queues each event's bytes as they arrived, with only the fields the path changed appended:
+/// what a reader of the queue sees is the same as if the event had been encoded again.
+/// </summary>
+public sealed class ReceivedBytesTests(GrpcServerFixture fixture) : IClassFixture<GrpcServerFixture>
+{
+    // Send with the request's bytes written by hand (the generated client would encode them canonically).
+    private static readonly Method<byte[], SendEventsResponse> RawSend = new(
+        MethodType.Unary, EventIngest.Descriptor.FullName, "Send",
+        Marshallers.Create(bytes => bytes, bytes => bytes),
+        Marshallers.Create((SendEventsResponse r) => r.ToByteArray(), SendEventsResponse.Parser.ParseFrom));
+
+    [Fact]
+    public async Task AnEventIsQueuedAsReceivedWithTheServerAssignedFieldsAppended()
+    {
+        var store = await fixture.Backends.CreateStoreAsync();
+        var withoutId = TestEvents.ProductView();
+        withoutId.EventId = "";
+        withoutId.Currency = "eur";
+        // session_id twice: a reader takes the last; only bytes kept as received still hold the first.
+        byte[] eventBytes = [.. withoutId.ToByteArray(), .. new Event { SessionId = "session-last" }.ToByteArray()];
+        var request = new CodedOutputBuilder().Record(SendEventsRequest.EventsFieldNumber, eventBytes).ToArray();
+
+        var response = await fixture.Server.Channel.CreateCallInvoker().AsyncUnaryCall(
+            RawSend, null, new CallOptions(GrpcIngestionServer.TokenMetadata(store.Token)), request);
+
+        Assert.Equal(1u, response.Accepted);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Backends.RedisConnectionString);
+        var entry = (await redis.GetDatabase().StreamRangeAsync(QueueKeys.Stream(0)))
+            .Single(e => QueueEntries.Read(e.Values).Any(v => v.StoreId == store.StoreId.ToString()));
+        byte[] stored = (byte[])entry.Values.Single().Value!;
+        Assert.True(stored.AsSpan().IndexOf(eventBytes) >= 0, "the event's received bytes are in the queue as they are");
+        var envelope = Assert.Single(QueueEntries.Read(entry.Values));
+        Assert.Equal("session-last", envelope.Event.SessionId);
+        Assert.Equal(7, Guid.Parse(envelope.Event.EventId).Version);
+        Assert.Equal("EUR", envelope.Event.Currency);
+        Assert.False(string.IsNullOrEmpty(envelope.Event.ShoppingChannel));
+        Assert.NotNull(envelope.Event.ContextualData);
+        Assert.Equal(withoutId.ProductId, envelope.Event.ProductId);
+    }
+
+    [Fact]
+    public void RecordsOfAFieldAreFoundAndMalformedBytesAreRefused()
+    {
+        var batch = TestEvents.Batch(7, 3);
+        var bytes = batch.ToByteArray();
+
+        var records = Grpc.ReceivedMarshaller.FindRecords(bytes, EventBatch.EventsFieldNumber);
+
+        Assert.NotNull(records);
+        Assert.Equal(batch.Events.Select(e => e.ToByteArray()), records.Select(r => r.ToArray()));
+        Assert.Null(Grpc.ReceivedMarshaller.FindRecords([.. bytes, 0x12, 0x40], EventBatch.EventsFieldNumber));
+    }
+
+    private sealed class CodedOutputBuilder
+    {
+        private readonly MemoryStream _stream = new();
+
+        public CodedOutputBuilder Record(int field, byte[] value)
+        {
+            var output = new CodedOutputStream(_stream, leaveOpen: true);
+            output.WriteTag(field, WireFormat.WireType.LengthDelimited);
+            output.WriteBytes(ByteString.CopyFrom(value));
+            output.Flush();
+            return this;
+        }
+
+        public byte[] ToArray() => _stream.ToArray();
+    }
+}
