@@ -11,9 +11,34 @@ namespace Beacon.Core.Queue;
 /// </summary>
 public static class QueueEntries
 {
-    /// <summary>The fields of an entry holding <paramref name="events"/> (all of one store; full envelopes, no <c>shared</c>).</summary>
-    public static NameValueEntry[] Fields(IEnumerable<EnrichedEvent> events) =>
-        [new(QueueKeys.BatchField, new EnrichedEventBatch { Events = { events } }.ToByteArray())];
+    private static readonly EnrichedEvent EmptyEnvelope = new();
+
+    /// <summary>
+    /// The fields of an entry holding <paramref name="events"/> (full envelopes), as ingestion writes them: when
+    /// every envelope field but the event is the same for all, those are stored once (<c>shared</c>).
+    /// </summary>
+    public static NameValueEntry[] Fields(IReadOnlyList<EnrichedEvent> events)
+    {
+        var shared = events.Count > 0 ? WithoutEvent(events[0]) : null;
+        var batch = new EnrichedEventBatch();
+        if (shared is not null && events.All(e => WithoutEvent(e).Equals(shared)))
+        {
+            batch.Shared = shared;
+            batch.Events.AddRange(events.Select(e => new EnrichedEvent { Event = e.Event }));
+        }
+        else
+        {
+            batch.Events.AddRange(events);
+        }
+        return [new(QueueKeys.BatchField, batch.ToByteArray())];
+    }
+
+    private static EnrichedEvent WithoutEvent(EnrichedEvent envelope)
+    {
+        var copy = envelope.Clone();
+        copy.Event = null;
+        return copy;
+    }
 
     /// <summary>The events of an entry in order, from batch and single-event fields alike; other fields are ignored.</summary>
     /// <exception cref="InvalidProtocolBufferException">A field holds bytes that are not an envelope or a batch.</exception>
@@ -32,8 +57,16 @@ public static class QueueEntries
                 }
                 foreach (var own in batch.Events)
                 {
+                    // Usually an event's own envelope holds only the event: then the event object is taken over
+                    // as it is; anything else it holds is merged over the shared fields.
+                    var e = own.Event;
+                    own.Event = null;
                     var envelope = batch.Shared.Clone();
-                    envelope.MergeFrom(own);
+                    if (!own.Equals(EmptyEnvelope))
+                    {
+                        envelope.MergeFrom(own);
+                    }
+                    envelope.Event = e;
                     events.Add(envelope);
                 }
             }

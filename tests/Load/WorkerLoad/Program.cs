@@ -262,7 +262,7 @@ EnrichedEvent NewEvent(Guid storeId, DateTimeOffset now) => new()
 NameValueEntry[] Entry(Guid storeId, int events)
 {
     var now = DateTimeOffset.UtcNow;
-    return QueueEntries.Fields(Enumerable.Range(0, events).Select(_ => NewEvent(storeId, now)));
+    return QueueEntries.Fields([.. Enumerable.Range(0, events).Select(_ => NewEvent(storeId, now))]);
 }
 
 async Task FillAsync(Guid storeId, int events, int perEntry)
