@@ -154,12 +154,16 @@ public sealed class RetryScheduler(
     /// </summary>
     private async Task DiscardUnparseableAsync(RetryBatch batch, Pipeline pipeline, InvalidProtocolBufferException error)
     {
+        await using var command = dataSource.CreateCommand("DELETE FROM retry_batches WHERE id = $1");
+        command.Parameters.Add(new() { Value = batch.Id });
+        // A slow attempt may outlive its lease and meet a second one: only the attempt that deleted it reports it.
+        if (await command.ExecuteNonQueryAsync() == 0)
+        {
+            return;
+        }
         logger.LogError(error,
             "Parked batch {BatchId} of pipeline {PipelineId} ({EventCount} events) cannot be read and is dropped; payload (base64): {Payload}",
             batch.Id, batch.PipelineId, batch.EventCount, Convert.ToBase64String(batch.Payload));
-        await using var command = dataSource.CreateCommand("DELETE FROM retry_batches WHERE id = $1");
-        command.Parameters.Add(new() { Value = batch.Id });
-        await command.ExecuteNonQueryAsync();
         metrics.UnparseableBatch(pipeline.Kind);
     }
 
