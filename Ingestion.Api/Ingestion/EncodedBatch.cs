@@ -47,7 +47,7 @@ public sealed class EncodedBatch
     /// <param name="received">Per event, its bytes as received, or empty; when given, they are used with
     /// <paramref name="patches"/> (the fields the path changed) appended, instead of encoding the event.</param>
     public static EncodedBatch Encode(IReadOnlyList<Event> events, EnrichedEvent envelope, string?[] clientIds,
-        IReadOnlyList<ReadOnlyMemory<byte>>? received = null, IReadOnlyList<Event?>? patches = null)
+        IReadOnlyList<ReadOnlyMemory<byte>>? received = null, IReadOnlyList<EventPatch>? patches = null)
     {
         var shared = envelope.ToByteArray();
         var sizes = new int[events.Count];
@@ -57,7 +57,7 @@ public sealed class EncodedBatch
         {
             var asReceived = received is not null && !received[i].IsEmpty;
             var size = sizes[i] = asReceived
-                ? received![i].Length + (patchSizes[i] = patches?[i]?.CalculateSize() ?? 0)
+                ? received![i].Length + (patchSizes[i] = patches?[i].Size ?? 0)
                 : events[i].CalculateSize();
             var enveloped = 1 + CodedOutputStream.ComputeLengthSize(size) + size;
             total += 1 + CodedOutputStream.ComputeLengthSize(enveloped) + enveloped;
@@ -78,8 +78,7 @@ public sealed class EncodedBatch
                 offset += received[i].Length;
                 if (patchSizes[i] > 0)
                 {
-                    patches![i]!.WriteTo(buffer.AsSpan(offset, patchSizes[i]));
-                    offset += patchSizes[i];
+                    offset = patches![i].WriteTo(buffer, offset);
                 }
             }
             else
@@ -106,7 +105,7 @@ public sealed class EncodedBatch
         }
     }
 
-    private static int WriteLength(byte[] buffer, int offset, int length)
+    internal static int WriteLength(byte[] buffer, int offset, int length)
     {
         var value = (uint)length;
         while (value >= 0x80)
@@ -116,5 +115,50 @@ public sealed class EncodedBatch
         }
         buffer[offset++] = (byte)value;
         return offset;
+    }
+}
+
+/// <summary>
+/// The fields of a received event that the ingestion path set or changed, encoded after the event's received bytes
+/// (a later value of a field wins when protobuf reads it): the server's event id, the inferred shopping channel,
+/// an empty <c>contextual_data</c>, the upper-cased currency. Null or false: not changed.
+/// </summary>
+public readonly record struct EventPatch(string? EventId, string? ShoppingChannel, bool EmptyContextualData, string? Currency)
+{
+    private static readonly int ContextualDataSize = CodedOutputStream.ComputeTagSize(Event.ContextualDataFieldNumber) + 1;
+
+    public int Size =>
+        StringSize(Event.EventIdFieldNumber, EventId)
+        + StringSize(Event.ShoppingChannelFieldNumber, ShoppingChannel)
+        + (EmptyContextualData ? ContextualDataSize : 0)
+        + StringSize(Event.CurrencyFieldNumber, Currency);
+
+    /// <summary>Writes the fields in field-number order at <paramref name="offset"/>; returns where they end.</summary>
+    public int WriteTo(byte[] buffer, int offset)
+    {
+        offset = WriteString(buffer, offset, Event.EventIdFieldNumber, EventId);
+        if (EmptyContextualData)
+        {
+            offset = EncodedBatch.WriteLength(buffer, offset, Tag(Event.ContextualDataFieldNumber));
+            buffer[offset++] = 0;
+        }
+        offset = WriteString(buffer, offset, Event.ShoppingChannelFieldNumber, ShoppingChannel);
+        return WriteString(buffer, offset, Event.CurrencyFieldNumber, Currency);
+    }
+
+    private static int Tag(int field) => (field << 3) | (int)WireFormat.WireType.LengthDelimited;
+
+    private static int StringSize(int field, string? value) =>
+        value is null ? 0 : CodedOutputStream.ComputeTagSize(field) + CodedOutputStream.ComputeStringSize(value);
+
+    private static int WriteString(byte[] buffer, int offset, int field, string? value)
+    {
+        if (value is null)
+        {
+            return offset;
+        }
+        offset = EncodedBatch.WriteLength(buffer, offset, Tag(field));
+        offset = EncodedBatch.WriteLength(buffer, offset, System.Text.Encoding.UTF8.GetByteCount(value));
+        return offset + System.Text.Encoding.UTF8.GetBytes(value, buffer.AsSpan(offset));
     }
 }
