@@ -43,7 +43,7 @@ public class EventIngestService(
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
         }
-        var result = await IngestAsync(caller, request.Events, received.EventBytes, context.CancellationToken);
+        var result = await IngestAsync(caller, request.Events, received, context.CancellationToken);
         var response = new SendEventsResponse
         {
             Accepted = (uint)result.Accepted,
@@ -87,7 +87,7 @@ public class EventIngestService(
                 // Validation, enrichment and encoding run on the thread pool, so the next batch is read meanwhile:
                 // one stream can use every core, and its batches meet other calls' in the same group commit.
                 var events = batch.Events;
-                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, events, received.EventBytes, context.CancellationToken)));
+                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, events, received, context.CancellationToken)));
                 try
                 {
                     await inFlight.Writer.WriteAsync(pending, stop.Token);
@@ -193,8 +193,10 @@ public class EventIngestService(
         return new Caller(storeToken, client);
     }
 
-    private async Task<IngestResult> IngestAsync(Caller caller, RepeatedField<Event> events, ReadOnlyMemory<byte>[]? eventBytes, CancellationToken cancellationToken)
+    private async Task<IngestResult> IngestAsync<T>(Caller caller, RepeatedField<Event> events, Received<T> received, CancellationToken cancellationToken)
+        where T : Google.Protobuf.IMessage<T>
     {
+        var eventBytes = received.EventBytes;
         var incoming = new IncomingEvent[events.Count];
         for (var i = 0; i < incoming.Length; i++)
         {
@@ -208,6 +210,11 @@ public class EventIngestService(
         catch (QueueUnavailableException)
         {
             throw Unavailable("The event queue is unavailable; nothing of this batch was stored, send it again shortly.");
+        }
+        finally
+        {
+            // By now the path has copied the received bytes into the queue's own buffer (or failed): done with them.
+            received.Release();
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Google.Protobuf;
 using Grpc.Core;
 
@@ -9,11 +10,26 @@ namespace Beacon.Ingestion.Grpc;
 /// (<see cref="Ingestion.EncodedBatch"/>). <see cref="EventBytes"/> is null when the bytes could not be matched
 /// to the events; the events are then encoded from the parsed message, as for the JSON doors.
 /// </summary>
-public sealed class Received<T>(T message, ReadOnlyMemory<byte>[]? eventBytes) where T : IMessage<T>
+public sealed class Received<T>(T message, ReadOnlyMemory<byte>[]? eventBytes, byte[]? pooled) where T : IMessage<T>
 {
+    private byte[]? _pooled = pooled;
+
     public T Message { get; } = message;
 
-    public ReadOnlyMemory<byte>[]? EventBytes { get; } = eventBytes;
+    public ReadOnlyMemory<byte>[]? EventBytes { get; private set; } = eventBytes;
+
+    /// <summary>
+    /// Gives the pooled buffer behind <see cref="EventBytes"/> back once nothing reads them any more (the ingestion
+    /// path has copied them into the queue's bytes). Not calling it only leaves the buffer to the GC.
+    /// </summary>
+    public void Release()
+    {
+        EventBytes = null;
+        if (Interlocked.Exchange(ref _pooled, null) is { } buffer)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 }
 
 /// <summary>Reads a request into <see cref="Received{T}"/>: the parsed message, and where each event's bytes are.</summary>
@@ -25,27 +41,29 @@ public static class ReceivedMarshaller
             (received, context) => context.Complete(received.Message.ToByteArray()),
             context =>
             {
-                var payload = context.PayloadAsNewBuffer();
-                var message = parser.ParseFrom(payload);
-                var events = FindRecords(payload, eventsField);
-                return new Received<T>(message, events is not null && events.Length == eventCount(message) ? events : null);
+                var length = context.PayloadLength;
+                var payload = ArrayPool<byte>.Shared.Rent(length);
+                context.PayloadAsReadOnlySequence().CopyTo(payload);
+                var message = parser.ParseFrom(payload.AsSpan(0, length));
+                var events = FindRecords(payload, length, eventsField);
+                return new Received<T>(message, events is not null && events.Length == eventCount(message) ? events : null, payload);
             });
 
     /// <summary>The values of every record of length-delimited field <paramref name="field"/>; null if the bytes are not plain proto3 wire format.</summary>
-    public static ReadOnlyMemory<byte>[]? FindRecords(byte[] payload, int field)
+    public static ReadOnlyMemory<byte>[]? FindRecords(byte[] payload, int length, int field)
     {
         var records = new List<ReadOnlyMemory<byte>>();
         var position = 0;
-        while (position < payload.Length)
+        while (position < length)
         {
-            if (!TryReadVarint(payload, ref position, out var tag))
+            if (!TryReadVarint(payload, length, ref position, out var tag))
             {
                 return null;
             }
             switch ((WireFormat.WireType)(tag & 7))
             {
                 case WireFormat.WireType.Varint:
-                    if (!TryReadVarint(payload, ref position, out _))
+                    if (!TryReadVarint(payload, length, ref position, out _))
                     {
                         return null;
                     }
@@ -57,27 +75,27 @@ public static class ReceivedMarshaller
                     position += 4;
                     break;
                 case WireFormat.WireType.LengthDelimited:
-                    if (!TryReadVarint(payload, ref position, out var length) || length > (ulong)(payload.Length - position))
+                    if (!TryReadVarint(payload, length, ref position, out var size) || size > (ulong)(length - position))
                     {
                         return null;
                     }
                     if ((int)(tag >> 3) == field)
                     {
-                        records.Add(new ReadOnlyMemory<byte>(payload, position, (int)length));
+                        records.Add(new ReadOnlyMemory<byte>(payload, position, (int)size));
                     }
-                    position += (int)length;
+                    position += (int)size;
                     break;
                 default:
                     return null; // groups are not proto3
             }
         }
-        return position == payload.Length ? [.. records] : null;
+        return position == length ? [.. records] : null;
     }
 
-    private static bool TryReadVarint(byte[] bytes, ref int position, out ulong value)
+    private static bool TryReadVarint(byte[] bytes, int length, ref int position, out ulong value)
     {
         value = 0;
-        for (var shift = 0; shift < 64 && position < bytes.Length; shift += 7)
+        for (var shift = 0; shift < 64 && position < length; shift += 7)
         {
             var b = bytes[position++];
             value |= (ulong)(b & 0x7F) << shift;
