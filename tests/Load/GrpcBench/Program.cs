@@ -33,7 +33,10 @@ await using (var db = backends.CreateDbContext())
 {
     await DatabaseMigrator.MigrateAsync(db, CancellationToken.None);
 }
-var store = await backends.CreateStoreAsync(name: "grpc-load");
+// Each run gets a store of its own: with client ids, a store's dedup hash grows with every run, and a run that
+// came later would pay for the ids of the runs before it.
+var runs = 0;
+Task<TestStore> NewStoreAsync() => backends.CreateStoreAsync(name: $"grpc-load-{++runs}");
 await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
 
 var jsonUrl = $"http://127.0.0.1:{FreePort.Next()}";
@@ -118,10 +121,12 @@ try
     {
         if (only.Contains("json"))
         {
+            var store = await NewStoreAsync();
             await RecordAsync(round, "POST /beacon, 100 events (wrk -t2 -c64)", () => RunWrkAsync(jsonUrl, store.Token, seconds, withIds));
         }
         if (only.Contains("stream"))
         {
+            var store = await NewStoreAsync();
             await RecordAsync(round, $"gRPC Stream, 100 events/batch ({streams} streams x {window} in flight)", async () =>
             {
                 var result = await LoadGenerator.StreamAsync(new Uri(grpcUrl), store.Token, 2, streams, window, 100, warmUp, duration, withIds);
@@ -130,6 +135,7 @@ try
         }
         if (only.Contains("send"))
         {
+            var store = await NewStoreAsync();
             await RecordAsync(round, $"gRPC Send, 100 events/call ({concurrency} concurrent calls)", async () =>
             {
                 var result = await LoadGenerator.SendAsync(new Uri(grpcUrl), store.Token, 2, concurrency, 100, warmUp, duration, withIds);
