@@ -19,9 +19,10 @@ public static class QueueEntries
     /// </summary>
     public static NameValueEntry[] Fields(IReadOnlyList<EnrichedEvent> events)
     {
-        var shared = events.Count > 0 ? WithoutEvent(events[0]) : null;
+        var shared = events.Count > 0 ? events[0].Clone() : null;
+        shared?.Event = null;
         var batch = new EnrichedEventBatch();
-        if (shared is not null && events.All(e => WithoutEvent(e).Equals(shared)))
+        if (shared is not null && events.All(e => HasSharedFields(e, shared)))
         {
             batch.Shared = shared;
             batch.Events.AddRange(events.Select(e => new EnrichedEvent { Event = e.Event }));
@@ -33,11 +34,12 @@ public static class QueueEntries
         return [new(QueueKeys.BatchField, batch.ToByteArray())];
     }
 
-    private static EnrichedEvent WithoutEvent(EnrichedEvent envelope)
+    // Whether the envelope is the shared fields plus its event (compared without copying the event).
+    private static bool HasSharedFields(EnrichedEvent envelope, EnrichedEvent shared)
     {
-        var copy = envelope.Clone();
-        copy.Event = null;
-        return copy;
+        var probe = shared.Clone();
+        probe.Event = envelope.Event;
+        return probe.Equals(envelope);
     }
 
     /// <summary>The events of an entry in order, from batch and single-event fields alike; other fields are ignored.</summary>

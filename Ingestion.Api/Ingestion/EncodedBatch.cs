@@ -44,22 +44,18 @@ public sealed class EncodedBatch
     public int Count => RecordEnds.Length;
 
     /// <summary>Encodes <paramref name="events"/> with the shared envelope fields of <paramref name="envelope"/> (whose Event is unset).</summary>
-    /// <param name="received">Per event, its bytes as received, or empty; when given, they are used with
-    /// <paramref name="patches"/> (the fields the path changed) appended, instead of encoding the event.</param>
-    public static EncodedBatch Encode(IReadOnlyList<Event> events, EnrichedEvent envelope, string?[] clientIds,
-        IReadOnlyList<ReadOnlyMemory<byte>>? received = null, IReadOnlyList<EventPatch>? patches = null)
+    /// <param name="asReceived">Null, or per event its bytes as received (empty when it has none) with the fields the
+    /// path changed: such an event is written as those bytes plus the patch, instead of being encoded.</param>
+    public static EncodedBatch Encode(IReadOnlyList<Event> events, EnrichedEvent envelope, string?[] clientIds, ReceivedEvent[]? asReceived = null)
     {
         var shared = envelope.ToByteArray();
         var sizes = new int[events.Count];
-        var patchSizes = new int[events.Count];
+        var envelopeSizes = new int[events.Count];
         var total = 1 + CodedOutputStream.ComputeLengthSize(shared.Length) + shared.Length;
         for (var i = 0; i < events.Count; i++)
         {
-            var asReceived = received is not null && !received[i].IsEmpty;
-            var size = sizes[i] = asReceived
-                ? received![i].Length + (patchSizes[i] = patches?[i].Size ?? 0)
-                : events[i].CalculateSize();
-            var enveloped = 1 + CodedOutputStream.ComputeLengthSize(size) + size;
+            var size = sizes[i] = IsReceived(asReceived, i) ? asReceived![i].Size : events[i].CalculateSize();
+            var enveloped = envelopeSizes[i] = 1 + CodedOutputStream.ComputeLengthSize(size) + size;
             total += 1 + CodedOutputStream.ComputeLengthSize(enveloped) + enveloped;
         }
         var buffer = ArrayPool<byte>.Shared.Rent(total);
@@ -69,17 +65,12 @@ public sealed class EncodedBatch
         {
             var size = sizes[i];
             buffer[offset++] = EventsTag;
-            offset = WriteLength(buffer, offset, 1 + CodedOutputStream.ComputeLengthSize(size) + size);
+            offset = WriteLength(buffer, offset, envelopeSizes[i]);
             buffer[offset++] = EventTag;
             offset = WriteLength(buffer, offset, size);
-            if (received is not null && !received[i].IsEmpty)
+            if (IsReceived(asReceived, i))
             {
-                received[i].Span.CopyTo(buffer.AsSpan(offset));
-                offset += received[i].Length;
-                if (patchSizes[i] > 0)
-                {
-                    offset = patches![i].WriteTo(buffer, offset);
-                }
+                offset = asReceived![i].WriteTo(buffer, offset);
             }
             else
             {
@@ -94,6 +85,8 @@ public sealed class EncodedBatch
         offset += shared.Length;
         return new EncodedBatch(buffer, offset, ends, clientIds);
     }
+
+    private static bool IsReceived(ReceivedEvent[]? asReceived, int i) => asReceived is not null && !asReceived[i].Bytes.IsEmpty;
 
     /// <summary>Returns the buffer to the pool; call only after Redis acknowledged (a failed command may still be written later).</summary>
     public void Release()
@@ -115,6 +108,19 @@ public sealed class EncodedBatch
         }
         buffer[offset++] = (byte)value;
         return offset;
+    }
+}
+
+/// <summary>An event's protobuf bytes as received, and the fields the ingestion path changed, written after them.</summary>
+public readonly record struct ReceivedEvent(ReadOnlyMemory<byte> Bytes, EventPatch Patch)
+{
+    public int Size => Bytes.Length + Patch.Size;
+
+    /// <summary>Writes the bytes, then the patch, at <paramref name="offset"/>; returns where they end.</summary>
+    public int WriteTo(byte[] buffer, int offset)
+    {
+        Bytes.Span.CopyTo(buffer.AsSpan(offset));
+        return Patch.WriteTo(buffer, offset + Bytes.Length);
     }
 }
 

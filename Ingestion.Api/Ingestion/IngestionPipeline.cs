@@ -73,7 +73,7 @@ public sealed class IngestionPipeline(
         var facts = enricher.Describe(request.Client);
         var layers = request.Family == EventFamily.Layers;
         var clientIds = new string?[accepted.Count];
-        var patches = new EventPatch[accepted.Count];
+        ReceivedEvent[]? asReceived = null;
         for (var i = 0; i < accepted.Count; i++)
         {
             var e = accepted[i];
@@ -84,15 +84,15 @@ public sealed class IngestionPipeline(
             if (!received[i].IsEmpty)
             {
                 // What the path changed, appended to the received bytes (the last value of a field wins).
-                patches[i] = new EventPatch(
+                (asReceived ??= new ReceivedEvent[accepted.Count])[i] = new ReceivedEvent(received[i], new EventPatch(
                     clientIds[i] is null ? e.EventId : null,
                     channelWasSet ? null : e.ShoppingChannel,
                     !contextWasSet && e.ContextualData is not null,
-                    e.Currency.Length > 0 ? e.Currency : null); // upper-cased by the validator
+                    e.Currency.Length > 0 ? e.Currency : null)); // upper-cased by the validator
             }
         }
         var envelope = EventEnricher.Envelope(facts, request.Token.StoreId, request.Source, Timestamp.FromDateTime(DateTime.UtcNow));
-        var batch = EncodedBatch.Encode(accepted, envelope, clientIds, received, patches);
+        var batch = EncodedBatch.Encode(accepted, envelope, clientIds, asReceived);
 
         var started = Stopwatch.GetTimestamp();
         int duplicates;
