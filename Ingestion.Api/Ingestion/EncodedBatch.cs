@@ -28,6 +28,7 @@ public sealed class EncodedBatch
         Length = length;
         RecordEnds = recordEnds;
         ClientIds = clientIds;
+        HasClientIds = Array.Exists(clientIds, id => id is not null);
     }
 
     /// <summary>The entry field's bytes.</summary>
@@ -40,6 +41,9 @@ public sealed class EncodedBatch
 
     /// <summary>Per event, its client event_id (to dedup), or null when the server assigned the id.</summary>
     public string?[] ClientIds { get; }
+
+    /// <summary>Whether any event carries a client event_id, so the batch needs dedup.</summary>
+    public bool HasClientIds { get; }
 
     public int Count => RecordEnds.Length;
 

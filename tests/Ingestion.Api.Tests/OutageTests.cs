@@ -75,6 +75,38 @@ public sealed class OutageTests(IngestionHost host) : IClassFixture<IngestionHos
     }
 
     [Fact]
+    public async Task WhenRedisRefusesThePlainAppendOfEventsWithoutIdsTheAnswerIs503AndOtherBatchesAreUnharmed()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var factory = new ServiceFactory<Program>(host.Backends, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
+        });
+        var client = factory.CreateClient();
+        var store = await host.CreateStoreAsync();
+        Task<HttpResponseMessage> Post(string? id) => client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/beacon?token=" + store.Token)
+        {
+            Content = Json(Batch(id is null ? LayersEvent("page_view") : LayersEvent("page_view", $"\"event_id\":\"{id}\""))),
+        });
+        await using var check = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = check.GetDatabase();
+
+        // Batches without client ids are appended with a plain XADD, not the dedup script: it fails the same way.
+        await db.StringSetAsync(QueueKeys.Stream(0), "not a stream");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await Post(null)).StatusCode);
+
+        // Concurrent batches with and without ids share group commits: each is answered for its own append.
+        await db.KeyDeleteAsync(QueueKeys.Stream(0));
+        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Post(i % 2 == 0 ? null : $"mixed-{i}")));
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
+        var queued = await QueuedEventsAsync(check, store.StoreId);
+        Assert.Equal(40, queued.Count);
+        Assert.Equal(Enumerable.Range(0, 40).Where(i => i % 2 == 1).Select(i => $"mixed-{i}").Order(),
+            queued.Select(e => e.Event.EventId).Where(id => id.StartsWith("mixed-", StringComparison.Ordinal)).Order());
+        Assert.Equal(20, queued.Count(e => Guid.TryParse(e.Event.EventId, out var id) && id.Version == 7));
+    }
+
+    [Fact]
     public async Task ARevokedTokenStopsWorkingWithinASecondOfTheConfigMessage()
     {
         var store = await host.CreateStoreAsync();

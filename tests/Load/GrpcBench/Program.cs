@@ -36,6 +36,10 @@ await using (var db = backends.CreateDbContext())
 // Each run gets a store of its own: with client ids, a store's dedup hash grows with every run, and a run that
 // came later would pay for the ids of the runs before it.
 var runs = 0;
+// BENCH_TRIM=0 lets the stream grow for the whole run. By default it is trimmed while the load runs, as the worker
+// keeps it in production: a stream of gigabytes that nobody consumes makes Redis rewrite its AOF over and over
+// (forking and compressing the whole data set), which took a quarter of this machine's CPU from every door alike.
+var trim = Environment.GetEnvironmentVariable("BENCH_TRIM") != "0";
 Task<TestStore> NewStoreAsync() => backends.CreateStoreAsync(name: $"grpc-load-{++runs}");
 await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
 
@@ -87,32 +91,47 @@ try
     }
 
     var rows = new List<string>();
-    async Task RecordAsync(int round, string name, Func<Task<(double Events, double Calls, long Errors)>> run)
+    async Task RecordAsync(int round, string name, Func<Task<(double Events, double Calls, long Errors, long? Sent)>> run)
     {
+        ExternalToolCpu.Reset();
         await redis.GetDatabase().KeyDeleteAsync(QueueKeys.Stream(0));
         server.Refresh();
         var serverCpu = server.TotalProcessorTime;
         var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var machine = MachineCpu.Read();
         var redisCpu = await RedisCpuAsync(redis);
-        var (events, calls, errors) = await run();
+        using var trimming = new CancellationTokenSource();
+        var trimmer = trim ? TrimWhileRunningAsync(redis, trimming.Token) : Task.CompletedTask;
+        var (events, calls, errors, sent) = await run();
+        await trimming.CancelAsync();
+        await trimmer;
         redisCpu = await RedisCpuAsync(redis) - redisCpu;
+        var (machineBusy, machineTotal) = MachineCpu.Read() - machine;
         server.Refresh();
         serverCpu = server.TotalProcessorTime - serverCpu;
         clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
         // What is really in the stream over the whole run (warm-up included), to put the CPU time in proportion.
         var stored = await CountQueuedEventsAsync(redis);
+        if (sent is { } expected)
+        {
+            // A tool that cannot read gRPC's status: every event sent and not in the stream is an error.
+            errors = Math.Max(0, expected - stored);
+        }
         // The machine is shared, so events/s depends on what else runs (see the load average); CPU time per event
         // of the server does much less, and is the fairer comparison of the doors.
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
-        var client = name.StartsWith("gRPC", StringComparison.Ordinal)
-            ? (clientCpu.TotalMilliseconds * 1000 / Math.Max(1, stored)).ToString("0.00", CultureInfo.InvariantCulture)
-            : "(wrk)";
+        // wrk and h2load are child processes: their CPU is what `times` reported for them, warm-up included, as is
+        // the stored count; the .NET load generator runs in this process.
+        var generatorCpu = ExternalToolCpu.Used ?? clientCpu;
+        var client = (generatorCpu.TotalMilliseconds * 1000 / Math.Max(1, stored)).ToString("0.00", CultureInfo.InvariantCulture);
         rows.Add(string.Create(CultureInfo.InvariantCulture,
-            $"| {round} | {name} | {events:N0} | {calls:N0} | {errors} | {stored:N0} | {serverCpu.TotalMilliseconds * 1000 / Math.Max(1, stored):0.00} | {redisCpu.TotalMilliseconds * 1000 / Math.Max(1, stored):0.00} | {client} | {load} |"));
+            $"| {round} | {name} | {events:N0} | {calls:N0} | {errors} | {stored:N0} | {serverCpu.TotalMilliseconds * 1000 / Math.Max(1, stored):0.00} | {redisCpu.TotalMilliseconds * 1000 / Math.Max(1, stored):0.00} | {client} | {machineBusy * 1e6 / Math.Max(1, stored):0.00} | {100 * machineBusy / Math.Max(1e-9, machineTotal):0} % | {load} |"));
         Console.Error.WriteLine(rows[^1]);
     }
 
     // The three runs alternate, round after round, so that a change in the machine's load hits them alike.
+    // "h2load" drives the Stream door with nghttp2's h2load, a C load generator like wrk (no client ids only: its
+    // bodies are fixed).
     var only = Environment.GetEnvironmentVariable("BENCH_RUNS")?.Split(',') ?? ["json", "stream", "send"];
     // BENCH_EVENT_IDS=0: no client event ids (server UUIDv7s, no dedup), the setup of docs/benchmarks.md.
     var withIds = Environment.GetEnvironmentVariable("BENCH_EVENT_IDS") != "0";
@@ -130,8 +149,14 @@ try
             await RecordAsync(round, $"gRPC Stream, 100 events/batch ({streams} streams x {window} in flight)", async () =>
             {
                 var result = await LoadGenerator.StreamAsync(new Uri(grpcUrl), store.Token, 2, streams, window, 100, warmUp, duration, withIds);
-                return (result.EventsPerSecond, result.CallsPerSecond, result.Errors);
+                return (result.EventsPerSecond, result.CallsPerSecond, result.Errors, (long?)null);
             });
+        }
+        if (only.Contains("h2load") && !withIds)
+        {
+            var store = await NewStoreAsync();
+            await RecordAsync(round, $"gRPC Stream, 100 events/batch (h2load -c2, {streams} streams x {window} batches)", () =>
+                RunH2loadAsync(grpcUrl, store.Token, seconds, "Stream", streams, window));
         }
         if (only.Contains("send"))
         {
@@ -139,7 +164,7 @@ try
             await RecordAsync(round, $"gRPC Send, 100 events/call ({concurrency} concurrent calls)", async () =>
             {
                 var result = await LoadGenerator.SendAsync(new Uri(grpcUrl), store.Token, 2, concurrency, 100, warmUp, duration, withIds);
-                return (result.EventsPerSecond, result.CallsPerSecond, result.Errors);
+                return (result.EventsPerSecond, result.CallsPerSecond, result.Errors, (long?)null);
             });
         }
     }
@@ -151,8 +176,11 @@ try
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"{seconds} s measured after {warmUp.TotalSeconds:0} s warm-up, {cpus}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
     Console.WriteLine();
-    Console.WriteLine("| round | run | accepted events/s | requests or acks/s | errors | events in the stream after the run | Ingestion.Api CPU ms / 1,000 events | Redis CPU ms / 1,000 events | load generator CPU ms / 1,000 events | load average |");
-    Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    Console.WriteLine(trim
+        ? "The stream is trimmed while the load runs (XTRIM MAXLEN ~ 1000 entries every 100 ms), as a worker that keeps up would keep it."
+        : "The stream is not trimmed (BENCH_TRIM=0): it grows for the whole run, and Redis rewrites an AOF of gigabytes.");
+    Console.WriteLine("| round | run | accepted events/s | requests or acks/s | errors | events stored over the run | Ingestion.Api CPU µs / event | Redis CPU µs / event | load generator CPU µs / event | whole machine CPU µs / event | machine busy | load average |");
+    Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     rows.ForEach(Console.WriteLine);
     return 0;
 }
@@ -173,32 +201,76 @@ static async Task<TimeSpan> RedisCpuAsync(IConnectionMultiplexer redis)
                                 + double.Parse(info["used_cpu_sys"], CultureInfo.InvariantCulture));
 }
 
+// Every event appended over the run: the entries still in the stream are read and counted; the entries trimmed
+// away are counted from XINFO's entries-added, each holding as many events as every retained entry does (all
+// batches of a run have the same size; a run whose retained entries differ is reported as an error).
 static async Task<long> CountQueuedEventsAsync(IConnectionMultiplexer redis)
 {
     var db = redis.GetDatabase();
     long events = 0;
+    long entries = 0;
+    var sizes = new HashSet<int>();
     RedisValue after = "-";
     while (true)
     {
-        var entries = await db.StreamRangeAsync(QueueKeys.Stream(0), after, "+", count: 5000);
-        foreach (var entry in entries)
+        var batch = await db.StreamRangeAsync(QueueKeys.Stream(0), after, "+", count: 5000);
+        foreach (var entry in batch)
         {
-            events += QueueEntries.Count(entry.Values);
+            var count = QueueEntries.Count(entry.Values);
+            sizes.Add(count);
+            events += count;
+            entries++;
         }
-        if (entries.Length < 5000)
+        if (batch.Length < 5000)
         {
-            return events;
+            break;
         }
-        after = "(" + entries[^1].Id;
+        after = "(" + batch[^1].Id;
+    }
+    if (entries == 0)
+    {
+        return 0;
+    }
+    var info = (RedisResult[])(await db.ExecuteAsync("XINFO", "STREAM", QueueKeys.Stream(0)))!;
+    long added = 0;
+    for (var i = 0; i + 1 < info.Length; i += 2)
+    {
+        if ((string?)info[i] == "entries-added")
+        {
+            added = (long)info[i + 1];
+        }
+    }
+    if (sizes.Count != 1 && added > entries)
+    {
+        throw new InvalidOperationException($"Entries of different sizes ({string.Join(", ", sizes)}): the trimmed ones cannot be counted.");
+    }
+    return events + (added - entries) * sizes.First();
+}
+
+// Trims the stream as a worker that keeps up would: what was appended more than ~1,000 entries (~100,000 events) ago is gone.
+static async Task TrimWhileRunningAsync(IConnectionMultiplexer redis, CancellationToken cancellationToken)
+{
+    var db = redis.GetDatabase();
+    while (!cancellationToken.IsCancellationRequested)
+    {
+        try
+        {
+            await Task.Delay(100, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        await db.StreamTrimAsync(QueueKeys.Stream(0), 1_000, useApproximateMaxLength: true);
     }
 }
 
-static async Task<(double Events, double Calls, long Errors)> RunWrkAsync(string url, string token, int seconds, bool withIds)
+static async Task<(double Events, double Calls, long Errors, long? Sent)> RunWrkAsync(string url, string token, int seconds, bool withIds)
 {
     var script = Path.Combine(AppContext.BaseDirectory, "beacon-batch.lua");
     async Task<string> WrkAsync(int duration)
     {
-        var info = new ProcessStartInfo("wrk", ["-t2", "-c64", $"-d{duration}s", "-s", script, url])
+        var info = new ProcessStartInfo("bash", ExternalToolCpu.Wrap("wrk", "-t2", "-c64", $"-d{duration}s", "-s", script, url))
         {
             RedirectStandardOutput = true,
             Environment = { ["BATCH"] = "100", ["TOKEN"] = token, ["RUN"] = withIds ? Guid.NewGuid().ToString("N")[..12] : "" },
@@ -206,7 +278,7 @@ static async Task<(double Events, double Calls, long Errors)> RunWrkAsync(string
         using var wrk = Process.Start(info)!;
         var output = await wrk.StandardOutput.ReadToEndAsync();
         await wrk.WaitForExitAsync();
-        return output;
+        return ExternalToolCpu.Take(output);
     }
     await WrkAsync(5); // warm-up: JIT, token cache, connection pools
     var output = await WrkAsync(seconds);
@@ -215,5 +287,89 @@ static async Task<(double Events, double Calls, long Errors)> RunWrkAsync(string
     var non2xx = Regex.Match(output, @"Non-2xx or 3xx responses:\s+(\d+)") is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
     var total = long.Parse(Regex.Match(output, @"(\d+) requests in").Groups[1].Value, CultureInfo.InvariantCulture);
     // Only 201s carry stored events.
-    return (requests * 100 * (total - non2xx) / Math.Max(1, total), requests, non2xx);
+    return (requests * 100 * (total - non2xx) / Math.Max(1, total), requests, non2xx, null);
+}
+
+// A Stream (or Send) call per h2load request: the body holds `batches` gRPC-framed EventBatch messages of 100
+// events, sent at once, and the server answers with one ack per batch. h2load cannot see gRPC's status (it is in the
+// trailers), so the events sent are checked against what reached the Redis stream.
+static async Task<(double Events, double Calls, long Errors, long? Sent)> RunH2loadAsync(string url, string token, int seconds, string method, int streams, int batches)
+{
+    var factory = new RawBatchFactory(withEventIds: false);
+    var body = new MemoryStream();
+    for (var i = 1; i <= batches; i++)
+    {
+        var message = method == "Stream" ? factory.StreamBatch((ulong)i, 100) : factory.SendRequest(100);
+        body.WriteByte(0);
+        var length = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, message.Length);
+        body.Write(length);
+        body.Write(message);
+    }
+    var bodyFile = Path.GetTempFileName();
+    await File.WriteAllBytesAsync(bodyFile, body.ToArray());
+    try
+    {
+        async Task<string> H2loadAsync(int duration)
+        {
+            var info = new ProcessStartInfo("bash", ExternalToolCpu.Wrap("h2load", "-c2", $"-m{Math.Max(1, streams / 2)}", $"-D{duration}",
+                "-d", bodyFile, "-H", "content-type: application/grpc", "-H", "te: trailers", "-H", $"x-storefront-access-token: {token}",
+                "-H", "user-agent: BeaconLoad/1.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)", $"{url}/beacon.v1.EventIngest/{method}"))
+            {
+                RedirectStandardOutput = true,
+            };
+            using var h2load = Process.Start(info)!;
+            var output = await h2load.StandardOutput.ReadToEndAsync();
+            await h2load.WaitForExitAsync();
+            return ExternalToolCpu.Take(output);
+        }
+        static long Succeeded(string output) => long.Parse(Regex.Match(output, @"(\d+) succeeded").Groups[1].Value, CultureInfo.InvariantCulture);
+        var warmUp = Succeeded(await H2loadAsync(5));
+        var output = await H2loadAsync(seconds);
+        Console.Error.WriteLine(output);
+        var requests = double.Parse(Regex.Match(output, @"finished in [\d.]+m?s, ([\d.]+) req/s").Groups[1].Value, CultureInfo.InvariantCulture);
+        var failed = long.Parse(Regex.Match(output, @"(\d+) failed").Groups[1].Value, CultureInfo.InvariantCulture);
+        return (requests * batches * 100, requests * batches, failed, (warmUp + Succeeded(output)) * batches * 100L);
+    }
+    finally
+    {
+        File.Delete(bodyFile);
+    }
+}
+
+/// <summary>The CPU time of wrk or h2load, read from bash's <c>times</c> after the tool exits.</summary>
+static class ExternalToolCpu
+{
+    public static TimeSpan? Used { get; private set; }
+
+    public static void Reset() => Used = null;
+
+    // `times` prints the shell's user and system time, then its children's; it must not run in a subshell.
+    public static string[] Wrap(params string[] command) => ["-c", "\"$@\"; echo children-cpu; times", "_", .. command];
+
+    public static string Take(string output)
+    {
+        var m = Regex.Match(output, @"children-cpu\n.*\n(\d+)m([\d.]+)s (\d+)m([\d.]+)s");
+        if (m.Success)
+        {
+            double S(int g) => double.Parse(m.Groups[g].Value, CultureInfo.InvariantCulture);
+            Used = (Used ?? TimeSpan.Zero) + TimeSpan.FromSeconds(S(1) * 60 + S(2) + S(3) * 60 + S(4));
+        }
+        return output;
+    }
+}
+
+/// <summary>The whole machine's busy and total CPU time (all cores, seconds) from /proc/stat.</summary>
+readonly record struct MachineCpu(double Busy, double Total)
+{
+    public static MachineCpu Read()
+    {
+        // cpu  user nice system idle iowait irq softirq steal ...  (in USER_HZ, 100 per second)
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+            .Take(8).Select(f => double.Parse(f, CultureInfo.InvariantCulture) / 100).ToArray();
+        // Busy: user, nice, system, irq, softirq (not idle, iowait, or steal, which another VM had).
+        return new MachineCpu(fields[0] + fields[1] + fields[2] + fields[5] + fields[6], fields.Sum());
+    }
+
+    public static MachineCpu operator -(MachineCpu a, MachineCpu b) => new(a.Busy - b.Busy, a.Total - b.Total);
 }

@@ -1,5 +1,6 @@
 -- wrk script: POST /beacon with BATCH product views (env BATCH, TOKEN), each with an event_id unique across runs
 -- (RUN is a fresh prefix per wrk process; a repeated id would be a cheap duplicate and inflate the figure).
+-- Without RUN the events carry no event_id, and 64 prepared requests are cycled.
 local batch = tonumber(os.getenv("BATCH") or "100")
 local token = os.getenv("TOKEN")
 local run = os.getenv("RUN") or ""  -- empty: no event_id at all
@@ -11,7 +12,9 @@ setup = function(thread)
   thread:set("tid", thread_id)
 end
 
-request = function()
+local prepared = nil  -- without event ids: 64 requests built once and cycled, as the gRPC generator sends prepared bytes
+
+local build = function()
   local events = {}
   for i = 1, batch do
     counter = counter + 1
@@ -31,4 +34,18 @@ request = function()
     ["X-Storefront-Access-Token"] = token,
     ["User-Agent"] = "BeaconLoad/1.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)",
   }, body)
+end
+
+request = function()
+  if run ~= "" then
+    return build()  -- every event_id unique: each request is built anew
+  end
+  if not prepared then
+    prepared = {}
+    for i = 1, 64 do
+      prepared[i] = build()
+    end
+  end
+  counter = counter + 1
+  return prepared[counter % 64 + 1]
 end
