@@ -38,12 +38,15 @@ public sealed class EventEnricher(UserAgentParser userAgents, GeoLocator geo)
     // after enrichment changes an event's contextual data; whoever would must give the event its own Struct first.
     private static readonly Struct EmptyContextualData = new();
 
-    /// <summary>Completes an accepted event in place: event_id (UUIDv7), shopping_channel and contextual_data defaults.</summary>
-    public static void Complete(Event e, RequestEnrichment facts, bool layers)
+    /// <summary>
+    /// Completes an accepted event in place: event_id (a UUIDv7 of <paramref name="receivedAtUnixMilliseconds"/>, the
+    /// request's receipt, read once per request), shopping_channel and contextual_data defaults.
+    /// </summary>
+    public static void Complete(Event e, RequestEnrichment facts, bool layers, long receivedAtUnixMilliseconds)
     {
         if (e.EventId.Length == 0)
         {
-            e.EventId = EventIds.NewUuidV7().ToString();
+            e.EventId = EventIds.NewUuidV7(receivedAtUnixMilliseconds).ToString();
         }
         if (e.ShoppingChannel.Length == 0)
         {

@@ -72,6 +72,8 @@ public sealed class IngestionPipeline(
 
         var facts = enricher.Describe(request.Client);
         var layers = request.Family == EventFamily.Layers;
+        var receivedAt = DateTimeOffset.UtcNow;
+        var receivedAtMilliseconds = receivedAt.ToUnixTimeMilliseconds();
         var clientIds = new string?[accepted.Count];
         ReceivedEvent[]? asReceived = null;
         for (var i = 0; i < accepted.Count; i++)
@@ -80,7 +82,7 @@ public sealed class IngestionPipeline(
             clientIds[i] = e.EventId.Length > 0 ? e.EventId : null;
             var channelWasSet = e.ShoppingChannel.Length > 0;
             var contextWasSet = e.ContextualData is not null;
-            EventEnricher.Complete(e, facts, layers);
+            EventEnricher.Complete(e, facts, layers, receivedAtMilliseconds);
             if (!received[i].IsEmpty)
             {
                 // What the path changed, appended to the received bytes (the last value of a field wins).
@@ -91,7 +93,7 @@ public sealed class IngestionPipeline(
                     e.Currency.Length > 0 ? e.Currency : null)); // upper-cased by the validator
             }
         }
-        var envelope = EventEnricher.Envelope(facts, request.Token.StoreId, request.Source, Timestamp.FromDateTime(DateTime.UtcNow));
+        var envelope = EventEnricher.Envelope(facts, request.Token.StoreId, request.Source, Timestamp.FromDateTimeOffset(receivedAt));
         var batch = EncodedBatch.Encode(accepted, envelope, clientIds, asReceived);
 
         var started = Stopwatch.GetTimestamp();

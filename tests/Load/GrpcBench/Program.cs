@@ -9,7 +9,7 @@ using StackExchange.Redis;
 
 // gRPC ingestion benchmark: a Release Ingestion.Api process against real Postgres and Redis (AOF, appendfsync
 // everysec, as the AppHost runs it), driven by the load generator of tests/Load/GrpcClient, with POST /beacon
-// (wrk, 100-event batches) in the same run for comparison. Prints a Markdown table for docs/benchmarks-grpc.md.
+// (wrk) in the same run, all with BENCH_BATCH (100) events per request for comparison. Prints a Markdown table for docs/benchmarks-grpc.md.
 // Usage: dotnet run -c Release --project tests/Load/GrpcBench -- <Ingestion.Api.dll> [seconds=15] [streams=8] [window=8] [concurrency=64]
 if (args.Length < 1)
 {
@@ -23,6 +23,8 @@ var streams = Arg(2, 8);
 var window = Arg(3, 8);
 var concurrency = Arg(4, 64);
 var duration = TimeSpan.FromSeconds(seconds);
+// BENCH_BATCH (default 100): events per request, batch or call, for every run alike.
+var batchSize = int.Parse(Environment.GetEnvironmentVariable("BENCH_BATCH") ?? "100", CultureInfo.InvariantCulture);
 // BENCH_WARMUP (seconds, default 5): on one pinned core the JIT's tiering needs longer before the code is optimized.
 var warmUp = TimeSpan.FromSeconds(int.Parse(Environment.GetEnvironmentVariable("BENCH_WARMUP") ?? "5", CultureInfo.InvariantCulture));
 
@@ -141,29 +143,29 @@ try
         if (only.Contains("json"))
         {
             var store = await NewStoreAsync();
-            await RecordAsync(round, "POST /beacon, 100 events (wrk -t2 -c64)", () => RunWrkAsync(jsonUrl, store.Token, seconds, withIds));
+            await RecordAsync(round, $"POST /beacon, {batchSize} events (wrk -t2 -c{concurrency})", () => RunWrkAsync(jsonUrl, store.Token, seconds, concurrency, batchSize, withIds));
         }
         if (only.Contains("stream"))
         {
             var store = await NewStoreAsync();
-            await RecordAsync(round, $"gRPC Stream, 100 events/batch ({streams} streams x {window} in flight)", async () =>
+            await RecordAsync(round, $"gRPC Stream, {batchSize} events/batch ({streams} streams x {window} in flight)", async () =>
             {
-                var result = await LoadGenerator.StreamAsync(new Uri(grpcUrl), store.Token, 2, streams, window, 100, warmUp, duration, withIds);
+                var result = await LoadGenerator.StreamAsync(new Uri(grpcUrl), store.Token, 2, streams, window, batchSize, warmUp, duration, withIds);
                 return (result.EventsPerSecond, result.CallsPerSecond, result.Errors, (long?)null);
             });
         }
         if (only.Contains("h2load") && !withIds)
         {
             var store = await NewStoreAsync();
-            await RecordAsync(round, $"gRPC Stream, 100 events/batch (h2load -c2, {streams} streams x {window} batches)", () =>
-                RunH2loadAsync(grpcUrl, store.Token, seconds, "Stream", streams, window));
+            await RecordAsync(round, $"gRPC Stream, {batchSize} events/batch (h2load -c2, {streams} streams x {window} batches)", () =>
+                RunH2loadAsync(grpcUrl, store.Token, seconds, "Stream", streams, window, batchSize));
         }
         if (only.Contains("send"))
         {
             var store = await NewStoreAsync();
-            await RecordAsync(round, $"gRPC Send, 100 events/call ({concurrency} concurrent calls)", async () =>
+            await RecordAsync(round, $"gRPC Send, {batchSize} events/call ({concurrency} concurrent calls)", async () =>
             {
-                var result = await LoadGenerator.SendAsync(new Uri(grpcUrl), store.Token, 2, concurrency, 100, warmUp, duration, withIds);
+                var result = await LoadGenerator.SendAsync(new Uri(grpcUrl), store.Token, 2, concurrency, batchSize, warmUp, duration, withIds);
                 return (result.EventsPerSecond, result.CallsPerSecond, result.Errors, (long?)null);
             });
         }
@@ -265,15 +267,15 @@ static async Task TrimWhileRunningAsync(IConnectionMultiplexer redis, Cancellati
     }
 }
 
-static async Task<(double Events, double Calls, long Errors, long? Sent)> RunWrkAsync(string url, string token, int seconds, bool withIds)
+static async Task<(double Events, double Calls, long Errors, long? Sent)> RunWrkAsync(string url, string token, int seconds, int connections, int batchSize, bool withIds)
 {
     var script = Path.Combine(AppContext.BaseDirectory, "beacon-batch.lua");
     async Task<string> WrkAsync(int duration)
     {
-        var info = new ProcessStartInfo("bash", ExternalToolCpu.Wrap("wrk", "-t2", "-c64", $"-d{duration}s", "-s", script, url))
+        var info = new ProcessStartInfo("bash", ExternalToolCpu.Wrap("wrk", "-t2", $"-c{connections}", $"-d{duration}s", "-s", script, url))
         {
             RedirectStandardOutput = true,
-            Environment = { ["BATCH"] = "100", ["TOKEN"] = token, ["RUN"] = withIds ? Guid.NewGuid().ToString("N")[..12] : "" },
+            Environment = { ["BATCH"] = batchSize.ToString(CultureInfo.InvariantCulture), ["TOKEN"] = token, ["RUN"] = withIds ? Guid.NewGuid().ToString("N")[..12] : "" },
         };
         using var wrk = Process.Start(info)!;
         var output = await wrk.StandardOutput.ReadToEndAsync();
@@ -287,19 +289,19 @@ static async Task<(double Events, double Calls, long Errors, long? Sent)> RunWrk
     var non2xx = Regex.Match(output, @"Non-2xx or 3xx responses:\s+(\d+)") is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
     var total = long.Parse(Regex.Match(output, @"(\d+) requests in").Groups[1].Value, CultureInfo.InvariantCulture);
     // Only 201s carry stored events.
-    return (requests * 100 * (total - non2xx) / Math.Max(1, total), requests, non2xx, null);
+    return (requests * batchSize * (total - non2xx) / Math.Max(1, total), requests, non2xx, null);
 }
 
-// A Stream (or Send) call per h2load request: the body holds `batches` gRPC-framed EventBatch messages of 100
-// events, sent at once, and the server answers with one ack per batch. h2load cannot see gRPC's status (it is in the
+// A Stream (or Send) call per h2load request: the body holds `batches` gRPC-framed EventBatch messages of
+// `batchSize` events, sent at once, and the server answers with one ack per batch. h2load cannot see gRPC's status (it is in the
 // trailers), so the events sent are checked against what reached the Redis stream.
-static async Task<(double Events, double Calls, long Errors, long? Sent)> RunH2loadAsync(string url, string token, int seconds, string method, int streams, int batches)
+static async Task<(double Events, double Calls, long Errors, long? Sent)> RunH2loadAsync(string url, string token, int seconds, string method, int streams, int batches, int batchSize)
 {
     var factory = new RawBatchFactory(withEventIds: false);
     var body = new MemoryStream();
     for (var i = 1; i <= batches; i++)
     {
-        var message = method == "Stream" ? factory.StreamBatch((ulong)i, 100) : factory.SendRequest(100);
+        var message = method == "Stream" ? factory.StreamBatch((ulong)i, batchSize) : factory.SendRequest(batchSize);
         body.WriteByte(0);
         var length = new byte[4];
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, message.Length);
@@ -329,7 +331,7 @@ static async Task<(double Events, double Calls, long Errors, long? Sent)> RunH2l
         Console.Error.WriteLine(output);
         var requests = double.Parse(Regex.Match(output, @"finished in [\d.]+m?s, ([\d.]+) req/s").Groups[1].Value, CultureInfo.InvariantCulture);
         var failed = long.Parse(Regex.Match(output, @"(\d+) failed").Groups[1].Value, CultureInfo.InvariantCulture);
-        return (requests * batches * 100, requests * batches, failed, (warmUp + Succeeded(output)) * batches * 100L);
+        return (requests * batches * batchSize, requests * batches, failed, (warmUp + Succeeded(output)) * batches * (long)batchSize);
     }
     finally
     {
