@@ -8,8 +8,11 @@ internal sealed record Endpoint(string Name, int Port, string Protocols = "Http1
 /// <summary>
 /// One of the solution's services, run from its build output (<c>dotnet Service.dll</c>). References are injected
 /// the Aspire way: <c>ConnectionStrings__&lt;name&gt;</c> and <c>services__&lt;name&gt;__&lt;endpoint&gt;__0</c>.
+/// <paramref name="runtime"/>: .NET runtime settings only an environment variable can make (e.g. <c>DOTNET_GCgen0size</c>),
+/// each applied unless the AppHost's own environment already sets it.
 /// </summary>
-internal sealed class ProjectResource(string name, string projectName, IReadOnlyList<Endpoint> endpoints, int replicas)
+internal sealed class ProjectResource(
+    string name, string projectName, IReadOnlyList<Endpoint> endpoints, int replicas, IReadOnlyDictionary<string, string>? runtime = null)
 {
     private readonly List<(ChildProcess Process, string HealthUrl)> _instances = [];
 
@@ -38,6 +41,10 @@ internal sealed class ProjectResource(string name, string projectName, IReadOnly
                 ["OTEL_SERVICE_NAME"] = name,
                 ["OTEL_RESOURCE_ATTRIBUTES"] = $"service.instance.id={name}-{replica}",
             };
+            foreach (var (variable, value) in runtime ?? new Dictionary<string, string>())
+            {
+                env[variable] = Environment.GetEnvironmentVariable(variable) ?? value;
+            }
             string? healthUrl = null;
             foreach (var endpoint in endpoints)
             {

@@ -39,15 +39,11 @@ public sealed class EventEnricher(UserAgentParser userAgents, GeoLocator geo)
     private static readonly Struct EmptyContextualData = new();
 
     /// <summary>
-    /// Completes an accepted event in place: event_id (a UUIDv7 of <paramref name="receivedAtUnixMilliseconds"/>, the
-    /// request's receipt, read once per request), shopping_channel and contextual_data defaults.
+    /// Completes an accepted event in place: shopping_channel and contextual_data defaults. (A missing event_id is
+    /// the ingestion path's to assign: a received event gets it as bytes, see <see cref="EventPatch"/>.)
     /// </summary>
-    public static void Complete(Event e, RequestEnrichment facts, bool layers, long receivedAtUnixMilliseconds)
+    public static void Complete(Event e, RequestEnrichment facts, bool layers)
     {
-        if (e.EventId.Length == 0)
-        {
-            e.EventId = EventIds.NewUuidV7(receivedAtUnixMilliseconds).ToString();
-        }
         if (e.ShoppingChannel.Length == 0)
         {
             e.ShoppingChannel = facts.ShoppingChannel;

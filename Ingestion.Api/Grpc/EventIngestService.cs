@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Beacon.Core.Catalog;
 using Beacon.Ingestion.Ingestion;
 using Beacon.Protos.V1;
+using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
@@ -39,7 +40,7 @@ public class EventIngestService(
     {
         var request = received.Message;
         var caller = await AuthenticateAsync(context);
-        if (ShapeError(request.Events.Count) is { } problem)
+        if (ShapeError(received.EventCount) is { } problem)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
         }
@@ -76,7 +77,7 @@ public class EventIngestService(
             await foreach (var received in requestStream.ReadAllAsync(stop.Token))
             {
                 var batch = received.Message;
-                if (ShapeError(batch.Events.Count) is { } problem)
+                if (ShapeError(received.EventCount) is { } problem)
                 {
                     // Ack what came before, so the app knows exactly which batches are stored.
                     inFlight.Writer.Complete();
@@ -197,10 +198,10 @@ public class EventIngestService(
         where T : Google.Protobuf.IMessage<T>
     {
         var eventBytes = received.EventBytes;
-        var incoming = new IncomingEvent[events.Count];
+        var incoming = new IncomingEvent[received.EventCount];
         for (var i = 0; i < incoming.Length; i++)
         {
-            incoming[i] = IncomingEvent.Of(events[i], eventBytes is null ? default : eventBytes[i]);
+            incoming[i] = eventBytes is null ? IncomingEvent.Of(events[i]) : Translate(eventBytes[i], i);
         }
         try
         {
@@ -215,6 +216,25 @@ public class EventIngestService(
         {
             // By now the path has copied the received bytes into the queue's own buffer (or failed): done with them.
             received.Release();
+        }
+    }
+
+    // An event is read from its bytes; what WireEvent leaves to protobuf is parsed, and bytes that are no event
+    // reject that event alone (its index and why), not the batch around it.
+    private static IncomingEvent Translate(ReadOnlyMemory<byte> bytes, int index)
+    {
+        if (WireEvent.Read(bytes.Span) is { } wire)
+        {
+            return IncomingEvent.Of(wire, bytes);
+        }
+        try
+        {
+            return IncomingEvent.Of(Event.Parser.ParseFrom(bytes.Span), bytes);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            return IncomingEvent.Rejected(new EventRejection(index, RejectionCodes.NotAnObject,
+                $"event is not a valid beacon.v1.Event message: {ex.Message}"));
         }
     }
 

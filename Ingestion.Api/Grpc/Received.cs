@@ -5,16 +5,19 @@ using Grpc.Core;
 namespace Beacon.Ingestion.Grpc;
 
 /// <summary>
-/// A request message as it arrived, with the bytes of each of its events (in order), so the ingestion path can
-/// put an event's received bytes into the queue instead of encoding the parsed event again
-/// (<see cref="Ingestion.EncodedBatch"/>). <see cref="EventBytes"/> is null when the bytes could not be matched
-/// to the events; the events are then encoded from the parsed message, as for the JSON doors.
+/// A request message as it arrived. Normally <see cref="EventBytes"/> holds the bytes of each of its events (in
+/// order) and <see cref="Message"/> the rest of the message, without its events: the door reads each event from its
+/// bytes (<see cref="Ingestion.WireEvent"/>) and the queue carries those bytes instead of the event encoded again
+/// (<see cref="Ingestion.EncodedBatch"/>). When the bytes are not plain proto3 wire format, <see cref="EventBytes"/>
+/// is null and <see cref="Message"/> was parsed whole, events included; they are then encoded as for the JSON doors.
 /// </summary>
-public sealed class Received<T>(T message, ReadOnlyMemory<byte>[]? eventBytes, byte[]? pooled) where T : IMessage<T>
+public sealed class Received<T>(T message, int eventCount, ReadOnlyMemory<byte>[]? eventBytes, byte[]? pooled) where T : IMessage<T>
 {
     private byte[]? _pooled = pooled;
 
     public T Message { get; } = message;
+
+    public int EventCount { get; } = eventCount;
 
     public ReadOnlyMemory<byte>[]? EventBytes { get; private set; } = eventBytes;
 
@@ -32,7 +35,7 @@ public sealed class Received<T>(T message, ReadOnlyMemory<byte>[]? eventBytes, b
     }
 }
 
-/// <summary>Reads a request into <see cref="Received{T}"/>: the parsed message, and where each event's bytes are.</summary>
+/// <summary>Reads a request into <see cref="Received{T}"/>: where each event's bytes are, and the rest of the message.</summary>
 public static class ReceivedMarshaller
 {
     public static Marshaller<Received<T>> Create<T>(MessageParser<T> parser, Func<T, int> eventCount, int eventsField)
@@ -44,18 +47,28 @@ public static class ReceivedMarshaller
                 var length = context.PayloadLength;
                 var payload = ArrayPool<byte>.Shared.Rent(length);
                 context.PayloadAsReadOnlySequence().CopyTo(payload);
+                var rest = new List<byte>();
+                if (FindRecords(payload, length, eventsField, rest) is { } events)
+                {
+                    // Only the message's other fields (a stream batch's sequence: a few bytes) are parsed.
+                    return new Received<T>(parser.ParseFrom(rest.ToArray()), events.Length, events, payload);
+                }
                 var message = parser.ParseFrom(payload.AsSpan(0, length));
-                var events = FindRecords(payload, length, eventsField);
-                return new Received<T>(message, events is not null && events.Length == eventCount(message) ? events : null, payload);
+                ArrayPool<byte>.Shared.Return(payload);
+                return new Received<T>(message, eventCount(message), null, null);
             });
 
-    /// <summary>The values of every record of length-delimited field <paramref name="field"/>; null if the bytes are not plain proto3 wire format.</summary>
-    public static ReadOnlyMemory<byte>[]? FindRecords(byte[] payload, int length, int field)
+    /// <summary>
+    /// The values of every record of length-delimited field <paramref name="field"/>; null if the bytes are not plain
+    /// proto3 wire format. The records of the other fields are appended to <paramref name="others"/> when given.
+    /// </summary>
+    public static ReadOnlyMemory<byte>[]? FindRecords(byte[] payload, int length, int field, List<byte>? others = null)
     {
         var records = new List<ReadOnlyMemory<byte>>();
         var position = 0;
         while (position < length)
         {
+            var start = position;
             if (!TryReadVarint(payload, length, ref position, out var tag))
             {
                 return null;
@@ -82,11 +95,17 @@ public static class ReceivedMarshaller
                     if ((int)(tag >> 3) == field)
                     {
                         records.Add(new ReadOnlyMemory<byte>(payload, position, (int)size));
+                        position += (int)size;
+                        continue;
                     }
                     position += (int)size;
                     break;
                 default:
                     return null; // groups are not proto3
+            }
+            if (others is not null && position <= length)
+            {
+                others.AddRange(payload.AsSpan(start, position - start));
             }
         }
         return position == length ? [.. records] : null;

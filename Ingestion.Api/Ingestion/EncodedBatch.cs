@@ -50,7 +50,7 @@ public sealed class EncodedBatch
     /// <summary>Encodes <paramref name="events"/> with the shared envelope fields of <paramref name="envelope"/> (whose Event is unset).</summary>
     /// <param name="asReceived">Null, or per event its bytes as received (empty when it has none) with the fields the
     /// path changed: such an event is written as those bytes plus the patch, instead of being encoded.</param>
-    public static EncodedBatch Encode(IReadOnlyList<Event> events, EnrichedEvent envelope, string?[] clientIds, ReceivedEvent[]? asReceived = null)
+    public static EncodedBatch Encode(IReadOnlyList<Event?> events, EnrichedEvent envelope, string?[] clientIds, ReceivedEvent[]? asReceived = null)
     {
         var shared = envelope.ToByteArray();
         var sizes = new int[events.Count];
@@ -58,7 +58,7 @@ public sealed class EncodedBatch
         var total = 1 + CodedOutputStream.ComputeLengthSize(shared.Length) + shared.Length;
         for (var i = 0; i < events.Count; i++)
         {
-            var size = sizes[i] = IsReceived(asReceived, i) ? asReceived![i].Size : events[i].CalculateSize();
+            var size = sizes[i] = IsReceived(asReceived, i) ? asReceived![i].Size : events[i]!.CalculateSize();
             var enveloped = envelopeSizes[i] = 1 + CodedOutputStream.ComputeLengthSize(size) + size;
             total += 1 + CodedOutputStream.ComputeLengthSize(enveloped) + enveloped;
         }
@@ -78,7 +78,7 @@ public sealed class EncodedBatch
             }
             else
             {
-                events[i].WriteTo(buffer.AsSpan(offset, size));
+                events[i]!.WriteTo(buffer.AsSpan(offset, size));
                 offset += size;
             }
             ends[i] = offset;
@@ -133,12 +133,17 @@ public readonly record struct ReceivedEvent(ReadOnlyMemory<byte> Bytes, EventPat
 /// (a later value of a field wins when protobuf reads it): the server's event id, the inferred shopping channel,
 /// an empty <c>contextual_data</c>, the upper-cased currency. Null or false: not changed.
 /// </summary>
-public readonly record struct EventPatch(string? EventId, string? ShoppingChannel, bool EmptyContextualData, string? Currency)
+public readonly record struct EventPatch(Guid? ServerEventId, string? ShoppingChannel, bool EmptyContextualData, string? Currency)
 {
     private static readonly int ContextualDataSize = CodedOutputStream.ComputeTagSize(Event.ContextualDataFieldNumber) + 1;
 
+    // A Guid's "D" text: 36 ASCII characters, lower case, as Guid.ToString() gives it.
+    private const int GuidTextLength = 36;
+    private static readonly int ServerEventIdSize =
+        CodedOutputStream.ComputeTagSize(Event.EventIdFieldNumber) + CodedOutputStream.ComputeLengthSize(GuidTextLength) + GuidTextLength;
+
     public int Size =>
-        StringSize(Event.EventIdFieldNumber, EventId)
+        (ServerEventId is null ? 0 : ServerEventIdSize)
         + StringSize(Event.ShoppingChannelFieldNumber, ShoppingChannel)
         + (EmptyContextualData ? ContextualDataSize : 0)
         + StringSize(Event.CurrencyFieldNumber, Currency);
@@ -146,7 +151,14 @@ public readonly record struct EventPatch(string? EventId, string? ShoppingChanne
     /// <summary>Writes the fields in field-number order at <paramref name="offset"/>; returns where they end.</summary>
     public int WriteTo(byte[] buffer, int offset)
     {
-        offset = WriteString(buffer, offset, Event.EventIdFieldNumber, EventId);
+        if (ServerEventId is { } id)
+        {
+            offset = EncodedBatch.WriteLength(buffer, offset, Tag(Event.EventIdFieldNumber));
+            buffer[offset++] = GuidTextLength;
+            // Straight to UTF-8: no string, no transcoding.
+            id.TryFormat(buffer.AsSpan(offset, GuidTextLength), out var written);
+            offset += written;
+        }
         if (EmptyContextualData)
         {
             offset = EncodedBatch.WriteLength(buffer, offset, Tag(Event.ContextualDataFieldNumber));

@@ -10,7 +10,16 @@ namespace Beacon.Ingestion.Ingestion;
 /// </summary>
 public static class EventStringFields
 {
-    public sealed record Accessor(EventField Field, Func<Event, string> Get, Action<Event, string> Set);
+    public sealed record Accessor(EventField Field, Func<Event, string> Get, Action<Event, string> Set)
+    {
+        /// <summary>The field's number in <c>beacon.v1.Event</c>.</summary>
+        public int FieldNumber { get; } = FieldNumberOf(Field);
+    }
+
+    /// <summary>A catalog field's number in <c>beacon.v1.Event</c>, whose field names are the catalog's (Layers) names.</summary>
+    public static int FieldNumberOf(EventField field) =>
+        Event.Descriptor.FindFieldByName(field.Name)?.FieldNumber
+        ?? throw new InvalidOperationException($"beacon.v1.Event has no field '{field.Name}' for the catalog's field of that name.");
 
     private static readonly Accessor[] All =
     [

@@ -8,10 +8,15 @@ namespace Beacon.Ingestion.Ingestion;
 /// <summary>
 /// Checks a translated event against <see cref="EventCatalog"/>: known type, required fields present, lengths
 /// and formats. Reasons name fields as the family's JSON does (<c>product_id</c> or <c>productId</c>).
+/// The same rules read a parsed <see cref="Event"/> or an event read from its received bytes (<see cref="IEventFields"/>).
 /// </summary>
 public static class EventValidator
 {
-    public static EventRejection? Validate(Event e, EventFamily family, int index)
+    public const int MaxProductIdLength = 256;
+
+    public static EventRejection? Validate(Event e, EventFamily family, int index) => Validate(new ParsedEventFields(e), family, index);
+
+    public static EventRejection? Validate<TFields>(TFields e, EventFamily family, int index) where TFields : IEventFields
     {
         var typeField = Name(EventCatalog.EventType, family);
         if (e.EventType.Length == 0)
@@ -23,17 +28,17 @@ public static class EventValidator
         {
             return new(index, RejectionCodes.UnknownType, $"unknown {typeField} '{Shorten(e.EventType)}'");
         }
-        foreach (var (field, isPresent) in RequiredOf[definition])
+        foreach (var requirement in RequiredOf[definition])
         {
-            if (!isPresent(e))
+            if (!e.IsPresent(requirement))
             {
-                return new(index, RejectionCodes.MissingField, $"missing required field '{definition.JsonName(field)}'");
+                return new(index, RejectionCodes.MissingField, $"missing required field '{definition.JsonName(requirement.Field)}'");
             }
         }
         foreach (var accessor in EventStringFields.WithMaxLength(family))
         {
             var field = accessor.Field;
-            if (accessor.Get(e).Length > field.MaxLength)
+            if (e.LengthOf(accessor) > field.MaxLength)
             {
                 return new(index, RejectionCodes.TooLong,
                     $"field '{definition.JsonName(field)}' is longer than {field.MaxLength} characters");
@@ -51,12 +56,9 @@ public static class EventValidator
         {
             return Invalid(index, definition, EventCatalog.Currency, "must be a three-letter ISO 4217 code such as USD");
         }
-        foreach (var id in e.ProductIds)
+        if (e.HasInvalidProductId)
         {
-            if (id.Length == 0 || id.Length > 256)
-            {
-                return Invalid(index, definition, EventCatalog.ProductIds, "must hold ids of 1 to 256 characters");
-            }
+            return Invalid(index, definition, EventCatalog.ProductIds, $"must hold ids of 1 to {MaxProductIdLength} characters");
         }
         return null;
     }
@@ -77,9 +79,10 @@ public static class EventValidator
     private static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "...";
 
     // Per catalog type, its required fields with their presence checks, resolved once (by reference: types are singletons).
-    private static readonly FrozenDictionary<EventTypeDefinition, (EventField Field, Func<Event, bool> IsPresent)[]> RequiredOf =
-        EventCatalog.All.ToFrozenDictionary<EventTypeDefinition, EventTypeDefinition, (EventField, Func<Event, bool>)[]>(
-            t => t, t => [.. t.Required.Select(f => (f, PresenceCheck(f)))], ReferenceEqualityComparer.Instance);
+    private static readonly FrozenDictionary<EventTypeDefinition, EventRequirement[]> RequiredOf =
+        EventCatalog.All.ToFrozenDictionary<EventTypeDefinition, EventTypeDefinition, EventRequirement[]>(
+            t => t, t => [.. t.Required.Select(f => new EventRequirement(f, PresenceCheck(f), EventStringFields.FieldNumberOf(f)))],
+            ReferenceEqualityComparer.Instance);
 
     private static Func<Event, bool> PresenceCheck(EventField field)
     {

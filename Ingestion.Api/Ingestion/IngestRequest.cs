@@ -12,14 +12,20 @@ public static class IngestSources
 }
 
 /// <summary>
-/// One event as a door hands it to <see cref="IngestionPipeline"/>: either a translated <see cref="Event"/>, or
-/// the reason the door could not translate it (e.g. a field of the wrong JSON type), which drops it.
+/// One event as a door hands it to <see cref="IngestionPipeline"/>: a translated <see cref="Event"/>, an event read
+/// from its protobuf bytes (<see cref="Wire"/>), or the reason the door could not translate it (e.g. a field of the
+/// wrong JSON type), which drops it.
 /// <paramref name="Received"/>: the event's protobuf bytes as they arrived (gRPC), which the queue then carries
 /// as they are, with only the fields the path changed appended; empty when the door translated the event.
 /// </summary>
-public readonly record struct IncomingEvent(Event? Event, EventRejection? Rejection, ReadOnlyMemory<byte> Received = default)
+public readonly record struct IncomingEvent(Event? Event, EventRejection? Rejection, ReadOnlyMemory<byte> Received = default, WireEvent? Wire = null)
 {
     public static IncomingEvent Of(Event @event, ReadOnlyMemory<byte> received = default) => new(@event, null, received);
+
+    public static IncomingEvent Of(WireEvent wire, ReadOnlyMemory<byte> received) => new(null, null, received, wire);
+
+    /// <summary>The event's type as sent ("" when none), for metrics and the drop log.</summary>
+    public string? EventType => Event?.EventType ?? Wire?.EventType;
 
     public static IncomingEvent Rejected(EventRejection rejection) => new(null, rejection);
 }

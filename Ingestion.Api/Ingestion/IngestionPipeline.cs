@@ -37,25 +37,23 @@ public sealed class IngestionPipeline(
         var events = request.Events;
         List<EventRejection>? rejections = null;
         List<(EventRejection, string?)>? dropped = null;
-        var accepted = new List<Event>(events.Count);
-        var received = new List<ReadOnlyMemory<byte>>(events.Count);
+        var accepted = new List<IncomingEvent>(events.Count);
         for (var i = 0; i < events.Count; i++)
         {
             var incoming = events[i];
             var rejection = incoming.Rejection?.WithIndex(i)
-                ?? (incoming.Event is null
-                    ? new EventRejection(i, RejectionCodes.NotAnObject, "event is missing")
+                ?? (incoming.Wire is { } wire ? EventValidator.Validate(new WireEventFields(wire), request.Family, i)
+                    : incoming.Event is null ? new EventRejection(i, RejectionCodes.NotAnObject, "event is missing")
                     : EventValidator.Validate(incoming.Event, request.Family, i));
             if (rejection is null)
             {
-                accepted.Add(incoming.Event!);
-                received.Add(incoming.Received);
+                accepted.Add(incoming);
                 continue;
             }
             (rejections ??= []).Add(rejection);
             if (!request.DryRun)
             {
-                var type = incoming.Event?.EventType;
+                var type = incoming.EventType;
                 metrics.Dropped(request.Source, rejection.Code, type);
                 (dropped ??= []).Add((rejection, type));
             }
@@ -75,26 +73,39 @@ public sealed class IngestionPipeline(
         var receivedAt = DateTimeOffset.UtcNow;
         var receivedAtMilliseconds = receivedAt.ToUnixTimeMilliseconds();
         var clientIds = new string?[accepted.Count];
+        var parsed = new Event?[accepted.Count];
         ReceivedEvent[]? asReceived = null;
         for (var i = 0; i < accepted.Count; i++)
         {
-            var e = accepted[i];
-            clientIds[i] = e.EventId.Length > 0 ? e.EventId : null;
-            var channelWasSet = e.ShoppingChannel.Length > 0;
-            var contextWasSet = e.ContextualData is not null;
-            EventEnricher.Complete(e, facts, layers, receivedAtMilliseconds);
-            if (!received[i].IsEmpty)
+            var incoming = accepted[i];
+            var e = incoming.Event;
+            var clientId = e?.EventId ?? incoming.Wire!.EventId;
+            clientIds[i] = clientId.Length > 0 ? clientId : null;
+            // A server id is a UUIDv7 of the request's receipt. A received event gets it as bytes in its patch: the
+            // id's text would only be encoded again.
+            Guid? serverId = clientIds[i] is null ? EventIds.NewUuidV7(receivedAtMilliseconds) : null;
+            if (incoming.Received.IsEmpty)
             {
-                // What the path changed, appended to the received bytes (the last value of a field wins).
-                (asReceived ??= new ReceivedEvent[accepted.Count])[i] = new ReceivedEvent(received[i], new EventPatch(
-                    clientIds[i] is null ? e.EventId : null,
-                    channelWasSet ? null : e.ShoppingChannel,
-                    !contextWasSet && e.ContextualData is not null,
-                    e.Currency.Length > 0 ? e.Currency : null)); // upper-cased by the validator
+                EventEnricher.Complete(e!, facts, layers);
+                if (serverId is { } id)
+                {
+                    e!.EventId = id.ToString();
+                }
+                parsed[i] = e;
+                continue;
             }
+            // What the path changed, appended to the received bytes (the last value of a field wins).
+            var channelWasSet = e is not null ? e.ShoppingChannel.Length > 0 : incoming.Wire!.Has(Event.ShoppingChannelFieldNumber);
+            var contextWasSet = e is not null ? e.ContextualData is not null : incoming.Wire!.Has(Event.ContextualDataFieldNumber);
+            var currency = e?.Currency ?? incoming.Wire!.Currency; // upper-cased by the validator
+            (asReceived ??= new ReceivedEvent[accepted.Count])[i] = new ReceivedEvent(incoming.Received, new EventPatch(
+                serverId,
+                channelWasSet ? null : facts.ShoppingChannel,
+                layers && !contextWasSet,
+                currency.Length > 0 ? currency : null));
         }
         var envelope = EventEnricher.Envelope(facts, request.Token.StoreId, request.Source, Timestamp.FromDateTimeOffset(receivedAt));
-        var batch = EncodedBatch.Encode(accepted, envelope, clientIds, asReceived);
+        var batch = EncodedBatch.Encode(parsed, envelope, clientIds, asReceived);
 
         var started = Stopwatch.GetTimestamp();
         int duplicates;

@@ -51,6 +51,38 @@ public sealed class ReceivedBytesTests(GrpcServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task BytesThatAreNoEventRejectThatEventAloneAndAnEventWithContextualDataKeepsIt()
+    {
+        var store = await fixture.Backends.CreateStoreAsync();
+        var first = TestEvents.ProductView();
+        var withContext = TestEvents.ProductView();
+        withContext.ContextualData = new Google.Protobuf.WellKnownTypes.Struct
+        {
+            Fields = { ["screen"] = Google.Protobuf.WellKnownTypes.Value.ForString("pdp") },
+        };
+        var last = TestEvents.ProductView();
+        byte[] notUtf8 = [.. TestEvents.ProductView().ToByteArray(), 0x22, 0x02, 0xC3, 0x28]; // session_id: not UTF-8
+        byte[] truncated = [0x12, 0x40, 0x61]; // event_type said to be 64 bytes long, 1 follows
+        var request = new CodedOutputBuilder()
+            .Record(SendEventsRequest.EventsFieldNumber, first.ToByteArray())
+            .Record(SendEventsRequest.EventsFieldNumber, notUtf8)
+            .Record(SendEventsRequest.EventsFieldNumber, withContext.ToByteArray())
+            .Record(SendEventsRequest.EventsFieldNumber, truncated)
+            .Record(SendEventsRequest.EventsFieldNumber, last.ToByteArray())
+            .ToArray();
+
+        var response = await fixture.Server.Channel.CreateCallInvoker().AsyncUnaryCall(
+            RawSend, null, new CallOptions(GrpcIngestionServer.TokenMetadata(store.Token)), request);
+
+        Assert.Equal((3u, 2u), (response.Accepted, response.Rejected));
+        Assert.Equal([1u, 3u], response.Rejections.Select(r => r.Index));
+        Assert.All(response.Rejections, r => Assert.StartsWith("event is not a valid beacon.v1.Event message", r.Reason));
+        var queued = await QueuedEvents.OfStoreAsync(fixture.Backends.RedisConnectionString, store.StoreId);
+        Assert.Equal([first.EventId, withContext.EventId, last.EventId], queued.Select(e => e.Event.EventId));
+        Assert.Equal("pdp", queued[1].Event.ContextualData.Fields["screen"].StringValue);
+    }
+
+    [Fact]
     public void RecordsOfAFieldAreFoundAndMalformedBytesAreRefused()
     {
         var batch = TestEvents.Batch(7, 3);

@@ -63,11 +63,14 @@ var info = new ProcessStartInfo(serviceCpus is null ? "dotnet" : "taskset", serv
         ["ConnectionStrings__redis"] = redisServer.ConnectionString,
         ["Logging__LogLevel__Default"] = "Warning",
         ["ASPNETCORE_ENVIRONMENT"] = "Production",
+        // As the AppHost runs the service (AppHost/Orchestration/BeaconApplication.cs); BENCH_GEN0SIZE overrides it.
+        ["DOTNET_GCgen0size"] = Environment.GetEnvironmentVariable("BENCH_GEN0SIZE") ?? "0x4000000",
     },
 };
 using var server = Process.Start(info)!;
 ProcessReaper.Track(server.Id);
-server.OutputDataReceived += (_, _) => { };
+// The service logs at Warning: whatever it prints (a refused batch, a Redis timeout) explains an error count.
+server.OutputDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"[ingestion] {e.Data}"); };
 server.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"[ingestion] {e.Data}"); };
 server.BeginOutputReadLine();
 server.BeginErrorReadLine();
