@@ -1,4 +1,5 @@
 using System.Buffers;
+using Beacon.Ingestion.Ingestion;
 using Google.Protobuf;
 using Grpc.Core;
 
@@ -64,66 +65,27 @@ public static class ReceivedMarshaller
     /// </summary>
     public static ReadOnlyMemory<byte>[]? FindRecords(byte[] payload, int length, int field, List<byte>? others = null)
     {
+        var bytes = payload.AsSpan(0, length);
         var records = new List<ReadOnlyMemory<byte>>();
         var position = 0;
         while (position < length)
         {
             var start = position;
-            if (!TryReadVarint(payload, length, ref position, out var tag))
+            if (!ProtoWire.TryReadTag(bytes, ref position, out var number, out var type)
+                || !ProtoWire.TryReadValue(bytes, ref position, type, out _, out var value))
             {
                 return null;
             }
-            switch ((WireFormat.WireType)(tag & 7))
+            if (number == field && type == WireFormat.WireType.LengthDelimited)
             {
-                case WireFormat.WireType.Varint:
-                    if (!TryReadVarint(payload, length, ref position, out _))
-                    {
-                        return null;
-                    }
-                    break;
-                case WireFormat.WireType.Fixed64:
-                    position += 8;
-                    break;
-                case WireFormat.WireType.Fixed32:
-                    position += 4;
-                    break;
-                case WireFormat.WireType.LengthDelimited:
-                    if (!TryReadVarint(payload, length, ref position, out var size) || size > (ulong)(length - position))
-                    {
-                        return null;
-                    }
-                    if ((int)(tag >> 3) == field)
-                    {
-                        records.Add(new ReadOnlyMemory<byte>(payload, position, (int)size));
-                        position += (int)size;
-                        continue;
-                    }
-                    position += (int)size;
-                    break;
-                default:
-                    return null; // groups are not proto3
+                records.Add(new ReadOnlyMemory<byte>(payload, position - value.Length, value.Length));
             }
-            if (others is not null && position <= length)
+            else
             {
-                others.AddRange(payload.AsSpan(start, position - start));
+                others?.AddRange(bytes[start..position]);
             }
         }
-        return position == length ? [.. records] : null;
-    }
-
-    private static bool TryReadVarint(byte[] bytes, int length, ref int position, out ulong value)
-    {
-        value = 0;
-        for (var shift = 0; shift < 64 && position < length; shift += 7)
-        {
-            var b = bytes[position++];
-            value |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return true;
-            }
-        }
-        return false;
+        return [.. records];
     }
 }
 

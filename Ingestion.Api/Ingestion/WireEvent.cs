@@ -67,85 +67,59 @@ public sealed class WireEvent
         var position = 0;
         while (position < bytes.Length)
         {
-            if (!TryReadVarint(bytes, ref position, out var tag) || tag >> 3 == 0 || tag > uint.MaxValue)
+            if (!ProtoWire.TryReadTag(bytes, ref position, out var number, out var wireType)
+                || !ProtoWire.TryReadValue(bytes, ref position, wireType, out var value, out var field))
             {
                 return null;
             }
-            var number = (int)(tag >> 3);
             var kind = number < Kinds.Length ? Kinds[number] : Kind.Unknown;
-            switch ((WireFormat.WireType)(tag & 7))
+            if (kind == Kind.ParseInstead)
             {
-                case WireFormat.WireType.Varint:
-                    if (!TryReadVarint(bytes, ref position, out var value))
-                    {
-                        return null;
-                    }
-                    if (kind == Kind.ParseInstead)
-                    {
-                        return null;
-                    }
-                    if (kind == Kind.Position)
-                    {
-                        e.HasPosition = true;
-                        e.Position = (uint)value; // protobuf keeps the low 32 bits of a longer varint
-                        e._values[number] = 1;
-                    }
-                    break;
-                case WireFormat.WireType.Fixed64:
-                    position += 8;
-                    break;
-                case WireFormat.WireType.Fixed32:
-                    position += 4;
-                    break;
-                case WireFormat.WireType.LengthDelimited:
-                    if (!TryReadVarint(bytes, ref position, out var length) || length > (ulong)(bytes.Length - position))
-                    {
-                        return null;
-                    }
-                    var field = bytes.Slice(position, (int)length);
-                    position += (int)length;
-                    switch (kind)
-                    {
-                        case Kind.String:
-                            if ((e._values[number] = CharCount(field)) < 0)
-                            {
-                                return null;
-                            }
-                            switch (number)
-                            {
-                                case Event.EventTypeFieldNumber: type = field; break;
-                                case Event.EventIdFieldNumber: id = field; break;
-                                case Event.RevenueFieldNumber: revenue = field; break;
-                                case Event.CurrencyFieldNumber: currency = field; break;
-                            }
-                            break;
-                        case Kind.Strings:
-                            e._values[number]++;
-                            var chars = CharCount(field);
-                            if (chars < 0)
-                            {
-                                return null;
-                            }
-                            e.HasInvalidProductId |= chars == 0 || chars > EventValidator.MaxProductIdLength;
-                            break;
-                        case Kind.Timestamp:
-                            if (!IsWellFormed(field))
-                            {
-                                return null;
-                            }
-                            e._values[number] = 1;
-                            break;
-                        case Kind.ParseInstead:
-                            return null;
-                    }
-                    break;
-                default:
-                    return null; // groups (not proto3) or no wire type at all
+                return null;
             }
-        }
-        if (position != bytes.Length)
-        {
-            return null; // a fixed-size value ran past the end
+            if (wireType == WireFormat.WireType.Varint && kind == Kind.Position)
+            {
+                e.HasPosition = true;
+                e.Position = (uint)value; // protobuf keeps the low 32 bits of a longer varint
+                e._values[number] = 1;
+            }
+            else if (wireType == WireFormat.WireType.LengthDelimited)
+            {
+                switch (kind)
+                {
+                    case Kind.String:
+                        if ((e._values[number] = CharCount(field)) < 0)
+                        {
+                            return null;
+                        }
+                        switch (number)
+                        {
+                            case Event.EventTypeFieldNumber: type = field; break;
+                            case Event.EventIdFieldNumber: id = field; break;
+                            case Event.RevenueFieldNumber: revenue = field; break;
+                            case Event.CurrencyFieldNumber: currency = field; break;
+                        }
+                        break;
+                    case Kind.Strings:
+                        e._values[number]++;
+                        var chars = CharCount(field);
+                        if (chars < 0)
+                        {
+                            return null;
+                        }
+                        e.HasInvalidProductId |= chars == 0 || chars > EventValidator.MaxProductIdLength;
+                        break;
+                    case Kind.Timestamp:
+                        // Only scalars inside: well-formed bytes are all protobuf needs (it merges repeated records).
+                        if (!ProtoWire.IsWellFormed(field))
+                        {
+                            return null;
+                        }
+                        e._values[number] = 1;
+                        break;
+                }
+            }
+            // Anything else (an unknown field, a known one with another wire type) protobuf keeps as unknown: skipped.
         }
         e.EventType = TypeName(type);
         e.EventId = Text(id);
@@ -170,59 +144,6 @@ public sealed class WireEvent
         Ascii.IsValid(utf8) ? utf8.Length : Utf8.IsValid(utf8) ? Encoding.UTF8.GetCharCount(utf8) : -1;
 
     private static string Text(ReadOnlySpan<byte> utf8) => utf8.IsEmpty ? "" : Encoding.UTF8.GetString(utf8);
-
-    // A message whose fields are all scalars or skipped (google.protobuf.Timestamp): its tags and lengths add up.
-    private static bool IsWellFormed(ReadOnlySpan<byte> bytes)
-    {
-        var position = 0;
-        while (position < bytes.Length)
-        {
-            if (!TryReadVarint(bytes, ref position, out var tag) || tag >> 3 == 0 || tag > uint.MaxValue)
-            {
-                return false;
-            }
-            switch ((WireFormat.WireType)(tag & 7))
-            {
-                case WireFormat.WireType.Varint:
-                    if (!TryReadVarint(bytes, ref position, out _))
-                    {
-                        return false;
-                    }
-                    break;
-                case WireFormat.WireType.Fixed64:
-                    position += 8;
-                    break;
-                case WireFormat.WireType.Fixed32:
-                    position += 4;
-                    break;
-                case WireFormat.WireType.LengthDelimited:
-                    if (!TryReadVarint(bytes, ref position, out var length) || length > (ulong)(bytes.Length - position))
-                    {
-                        return false;
-                    }
-                    position += (int)length;
-                    break;
-                default:
-                    return false;
-            }
-        }
-        return position == bytes.Length;
-    }
-
-    private static bool TryReadVarint(ReadOnlySpan<byte> bytes, ref int position, out ulong value)
-    {
-        value = 0;
-        for (var shift = 0; shift < 64 && position < bytes.Length; shift += 7)
-        {
-            var b = bytes[position++];
-            value |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return true;
-            }
-        }
-        return false;
-    }
 
     // From the generated descriptor, so a field added to the .proto is read by its type without a change here.
     private static Kind[] KindsByFieldNumber()

@@ -1,0 +1,95 @@
+using Google.Protobuf;
+
+namespace Beacon.Ingestion.Ingestion;
+
+/// <summary>
+/// Protobuf's wire format read by hand, for what the generated parsers do not offer: finding where each event's
+/// bytes are in a request (<c>Grpc/Received.cs</c>) and reading an event without building it (<see cref="WireEvent"/>).
+/// Every method returns false where protobuf's own parser would fail or where proto3 has nothing (groups), so a
+/// caller can leave such bytes to protobuf.
+/// </summary>
+public static class ProtoWire
+{
+    /// <summary>Reads a field's tag: its number (1 or more) and wire type.</summary>
+    public static bool TryReadTag(ReadOnlySpan<byte> bytes, scoped ref int position, out int number, out WireFormat.WireType type)
+    {
+        number = 0;
+        type = default;
+        if (!TryReadVarint(bytes, ref position, out var tag) || tag >> 3 == 0 || tag > uint.MaxValue)
+        {
+            return false;
+        }
+        number = (int)(tag >> 3);
+        type = (WireFormat.WireType)(tag & 7);
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the value after a tag of wire type <paramref name="type"/>: a varint into <paramref name="varint"/>, a
+    /// length-delimited value into <paramref name="delimited"/>, fixed-size values skipped. False for groups, wire
+    /// types that do not exist, and values that run past the end.
+    /// </summary>
+    public static bool TryReadValue(ReadOnlySpan<byte> bytes, scoped ref int position, WireFormat.WireType type, out ulong varint, out ReadOnlySpan<byte> delimited)
+    {
+        varint = 0;
+        delimited = default;
+        switch (type)
+        {
+            case WireFormat.WireType.Varint:
+                return TryReadVarint(bytes, ref position, out varint);
+            case WireFormat.WireType.Fixed64:
+                return Skip(bytes, ref position, 8);
+            case WireFormat.WireType.Fixed32:
+                return Skip(bytes, ref position, 4);
+            case WireFormat.WireType.LengthDelimited:
+                if (!TryReadVarint(bytes, ref position, out var length) || length > (ulong)(bytes.Length - position))
+                {
+                    return false;
+                }
+                delimited = bytes.Slice(position, (int)length);
+                position += (int)length;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Whether <paramref name="bytes"/> are a sequence of well-formed fields (their contents unchecked).</summary>
+    public static bool IsWellFormed(ReadOnlySpan<byte> bytes)
+    {
+        var position = 0;
+        while (position < bytes.Length)
+        {
+            if (!TryReadTag(bytes, ref position, out _, out var type) || !TryReadValue(bytes, ref position, type, out _, out _))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    public static bool TryReadVarint(ReadOnlySpan<byte> bytes, scoped ref int position, out ulong value)
+    {
+        value = 0;
+        for (var shift = 0; shift < 64 && position < bytes.Length; shift += 7)
+        {
+            var b = bytes[position++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static bool Skip(ReadOnlySpan<byte> bytes, scoped ref int position, int count)
+    {
+        if (count > bytes.Length - position)
+        {
+            return false;
+        }
+        position += count;
+        return true;
+    }
+}
