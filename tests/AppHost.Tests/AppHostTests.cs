@@ -54,6 +54,10 @@ public sealed class AppHostTests : IDisposable
             Assert.Contains(children, c => c.Name == "ingestion");
             Assert.Contains(children, c => c.Name == "worker");
             Assert.Contains(children, c => c.Name == "admin");
+            // The one runtime setting that only an environment variable can make reaches Ingestion.Api (README,
+            // "Ingestion settings"), and only it.
+            Assert.Contains("DOTNET_GCgen0size=0x4000000", EnvironmentOf(children.Single(c => c.Name == "ingestion").Pid));
+            Assert.DoesNotContain("DOTNET_GCgen0size=0x4000000", EnvironmentOf(children.Single(c => c.Name == "worker").Pid));
 
             await first.InterruptAsync(TimeSpan.FromSeconds(90));
             Assert.Equal(0, first.ExitCode);
@@ -88,6 +92,8 @@ public sealed class AppHostTests : IDisposable
         }
         await AssertAllGoneAsync(children, ports);
     }
+
+    private static string[] EnvironmentOf(int pid) => File.ReadAllText($"/proc/{pid}/environ").Split('\0');
 
     [Fact]
     public async Task ConnectionStringsGivenInConfigurationReplaceTheLocalServers()
