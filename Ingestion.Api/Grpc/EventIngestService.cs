@@ -219,8 +219,8 @@ public class EventIngestService(
         }
     }
 
-    // An event is read from its bytes; what WireEvent leaves to protobuf is parsed, and bytes that are no event
-    // reject that event alone (its index and why), not the batch around it.
+    // An event is read from its bytes; what WireEvent leaves to protobuf is parsed (within the nesting the queue can
+    // hold), and bytes that are no event reject that event alone (its index and why), not the batch around it.
     private static IncomingEvent Translate(ReadOnlyMemory<byte> bytes, int index)
     {
         if (WireEvent.Read(bytes.Span) is { } wire)
@@ -229,7 +229,7 @@ public class EventIngestService(
         }
         try
         {
-            return IncomingEvent.Of(Event.Parser.ParseFrom(bytes.Span), bytes);
+            return IncomingEvent.Of(EventNesting.Parse(bytes), bytes);
         }
         catch (InvalidProtocolBufferException ex)
         {

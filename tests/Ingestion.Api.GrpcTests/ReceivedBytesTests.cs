@@ -83,6 +83,36 @@ public sealed class ReceivedBytesTests(GrpcServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task AnEventNestedTooDeeplyForTheQueueIsRejectedAloneAndTheRestIsStoredReadably()
+    {
+        var store = await fixture.Backends.CreateStoreAsync();
+        static Google.Protobuf.WellKnownTypes.Struct Nested(int objects)
+        {
+            var value = new Google.Protobuf.WellKnownTypes.Struct { Fields = { ["k"] = Google.Protobuf.WellKnownTypes.Value.ForNumber(1) } };
+            for (var i = 1; i < objects; i++)
+            {
+                value = new Google.Protobuf.WellKnownTypes.Struct { Fields = { ["k"] = Google.Protobuf.WellKnownTypes.Value.ForStruct(value) } };
+            }
+            return value;
+        }
+        var first = TestEvents.ProductView();
+        var tooDeep = TestEvents.ProductView();
+        tooDeep.ContextualData = Nested(33);
+        var deepest = TestEvents.ProductView();
+        deepest.ContextualData = Nested(32);
+
+        var response = await fixture.Server.Client.SendAsync(
+            new SendEventsRequest { Events = { first, tooDeep, deepest } }, GrpcIngestionServer.TokenMetadata(store.Token));
+
+        Assert.Equal((2u, 1u), (response.Accepted, response.Rejected));
+        Assert.Equal(1u, response.Rejections.Single().Index);
+        Assert.Contains("too many levels of nesting", response.Rejections.Single().Reason);
+        // Read as the worker reads the stream: one event too deep would have made the whole entry unreadable.
+        var queued = await QueuedEvents.OfStoreAsync(fixture.Backends.RedisConnectionString, store.StoreId);
+        Assert.Equal([first.EventId, deepest.EventId], queued.Select(e => e.Event.EventId));
+    }
+
+    [Fact]
     public void RecordsOfAFieldAreFoundAndMalformedBytesAreRefused()
     {
         var batch = TestEvents.Batch(7, 3);

@@ -230,6 +230,27 @@ public sealed class BeaconApiTests(IngestionHost host) : IClassFixture<Ingestion
     }
 
     [Fact]
+    public async Task AnEventNestedTooDeeplyForTheQueueIsDroppedAndTheRestOfItsBatchIsStoredReadably()
+    {
+        var store = await host.CreateStoreAsync();
+        static string Nested(int objects) => string.Concat(Enumerable.Repeat("{\"k\":", objects)) + "1" + new string('}', objects);
+        var body = Batch(
+            LayersEvent("product_view", "\"product_id\":\"p-1\",\"event_id\":\"keep-1\""),
+            LayersEvent("page_view", $"\"event_id\":\"drop-deep\",\"contextual_data\":{Nested(33)}"),
+            LayersEvent("page_view", $"\"event_id\":\"keep-deepest\",\"contextual_data\":{Nested(32)}"));
+
+        var report = JsonDocument.Parse(await (await PostAsync(body, store.Token, "?validate=1")).Content.ReadAsStringAsync()).RootElement;
+        var response = await PostAsync(body, store.Token);
+
+        Assert.Equal("field 'contextual_data' is nested too deeply to be stored (at most 32 levels of objects, fewer with arrays)",
+            report.GetProperty("results")[1].GetProperty("reason").GetString());
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        // Read as the worker reads the stream: one event too deep would have made the whole entry unreadable.
+        var queued = await host.QueuedEventsAsync(store.StoreId);
+        Assert.Equal(["keep-1", "keep-deepest"], queued.Select(e => e.Event.EventId));
+    }
+
+    [Fact]
     public async Task DroppedEventsAreRecordedForAdminWeb()
     {
         var store = await host.CreateStoreAsync();

@@ -230,6 +230,10 @@ public static class JsonBatchReader
                     return "must be a JSON object";
                 }
                 var value = ReadStruct(ref reader);
+                if (EventNesting.IsTooDeep(value))
+                {
+                    return "is nested too deeply to be stored (at most 32 levels of objects, fewer with arrays)";
+                }
                 if (field == EventCatalog.Metadata)
                 {
                     e.Metadata = value;
