@@ -18,8 +18,6 @@ public static class EventIds
     [ThreadStatic] private static byte[]? t_random;
     [ThreadStatic] private static int t_used;
 
-    public static Guid NewUuidV7() => NewUuidV7(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-
     public static Guid NewUuidV7(long unixMilliseconds)
     {
         var random = t_random;
