@@ -15,6 +15,9 @@ public static class EventNesting
     /// <summary>protobuf's default recursion limit less the queue entry's two levels.</summary>
     public const int MaxDepth = 98;
 
+    /// <summary>How many JSON objects deep a Struct field may nest: each costs three levels (Struct, map entry, Value).</summary>
+    public const int MaxObjectLevels = MaxDepth / 3;
+
     /// <summary>Parses an event as the worker will be able to read it, or throws <see cref="InvalidProtocolBufferException"/>.</summary>
     public static Event Parse(ReadOnlyMemory<byte> bytes)
     {

@@ -232,7 +232,7 @@ public static class JsonBatchReader
                 var value = ReadStruct(ref reader);
                 if (EventNesting.IsTooDeep(value))
                 {
-                    return "is nested too deeply to be stored (at most 32 levels of objects, fewer with arrays)";
+                    return $"is nested too deeply to be stored (at most {EventNesting.MaxObjectLevels} levels of objects, fewer with arrays)";
                 }
                 if (field == EventCatalog.Metadata)
                 {
