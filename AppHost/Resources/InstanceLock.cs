@@ -1,4 +1,4 @@
-namespace Beacon.AppHost.Orchestration;
+namespace Beacon.AppHost.Resources;
 
 /// <summary>
 /// An exclusive lock on <c>.beacon/apphost.lock</c>: a second AppHost on the same data refuses to start instead of

@@ -1,13 +1,12 @@
 using Microsoft.Extensions.Configuration;
 
-namespace Beacon.AppHost.Orchestration;
+namespace Beacon.AppHost;
 
 /// <summary>
-/// AppHost settings, from environment variables or the command line (<c>--AppHost:Ports:Admin 5099</c>,
-/// <c>--replicas ingestion=2,worker=2</c>). Connection strings given as <c>ConnectionStrings__beacondb</c> /
-/// <c>ConnectionStrings__redis</c> replace the local servers.
+/// The AppHost's own settings, from environment variables or arguments (<c>--AppHost:Ports:Admin 5099</c>,
+/// <c>--replicas ingestion=2,worker=2</c>, <c>--AppHost:Headless true</c>).
 /// </summary>
-internal sealed record AppHostOptions(
+internal sealed record AppHostSettings(
     string RepositoryRoot,
     string DataDirectory,
     int PostgresPort,
@@ -17,12 +16,11 @@ internal sealed record AppHostOptions(
     int AdminPort,
     int WorkerPort,
     string AppendFsync,
-    string? PostgresConnectionString,
-    string? RedisConnectionString,
-    string? DevToken,
+    string ServiceEnvironment,
+    bool Headless,
     IReadOnlyDictionary<string, int> Replicas)
 {
-    public static AppHostOptions From(IConfiguration configuration)
+    public static AppHostSettings From(IConfiguration configuration)
     {
         var root = FindRepositoryRoot();
         var section = configuration.GetSection("AppHost");
@@ -34,7 +32,7 @@ internal sealed record AppHostOptions(
             throw new ArgumentException("AppHost:AppendFsync must be everysec, always or no");
         }
 
-        return new AppHostOptions(
+        return new AppHostSettings(
             root,
             Path.GetFullPath(section["DataDirectory"] ?? Path.Combine(root, ".beacon")),
             Port("Postgres", 5433),
@@ -44,9 +42,8 @@ internal sealed record AppHostOptions(
             Port("Admin", 5090),
             Port("Worker", 5095),
             appendFsync,
-            NullIfEmpty(configuration.GetConnectionString("beacondb")),
-            NullIfEmpty(configuration.GetConnectionString("redis")),
-            NullIfEmpty(configuration["Beacon:DevToken"]),
+            section["ServiceEnvironment"] ?? "Production",
+            section.GetValue<bool>("Headless"),
             ParseReplicas(configuration["replicas"]));
     }
 
@@ -83,6 +80,4 @@ internal sealed record AppHostOptions(
         }
         throw new InvalidOperationException("Beacon.sln not found above the current directory");
     }
-
-    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

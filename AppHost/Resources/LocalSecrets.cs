@@ -1,0 +1,25 @@
+using System.Security.Cryptography;
+
+namespace Beacon.AppHost.Resources;
+
+/// <summary>
+/// Secrets of a local run: the configured value when there is one, else the one kept from an earlier run, else a
+/// new one. Whatever is in use is kept owner-only under the data directory, so a restart (and an operator's
+/// <c>psql</c>/<c>redis-cli</c>) finds the same value.
+/// </summary>
+internal sealed class LocalSecrets(string dataDirectory)
+{
+    public string Get(string fileName, string? configured, Func<string> create)
+    {
+        var path = Path.Combine(dataDirectory, fileName);
+        var value = !string.IsNullOrWhiteSpace(configured) ? configured.Trim()
+            : File.Exists(path) ? File.ReadAllText(path).Trim()
+            : create();
+        File.WriteAllText(path, value);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return value;
+    }
+
+    public static string Random(int length) =>
+        RandomNumberGenerator.GetString("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789", length);
+}

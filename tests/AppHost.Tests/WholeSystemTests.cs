@@ -1,0 +1,252 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using Aspire.Hosting.ApplicationModel;
+using Beacon.Protos.V1;
+using Beacon.TestHost;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Beacon.AppHost.Tests;
+
+/// <summary>
+/// The system as <c>scripts/run</c> starts it (the real Aspire AppHost, headless): both doors to the events table and
+/// a webhook, a worker restart, Ctrl+C leaving no process, and a restart on the same data with replicas.
+/// </summary>
+[Collection(nameof(WholeSystemTests))]
+public sealed class WholeSystemTests : IDisposable
+{
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(90);
+    private readonly string _dataDirectory = BeaconAppHost.NewDataDirectory();
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    [Fact]
+    public async Task EventsFromBothDoorsReachTheEventsTableAndAWebhookAcrossAWorkerRestartAndCtrlCLeavesNothing()
+    {
+        var devToken = "bk_dev_" + Guid.NewGuid().ToString("N");
+        var apiKey = "bk_admin_" + Guid.NewGuid().ToString("N");
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var ports = BeaconAppHost.PortSet.Free();
+        IReadOnlyCollection<int> pids;
+        var sent = new List<string>();
+
+        await using (var system = await BeaconAppHost.StartAsync(_dataDirectory, ports,
+            // Each of these reaches only the service it configures, as an argument of the AppHost.
+            "--Beacon:DevToken", devToken,
+            "--Admin:BootstrapApiKey", apiKey,
+            "--Delivery:AllowPrivateDestinations", "true",
+            "--Ingestion:MaxBodyBytes", "65536",
+            "--Worker:WebhookLinger", "00:00:00.200"))
+        {
+            AssertServiceEnvironments(system);
+            await AssertASecondAppHostOnTheSameDataRefusesAsync();
+
+            var storeId = await DevStoreIdAsync(ports.Admin, apiKey);
+            await CreateWebhookPipelineAsync(ports.Admin, apiKey, storeId, receiver.Url);
+
+            sent.AddRange(await SendBeaconAsync(ports.Ingestion, devToken, 3));
+            sent.AddRange(await SendGrpcAsync(ports.IngestionGrpc, devToken, 2));
+            await AssertDeliveredAsync(system, receiver, sent);
+
+            // Ingestion's body limit came from the AppHost's argument.
+            using var tooLarge = BeaconRequest(ports.Ingestion, devToken, "{\"events\":[{\"query\":\"" + new string('x', 70_000) + "\"}]}");
+            using var refused = await _http.SendAsync(tooLarge);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
+
+            var workerBefore = system.PidOf("worker");
+            var restart = await system.App.ResourceCommands.ExecuteCommandAsync("worker", KnownResourceCommands.RestartCommand);
+            Assert.True(restart.Success, restart.Message);
+            await system.App.ResourceNotifications.WaitForResourceHealthyAsync("worker");
+            await WaitUntilAsync(() => system.PidOf("worker") != workerBefore, "the worker got a new process");
+            sent.AddRange(await SendBeaconAsync(ports.Ingestion, devToken, 2));
+            await AssertDeliveredAsync(system, receiver, sent);
+
+            pids = system.Pids;
+            Assert.True(pids.Count >= 5, $"only {pids.Count} processes recorded");
+            await system.StopAsync();
+        }
+        await AssertNothingLeftAsync(pids, ports);
+        Assert.False(File.Exists(Path.Combine(_dataDirectory, "postgres", "postmaster.pid")), "Postgres did not shut down cleanly");
+
+        // The same data again, with replicas behind DCP's proxy: nothing seeded twice, nothing lost.
+        await using (var restarted = await BeaconAppHost.StartAsync(_dataDirectory, ports, "--replicas", "ingestion=2,worker=2"))
+        {
+            Assert.Equal(1L, await restarted.QueryAsync<long>("SELECT count(*) FROM stores WHERE name = 'Dev Store'"));
+            Assert.Equal((long)sent.Count, await restarted.QueryAsync<long>(
+                "SELECT count(*) FROM events WHERE event_id = ANY(@ids)", ("ids", sent.ToArray())));
+            Assert.Equal(devToken, restarted.Secret("dev-token"));
+            var more = await SendBeaconAsync(ports.Ingestion, devToken, 4);
+            await WaitUntilAsync(async () => await restarted.QueryAsync<long>(
+                "SELECT count(*) FROM events WHERE event_id = ANY(@ids)", ("ids", more.ToArray())) == more.Count, "replicated system delivers");
+            pids = restarted.Pids;
+            await restarted.StopAsync();
+        }
+        await AssertNothingLeftAsync(pids, ports);
+    }
+
+    private static void AssertServiceEnvironments(BeaconAppHost system)
+    {
+        var ingestion = EnvironmentOf(system, "ingestion");
+        var worker = EnvironmentOf(system, "worker");
+        var admin = EnvironmentOf(system, "admin");
+        Assert.Contains("ASPNETCORE_ENVIRONMENT=Production", ingestion);
+        Assert.Contains("DOTNET_GCgen0size=0x4000000", ingestion);
+        Assert.DoesNotContain("DOTNET_GCgen0size=0x4000000", worker);
+        // Headless: no collector, so no OTLP endpoint (each service would wait ~10 s at exit to flush).
+        Assert.DoesNotContain(ingestion, v => v.StartsWith("OTEL_EXPORTER_OTLP_ENDPOINT=", StringComparison.Ordinal));
+        // Admin secrets reach the admin site only.
+        Assert.Contains(admin, v => v.StartsWith("Admin__BootstrapPassword=", StringComparison.Ordinal));
+        foreach (var environment in new[] { ingestion, worker })
+        {
+            Assert.DoesNotContain(environment, v => v.StartsWith("Admin__", StringComparison.Ordinal) || v.StartsWith("Beacon__DevToken=", StringComparison.Ordinal));
+        }
+        Assert.Contains("Ingestion__MaxBodyBytes=65536", ingestion);
+        Assert.Contains("Delivery__AllowPrivateDestinations=true", worker);
+        Assert.DoesNotContain("Delivery__AllowPrivateDestinations=true", ingestion);
+    }
+
+    /// <summary>The service's own process (DCP starts <c>dotnet run</c>, which starts the service).</summary>
+    private static string[] EnvironmentOf(BeaconAppHost system, string resource)
+    {
+        var service = ProcessTree.Of(system.PidOf(resource))
+            .Select(pid => (Pid: pid, Environment: File.ReadAllText($"/proc/{pid}/environ").Split('\0')))
+            .Last();
+        return service.Environment;
+    }
+
+    private async Task AssertASecondAppHostOnTheSameDataRefusesAsync()
+    {
+        // The AppHost's own build output (its copy beside the tests lacks its runtime configuration).
+        var configuration = typeof(WholeSystemTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .First(a => a.Key == "BuildConfiguration").Value!;
+        var dll = Path.Combine(RepositoryRoot(), "AppHost", "bin", configuration, "net10.0", "AppHost.dll");
+        var info = new ProcessStartInfo("dotnet", [dll, "--AppHost:Headless", "true", "--AppHost:DataDirectory", _dataDirectory])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var second = Process.Start(info)!;
+        var error = second.StandardError.ReadToEndAsync();
+        var output = second.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await second.WaitForExitAsync(timeout.Token);
+        Assert.True(second.ExitCode == 2, $"exit code {second.ExitCode}: {await error}{await output}");
+        Assert.Contains("Another Beacon AppHost is already running", await error);
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(directory.FullName, "Beacon.sln")))
+        {
+            directory = directory.Parent ?? throw new InvalidOperationException("Beacon.sln not found above the tests");
+        }
+        return directory.FullName;
+    }
+
+    private async Task<Guid> DevStoreIdAsync(int adminPort, string apiKey)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{adminPort}/api/admin/v1/stores");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        using var response = await _http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        var stores = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return stores.EnumerateArray().Single(s => s.GetProperty("name").GetString() == "Dev Store").GetProperty("id").GetGuid();
+    }
+
+    private async Task CreateWebhookPipelineAsync(int adminPort, string apiKey, Guid storeId, string url)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{adminPort}/api/admin/v1/stores/{storeId}/pipelines")
+        {
+            Content = JsonContent.Create(new { name = "Receiver", kind = "webhook", url, eventTypes = Array.Empty<string>(), enabled = true }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        using var response = await _http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+    }
+
+    private static HttpRequestMessage BeaconRequest(int port, string token, string body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{port}/beacon")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Storefront-Access-Token", token);
+        return request;
+    }
+
+    private async Task<List<string>> SendBeaconAsync(int port, string token, int count)
+    {
+        var ids = Enumerable.Range(0, count).Select(_ => Guid.NewGuid().ToString()).ToList();
+        var events = string.Join(",", ids.Select(id =>
+            $$"""{"event_id":"{{id}}","event_type":"product_view","timestamp":"2025-01-15T14:30:00Z","session_id":"s1","product_id":7003338965178}"""));
+        using var request = BeaconRequest(port, token, $$"""{"events":[{{events}}]}""");
+        using var response = await _http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return ids;
+    }
+
+    private static async Task<List<string>> SendGrpcAsync(int port, string token, int count)
+    {
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
+        var client = new EventIngest.EventIngestClient(channel);
+        var events = Enumerable.Range(0, count).Select(_ => new Event
+        {
+            EventId = Guid.NewGuid().ToString(),
+            EventType = "product_view",
+            Timestamp = Timestamp.FromDateTime(DateTime.UtcNow),
+            SessionId = "s1",
+            ProductId = "7003338965178",
+        }).ToList();
+        var response = await client.SendAsync(new SendEventsRequest { Events = { events } },
+            new Metadata { { "x-storefront-access-token", token } });
+        Assert.Equal((uint)count, response.Accepted);
+        return events.Select(e => e.EventId).ToList();
+    }
+
+    private static async Task AssertDeliveredAsync(BeaconAppHost system, WebhookReceiver receiver, List<string> ids)
+    {
+        await WaitUntilAsync(async () => await system.QueryAsync<long>(
+            "SELECT count(*) FROM events WHERE event_id = ANY(@ids)", ("ids", ids.ToArray())) == ids.Count, "events table has every event");
+        await WaitUntilAsync(() => ids.All(receiver.EventIds.ContainsKey), "webhook received every event");
+    }
+
+    private static async Task AssertNothingLeftAsync(IReadOnlyCollection<int> pids, BeaconAppHost.PortSet ports)
+    {
+        await WaitUntilAsync(() => !pids.Any(ProcessTree.IsRunning), "every process of the run has exited");
+        foreach (var port in ports.All)
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => client.ConnectAsync("127.0.0.1", port));
+        }
+    }
+
+    private static Task WaitUntilAsync(Func<bool> condition, string what) => WaitUntilAsync(() => Task.FromResult(condition()), what);
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + DeliveryTimeout;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
+            await Task.Delay(100);
+        }
+    }
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
