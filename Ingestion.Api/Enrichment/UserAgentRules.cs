@@ -47,13 +47,15 @@ public sealed class UserAgentRules
     private readonly Rule[] _os;
     private readonly Rule[] _devices;
     private readonly string[] _literals;
+    private readonly int _maxRegexRunsPerSection;
 
-    private UserAgentRules(Rule[] browsers, Rule[] os, Rule[] devices, string[] literals)
+    private UserAgentRules(Rule[] browsers, Rule[] os, Rule[] devices, string[] literals, int maxRegexRunsPerSection)
     {
         _browsers = browsers;
         _os = os;
         _devices = devices;
         _literals = literals;
+        _maxRegexRunsPerSection = maxRegexRunsPerSection;
     }
 
     /// <summary>Every rule of the three sections, in order.</summary>
@@ -62,7 +64,7 @@ public sealed class UserAgentRules
     /// <summary>Rules that have no required literal, so run for every User-Agent that reaches them.</summary>
     public int RulesWithoutLiterals => _browsers.Concat(_os).Concat(_devices).Count(r => r.Clauses.Length == 0);
 
-    public static UserAgentRules Load()
+    public static UserAgentRules Load(int maxRegexRunsPerSection = MaxRegexRunsPerSection)
     {
         using var stream = typeof(UserAgentRules).Assembly.GetManifestResourceStream("Beacon.Ingestion.Enrichment.regexes.yaml")
             ?? throw new InvalidOperationException("Embedded regexes.yaml is missing");
@@ -77,7 +79,8 @@ public sealed class UserAgentRules
             Compile(file.UserAgentParsers, e => e.FamilyReplacement, literals),
             Compile(file.OsParsers, e => e.OsReplacement, literals),
             Compile(file.DeviceParsers, e => e.DeviceReplacement, literals),
-            [.. literals.OrderBy(l => l.Value).Select(l => l.Key)]);
+            [.. literals.OrderBy(l => l.Value).Select(l => l.Key)],
+            maxRegexRunsPerSection);
     }
 
     private static Rule[] Compile(List<RegexEntry> entries, Func<RegexEntry, string?> replacement, Dictionary<string, int> literals)
@@ -159,10 +162,10 @@ public sealed class UserAgentRules
         return DesktopOs.Contains(os) ? "desktop" : "other";
     }
 
-    private static string? FirstMatch(Rule[] rules, string userAgent, LiteralScan scan, ref int runs, out string? model)
+    private string? FirstMatch(Rule[] rules, string userAgent, LiteralScan scan, ref int runs, out string? model)
     {
         model = null;
-        var budget = MaxRegexRunsPerSection;
+        var budget = _maxRegexRunsPerSection;
         foreach (var rule in rules)
         {
             if (!scan.Holds(rule.Clauses))

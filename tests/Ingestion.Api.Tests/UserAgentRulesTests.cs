@@ -97,26 +97,16 @@ public sealed class UserAgentRulesTests
     }
 
     [Fact]
-    public void AUserAgentStuffedWithEveryRulesLiteralsRunsNoMoreThanTheBudget()
+    public void ASectionGivesUpAfterItsRegexBudget()
     {
-        var rules = UserAgentRules.Load();
-        // The rules that need the fewest characters, each with one literal of every clause, as many as fit: their
-        // filters pass, so only the budget bounds the runs.
-        var stuffed = new System.Text.StringBuilder();
-        foreach (var literals in RulesOneByOne.Entries().Select(e => RequiredLiterals.Of(e.Pattern).Select(c => c.MinBy(l => l.Length)!).ToList())
-            .Where(l => l.Count > 0).OrderBy(l => l.Sum(x => x.Length)))
-        {
-            var missing = literals.Where(l => !stuffed.ToString().Contains(l, StringComparison.Ordinal)).ToList();
-            if (stuffed.Length + missing.Sum(l => l.Length + 1) <= UserAgentRules.MaxLength)
-            {
-                missing.ForEach(l => stuffed.Append(l).Append(' '));
-            }
-        }
+        // A phone's Chrome passes the literal filter of several rules in each section before the one that matches.
+        var unbounded = UserAgentRules.Load(maxRegexRunsPerSection: int.MaxValue).Analyze(NormalUserAgent);
+        Assert.True(unbounded.RegexRuns > 6, $"only {unbounded.RegexRuns} regexes run: not a test of the budget");
 
-        var analysis = rules.Analyze(stuffed.ToString());
+        var bounded = UserAgentRules.Load(maxRegexRunsPerSection: 2).Analyze(NormalUserAgent);
 
-        Assert.True(analysis.RegexRuns > UserAgentRules.MaxRegexRunsPerSection, $"only {analysis.RegexRuns} regexes run: not a test of the budget");
-        Assert.True(analysis.RegexRuns <= 3 * UserAgentRules.MaxRegexRunsPerSection, $"{analysis.RegexRuns} regexes run");
+        Assert.True(bounded.RegexRuns <= 6, $"{bounded.RegexRuns} regexes run");
+        Assert.NotEqual((unbounded.Info, unbounded.Device), (bounded.Info, bounded.Device));
     }
 
     [Fact]
@@ -146,8 +136,9 @@ public sealed class UserAgentRulesTests
             craftedBest = Math.Min(craftedBest, PerUserAgent(rules, crafted));
         }
 
-        // Generous: before the literal filter and the budget crafted ones cost ~100x more.
-        Assert.True(craftedBest < 10 * realBest, $"crafted {craftedBest:F1} us, real {realBest:F1} us per User-Agent");
+        // Generous, for a busy machine (measured ~6x for these shapes together; the costliest alone ~30x); every
+        // rule in order cost crafted ones 30-50x a real one, and each real one ~1.3 ms.
+        Assert.True(craftedBest < 20 * realBest, $"crafted {craftedBest:F1} us, real {realBest:F1} us per User-Agent");
     }
 
     [Theory]
