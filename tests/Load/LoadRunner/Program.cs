@@ -19,6 +19,7 @@ var bareDll = Path.GetFullPath(args[1]);
 var seconds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10;
 var connections = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 64;
 var script = Path.Combine(AppContext.BaseDirectory, "post-batch.lua");
+string? uaShape = null;
 
 await using var postgres = await PostgresServer.StartAsync();
 await using var redisServer = await RedisServer.StartAsync(appendOnly: true);
@@ -52,19 +53,26 @@ try
     await WaitUntilUpAsync($"http://127.0.0.1:{barePort}/bare", post: true);
 
     var rows = new List<string>();
-    foreach (var (name, url, batch) in new[]
+    var requestsPerSecond = new Dictionary<string, double>();
+    foreach (var (name, url, batch, shape) in new[]
              {
-                 ("bare Kestrel (read body, 204)", $"http://127.0.0.1:{barePort}/bare", 1),
-                 ("POST /beacon, 1 event", $"http://127.0.0.1:{ingestionPort}/beacon", 1),
-                 ("POST /beacon, 100 events", $"http://127.0.0.1:{ingestionPort}/beacon", 100),
+                 ("bare Kestrel (read body, 204)", $"http://127.0.0.1:{barePort}/bare", 1, (string?)null),
+                 ("POST /beacon, 1 event", $"http://127.0.0.1:{ingestionPort}/beacon", 1, null),
+                 ("POST /beacon, 100 events", $"http://127.0.0.1:{ingestionPort}/beacon", 100, null),
+                 ("POST /beacon, 1 event, unique 1 KB UA of issue 13", $"http://127.0.0.1:{ingestionPort}/beacon", 1, "issue"),
+                 ("POST /beacon, 1 event, unique '; ' x 230 UA", $"http://127.0.0.1:{ingestionPort}/beacon", 1, "semis"),
+                 ("POST /beacon, 1 event, unique spaces + Spider UA", $"http://127.0.0.1:{ingestionPort}/beacon", 1, "spider"),
+                 ("POST /beacon, 1 event, unique 'bot ' x 100 UA", $"http://127.0.0.1:{ingestionPort}/beacon", 1, "bot"),
              })
     {
-        // LOAD_RUNS=bare,1,100 picks runs (all by default).
-        var only = Environment.GetEnvironmentVariable("LOAD_RUNS")?.Split(',');
-        if (only is not null && !only.Contains(url.EndsWith("/bare", StringComparison.Ordinal) ? "bare" : batch.ToString(CultureInfo.InvariantCulture)))
+        // LOAD_RUNS=bare,1,100,ua-issue,ua-semis,ua-spider,ua-bot picks runs (default: bare,1,100).
+        var only = Environment.GetEnvironmentVariable("LOAD_RUNS")?.Split(',') ?? ["bare", "1", "100"];
+        var key = shape is not null ? "ua-" + shape : url.EndsWith("/bare", StringComparison.Ordinal) ? "bare" : batch.ToString(CultureInfo.InvariantCulture);
+        if (!only.Contains(key))
         {
             continue;
         }
+        uaShape = shape;
         await redis.GetDatabase().KeyDeleteAsync(QueueKeys.Stream(0));
         await RunWrkAsync(url, batch, int.Parse(Environment.GetEnvironmentVariable("LOAD_WARMUP") ?? "8", CultureInfo.InvariantCulture), connections); // warm-up: tiered JIT, pools, token cache
         await redis.GetDatabase().KeyDeleteAsync(QueueKeys.Stream(0));
@@ -89,6 +97,7 @@ try
         rows.Add($"| {name} | {result.RequestsPerSecond.ToString("N0", CultureInfo.InvariantCulture)} | {eventsPerSecond} | " +
                  $"{result.P50} | {result.P99} | {cpuMicros:N0} | {result.Errors} | {(isBare ? "-" : entries.ToString(CultureInfo.InvariantCulture))} |");
         Console.Error.WriteLine(result.Raw);
+        requestsPerSecond[key] = result.RequestsPerSecond;
     }
 
     Console.WriteLine($"wrk -t2 -c{connections} -d{seconds}s --latency, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
@@ -96,6 +105,15 @@ try
     Console.WriteLine("| run | requests/s | accepted events/s | p50 | p99 | server CPU µs/request | non-2xx | stream entries |");
     Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
     rows.ForEach(Console.WriteLine);
+    if (requestsPerSecond.TryGetValue("1", out var normal))
+    {
+        Console.WriteLine();
+        foreach (var (key, crafted) in requestsPerSecond.Where(r => r.Key.StartsWith("ua-", StringComparison.Ordinal)))
+        {
+            // Issue 13's target: unique crafted User-Agents at >= 0.5x the requests/s of a normal (cached) one.
+            Console.WriteLine($"{key}: {crafted / normal:F2}x the requests/s of 1 event with a normal User-Agent");
+        }
+    }
     return 0;
 }
 finally
@@ -177,6 +195,10 @@ async Task<WrkResult> RunWrkAsync(string url, int batch, int duration, int conne
     }
     info.Environment["BATCH"] = batch.ToString(CultureInfo.InvariantCulture);
     info.Environment["TOKEN"] = store.Token;
+    if (uaShape is not null)
+    {
+        info.Environment["UA_SHAPE"] = uaShape;
+    }
     using var wrk = Process.Start(info)!;
     var output = await wrk.StandardOutput.ReadToEndAsync();
     await wrk.WaitForExitAsync();
