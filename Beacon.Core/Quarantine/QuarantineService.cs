@@ -19,6 +19,9 @@ public sealed class QuarantineService(BeaconDbContext db, IConnectionMultiplexer
         Scoped(storeId).AsNoTracking().OrderByDescending(q => q.FirstSeenAt).ThenByDescending(q => q.Id)
             .Take(Math.Clamp(limit, 1, 1000)).ToListAsync(cancellationToken);
 
+    public Task<QuarantinedEntry?> FindAsync(Guid? storeId, long id, CancellationToken cancellationToken) =>
+        Scoped(storeId).AsNoTracking().FirstOrDefaultAsync(q => q.Id == id, cancellationToken);
+
     public Task<int> CountAsync(Guid? storeId, CancellationToken cancellationToken) => Scoped(storeId).CountAsync(cancellationToken);
 
     /// <summary>Appends the given entries to their streams again and deletes them here. Returns how many were replayed.</summary>
