@@ -205,7 +205,8 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
         var path = target.Template
             .Replace("{storeId:guid}", ids.StoreId.ToString())
             .Replace("{pipelineId:guid}", ids.PipelineId.ToString())
-            .Replace("{tokenId:guid}", ids.TokenId.ToString());
+            .Replace("{tokenId:guid}", ids.TokenId.ToString())
+            .Replace("{entryId:long}", ids.QuarantinedId.ToString());
         Assert.DoesNotContain("{", path);
         if (target.Kind == "api")
         {
