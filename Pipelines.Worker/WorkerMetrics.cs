@@ -11,6 +11,7 @@ public sealed class WorkerMetrics
     private readonly Counter<long> _deadLettered;
     private readonly Histogram<double> _latency;
     private readonly Counter<long> _unparseableBatches;
+    private readonly Counter<long> _quarantined;
     private long _lag;
     private long _pending;
 
@@ -23,6 +24,8 @@ public sealed class WorkerMetrics
         _deadLettered = meter.CreateCounter<long>("beacon.worker.events.dead_lettered", "{event}", "Events given up on");
         _unparseableBatches = meter.CreateCounter<long>("beacon.worker.retry_batches.unparseable", "{batch}",
             "Parked batches dropped because their payload could not be read");
+        _quarantined = meter.CreateCounter<long>("beacon.worker.entries.quarantined", "{entry}",
+            "Stream entries the worker could not read, kept in the quarantine table before they were acked");
         _latency = meter.CreateHistogram<double>("beacon.worker.delivery.duration", "ms", "Duration of one delivery attempt");
         meter.CreateObservableGauge("beacon.worker.lag", () => Interlocked.Read(ref _lag), "{entry}",
             "Stream entries not yet acked by the group (never read plus pending)");
@@ -43,6 +46,8 @@ public sealed class WorkerMetrics
     public void DeadLettered(string kind, int events) => _deadLettered.Add(events, new KeyValuePair<string, object?>("pipeline.kind", kind));
 
     public void UnparseableBatch(string kind) => _unparseableBatches.Add(1, new KeyValuePair<string, object?>("pipeline.kind", kind));
+
+    public void Quarantined() => _quarantined.Add(1);
 
     public void SetLag(long lag, long pending)
     {

@@ -3,6 +3,7 @@ using Beacon.Admin.Management;
 using Beacon.Admin.Security;
 using Beacon.Core.Data;
 using Beacon.Core.DeadLetters;
+using Beacon.Core.Quarantine;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -44,6 +45,10 @@ public static class ManagementApi
         api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/dead-letters/discard", DiscardDeadLetters);
 
         api.MapGet("/stores/{storeId:guid}/dropped-events", GetDroppedEvents);
+
+        api.MapGet("/stores/{storeId:guid}/quarantine", ListQuarantine);
+        api.MapPost("/stores/{storeId:guid}/quarantine/{entryId:long}/replay", ReplayQuarantined);
+        api.MapDelete("/stores/{storeId:guid}/quarantine/{entryId:long}", DiscardQuarantined);
 
         return api;
     }
@@ -206,6 +211,20 @@ public static class ManagementApi
     public static async Task<Ok<DroppedEventsReport>> GetDroppedEvents(Guid storeId, DroppedEvents dropped, int limit = 100) =>
         TypedResults.Ok(await dropped.ReadAsync(storeId, limit));
 
+    /// <summary>The store's entries the worker could not read, newest first, with every field's raw bytes (base64).</summary>
+    public static async Task<Ok<List<QuarantinedEntryDto>>> ListQuarantine(
+        Guid storeId, QuarantineService quarantine, CancellationToken cancellationToken, int limit = 100) =>
+        TypedResults.Ok((await quarantine.ListAsync(storeId, limit, cancellationToken)).Select(QuarantinedEntryDto.Of).ToList());
+
+    /// <summary>Appends the entry's fields to its stream again (once the worker can read it) and removes it from the quarantine.</summary>
+    public static async Task<Results<Accepted, NotFound<ProblemDetails>>> ReplayQuarantined(
+        Guid storeId, long entryId, QuarantineService quarantine, CancellationToken cancellationToken) =>
+        await quarantine.ReplayAsync(storeId, [entryId], cancellationToken) > 0 ? TypedResults.Accepted((string?)null) : NotFound("quarantined entry");
+
+    public static async Task<Results<NoContent, NotFound<ProblemDetails>>> DiscardQuarantined(
+        Guid storeId, long entryId, QuarantineService quarantine, CancellationToken cancellationToken) =>
+        await quarantine.DiscardAsync(storeId, [entryId], cancellationToken) > 0 ? TypedResults.NoContent() : NotFound("quarantined entry");
+
     private static NotFound<ProblemDetails> NotFound(string what) =>
         TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = $"No such {what}" });
 }
@@ -282,3 +301,12 @@ public sealed record DeadLetterSelection(long[]? Ids, DateTimeOffset? From, Date
 }
 
 public sealed record DeadLetterActionResult(int Count);
+
+public sealed record QuarantinedFieldDto(string Name, byte[] Value);
+
+public sealed record QuarantinedEntryDto(long Id, string Stream, string EntryId, IReadOnlyList<QuarantinedFieldDto> Fields, string Error,
+    Guid? StoreId, DateTimeOffset FirstSeenAt)
+{
+    public static QuarantinedEntryDto Of(QuarantinedEntry q) => new(q.Id, q.Stream, q.EntryId,
+        q.FieldNames.Zip(q.FieldValues, (name, value) => new QuarantinedFieldDto(name, value)).ToList(), q.Error, q.StoreId, q.FirstSeenAt);
+}

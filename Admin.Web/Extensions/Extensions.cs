@@ -4,6 +4,7 @@ using Beacon.Admin.Security;
 using Beacon.Admin.Seeding;
 using Beacon.Core.Data;
 using Beacon.Core.DeadLetters;
+using Beacon.Core.Quarantine;
 using Beacon.Core.Webhooks;
 using Beacon.Core.Hosting;
 using Microsoft.AspNetCore.Authentication;
@@ -48,6 +49,7 @@ internal static class Extensions
             options.Conventions.AllowAnonymousToPage("/Error");
             options.Conventions.AuthorizePage("/Stores/Create", AdminPolicies.Operator);
             options.Conventions.AuthorizePage("/Members/Index", AdminPolicies.Operator);
+            options.Conventions.AuthorizePage("/Quarantine/All", AdminPolicies.Operator);
         });
         services.AddAntiforgery(options =>
         {
@@ -68,6 +70,7 @@ internal static class Extensions
         services.AddScoped<PipelineTester>();
         services.AddSingleton<DroppedEvents>();
         services.AddBeaconDeadLetters();
+        services.AddBeaconQuarantine();
         services.AddBeaconWebhooks(builder.Configuration);
         services.AddScoped<AdminBootstrapper>();
         services.AddHostedService<AdminBootstrapService>();

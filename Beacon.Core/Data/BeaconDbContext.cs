@@ -15,6 +15,7 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
     public DbSet<DeadLetter> DeadLetters => Set<DeadLetter>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
     public DbSet<StoredEvent> Events => Set<StoredEvent>();
+    public DbSet<QuarantinedEntry> Quarantine => Set<QuarantinedEntry>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -71,6 +72,16 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
             e.Property(d => d.EventId).HasMaxLength(64);
             e.Property(d => d.EventType).HasMaxLength(64);
             e.HasOne<Pipeline>().WithMany().HasForeignKey(d => d.PipelineId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        builder.Entity<QuarantinedEntry>(e =>
+        {
+            e.ToTable("quarantine");
+            // The worker may find the same entry unreadable twice (a crash between the insert and the ack): one row.
+            e.HasIndex(q => new { q.Stream, q.EntryId }).IsUnique();
+            e.HasIndex(q => new { q.StoreId, q.FirstSeenAt });
+            e.Property(q => q.Stream).HasMaxLength(200);
+            e.Property(q => q.EntryId).HasMaxLength(64);
         });
 
         builder.Entity<ApiKey>(e =>

@@ -128,6 +128,26 @@ public sealed class DeadLetter
     public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
 }
 
+/// <summary>
+/// A stream entry the worker could not read (DESIGN §4): kept with the raw bytes of every field, written before
+/// the entry is acked, until an operator replays it (appended to <see cref="Stream"/> again) or discards it.
+/// </summary>
+public sealed class QuarantinedEntry
+{
+    public long Id { get; set; }
+    public required string Stream { get; set; }
+    /// <summary>The entry's id in <see cref="Stream"/> (e.g. <c>1764600000000-0</c>).</summary>
+    public required string EntryId { get; set; }
+    /// <summary>The entry's field names, in order; <see cref="FieldValues"/> holds their values at the same index.</summary>
+    public List<string> FieldNames { get; set; } = [];
+    public List<byte[]> FieldValues { get; set; } = [];
+    /// <summary>Why the worker could not read it.</summary>
+    public required string Error { get; set; }
+    /// <summary>The store of its events when their envelopes still name one; null when nothing does.</summary>
+    public Guid? StoreId { get; set; }
+    public DateTimeOffset FirstSeenAt { get; set; } = DateTimeOffset.UtcNow;
+}
+
 /// <summary>An Admin.Web user (operator or merchant).</summary>
 public sealed class BeaconUser : IdentityUser
 {

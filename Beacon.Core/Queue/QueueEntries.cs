@@ -80,6 +80,59 @@ public static class QueueEntries
         return events;
     }
 
+    /// <summary>
+    /// The store an entry's envelopes name, read from their <c>store_id</c> alone without decoding their events: for
+    /// an entry whose events cannot be read (the quarantine). Null when no envelope names one that can be read.
+    /// </summary>
+    public static Guid? StoreIdOf(IEnumerable<NameValueEntry> fields)
+    {
+        foreach (var field in fields)
+        {
+            try
+            {
+                if (field.Name == QueueKeys.BatchField)
+                {
+                    var input = new CodedInputStream((byte[])field.Value!);
+                    for (var tag = input.ReadTag(); tag != 0; tag = input.ReadTag())
+                    {
+                        if (WireFormat.GetTagWireType(tag) != WireFormat.WireType.LengthDelimited
+                            || WireFormat.GetTagFieldNumber(tag) is not (EnrichedEventBatch.EventsFieldNumber or EnrichedEventBatch.SharedFieldNumber))
+                        {
+                            input.SkipLastField();
+                        }
+                        else if (StoreIdOfEnvelope(input.ReadBytes()) is { } storeId)
+                        {
+                            return storeId;
+                        }
+                    }
+                }
+                else if (field.Name == QueueKeys.EventField && StoreIdOfEnvelope(ByteString.CopyFrom((byte[])field.Value!)) is { } storeId)
+                {
+                    return storeId;
+                }
+            }
+            catch (InvalidProtocolBufferException)
+            {
+                // The bytes end where they stop being protobuf: nothing further in this field can be trusted.
+            }
+        }
+        return null;
+    }
+
+    private static Guid? StoreIdOfEnvelope(ByteString envelope)
+    {
+        var input = envelope.CreateCodedInput();
+        for (var tag = input.ReadTag(); tag != 0; tag = input.ReadTag())
+        {
+            if (tag == WireFormat.MakeTag(EnrichedEvent.StoreIdFieldNumber, WireFormat.WireType.LengthDelimited))
+            {
+                return Guid.TryParse(input.ReadString(), out var storeId) ? storeId : null;
+            }
+            input.SkipLastField();
+        }
+        return null;
+    }
+
     /// <summary>How many events an entry holds, without decoding them (for counting a stream).</summary>
     public static int Count(IEnumerable<NameValueEntry> fields)
     {

@@ -38,13 +38,12 @@ public class EventIngestService(
 
     public virtual async Task<SendEventsResponse> Send(Received<SendEventsRequest> received, ServerCallContext context)
     {
-        var request = received.Message;
         var caller = await AuthenticateAsync(context);
         if (ShapeError(received.EventCount) is { } problem)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
         }
-        var result = await IngestAsync(caller, request.Events, received, context.CancellationToken);
+        var result = await IngestAsync(caller, received, context.CancellationToken);
         var response = new SendEventsResponse
         {
             Accepted = (uint)result.Accepted,
@@ -87,8 +86,7 @@ public class EventIngestService(
                 batches++;
                 // Validation, enrichment and encoding run on the thread pool, so the next batch is read meanwhile:
                 // one stream can use every core, and its batches meet other calls' in the same group commit.
-                var events = batch.Events;
-                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, events, received, context.CancellationToken)));
+                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, received, context.CancellationToken)));
                 try
                 {
                     await inFlight.Writer.WriteAsync(pending, stop.Token);
@@ -194,14 +192,14 @@ public class EventIngestService(
         return new Caller(storeToken, client);
     }
 
-    private async Task<IngestResult> IngestAsync<T>(Caller caller, RepeatedField<Event> events, Received<T> received, CancellationToken cancellationToken)
+    private async Task<IngestResult> IngestAsync<T>(Caller caller, Received<T> received, CancellationToken cancellationToken)
         where T : Google.Protobuf.IMessage<T>
     {
         var eventBytes = received.EventBytes;
         var incoming = new IncomingEvent[received.EventCount];
         for (var i = 0; i < incoming.Length; i++)
         {
-            incoming[i] = eventBytes is null ? IncomingEvent.Of(events[i]) : Translate(eventBytes[i], i);
+            incoming[i] = Translate(eventBytes[i], i);
         }
         try
         {

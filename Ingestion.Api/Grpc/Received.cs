@@ -1,26 +1,26 @@
 using System.Buffers;
 using Beacon.Ingestion.Ingestion;
 using Google.Protobuf;
+using Google.Protobuf.Collections;
 using Grpc.Core;
 
 namespace Beacon.Ingestion.Grpc;
 
 /// <summary>
-/// A request message as it arrived. Normally <see cref="EventBytes"/> holds the bytes of each of its events (in
-/// order) and <see cref="Message"/> the rest of the message, without its events: the door reads each event from its
-/// bytes (<see cref="Ingestion.WireEvent"/>) and the queue carries those bytes instead of the event encoded again
-/// (<see cref="Ingestion.EncodedBatch"/>). When the bytes are not plain proto3 wire format, <see cref="EventBytes"/>
-/// is null and <see cref="Message"/> was parsed whole, events included; they are then encoded as for the JSON doors.
+/// A request message as it arrived: <see cref="EventBytes"/> holds the bytes of each of its events (in order) and
+/// <see cref="Message"/> the rest of the message, without its events. The door reads each event from its bytes
+/// (<see cref="Ingestion.WireEvent"/>, or protobuf within <see cref="Ingestion.EventNesting"/>) and the queue carries
+/// those bytes instead of the event encoded again (<see cref="Ingestion.EncodedBatch"/>).
 /// </summary>
-public sealed class Received<T>(T message, int eventCount, ReadOnlyMemory<byte>[]? eventBytes, byte[]? pooled) where T : IMessage<T>
+public sealed class Received<T>(T message, ReadOnlyMemory<byte>[] eventBytes, byte[]? pooled) where T : IMessage<T>
 {
     private byte[]? _pooled = pooled;
 
     public T Message { get; } = message;
 
-    public int EventCount { get; } = eventCount;
+    public int EventCount { get; } = eventBytes.Length;
 
-    public ReadOnlyMemory<byte>[]? EventBytes { get; private set; } = eventBytes;
+    public ReadOnlyMemory<byte>[] EventBytes { get; private set; } = eventBytes;
 
     /// <summary>
     /// Gives the pooled buffer behind <see cref="EventBytes"/> back once nothing reads them any more (the ingestion
@@ -28,7 +28,7 @@ public sealed class Received<T>(T message, int eventCount, ReadOnlyMemory<byte>[
     /// </summary>
     public void Release()
     {
-        EventBytes = null;
+        EventBytes = [];
         if (Interlocked.Exchange(ref _pooled, null) is { } buffer)
         {
             ArrayPool<byte>.Shared.Return(buffer);
@@ -39,7 +39,7 @@ public sealed class Received<T>(T message, int eventCount, ReadOnlyMemory<byte>[
 /// <summary>Reads a request into <see cref="Received{T}"/>: where each event's bytes are, and the rest of the message.</summary>
 public static class ReceivedMarshaller
 {
-    public static Marshaller<Received<T>> Create<T>(MessageParser<T> parser, Func<T, int> eventCount, int eventsField)
+    public static Marshaller<Received<T>> Create<T>(MessageParser<T> parser, Func<T, RepeatedField<Protos.V1.Event>> eventsOf, int eventsField)
         where T : IMessage<T> =>
         Marshallers.Create<Received<T>>(
             (received, context) => context.Complete(received.Message.ToByteArray()),
@@ -52,11 +52,19 @@ public static class ReceivedMarshaller
                 if (FindRecords(payload, length, eventsField, rest) is { } events)
                 {
                     // Only the message's other fields (a stream batch's sequence: a few bytes) are parsed.
-                    return new Received<T>(parser.ParseFrom(rest.ToArray()), events.Length, events, payload);
+                    return new Received<T>(parser.ParseFrom(rest.ToArray()), events, payload);
                 }
+                // Not plain proto3 (e.g. a group field): protobuf parses the whole message, which holds its events
+                // only to the request's recursion limit, one level short of the queue's. Each event is encoded again
+                // so the door reads and checks it from bytes like any other, rejecting it alone if the worker could
+                // not read it (the group case, issue 13). Protobuf keeps unknown fields, groups included, so the
+                // bytes nest as deeply as the event that arrived.
                 var message = parser.ParseFrom(payload.AsSpan(0, length));
                 ArrayPool<byte>.Shared.Return(payload);
-                return new Received<T>(message, eventCount(message), null, null);
+                var parsed = eventsOf(message);
+                var encoded = parsed.Select(e => new ReadOnlyMemory<byte>(e.ToByteArray())).ToArray();
+                parsed.Clear();
+                return new Received<T>(message, encoded, null);
             });
 
     /// <summary>
@@ -102,12 +110,12 @@ public static class EventIngestBinding
 
     private static readonly Method<Received<Protos.V1.SendEventsRequest>, Protos.V1.SendEventsResponse> SendMethod = new(
         MethodType.Unary, ServiceName, "Send",
-        ReceivedMarshaller.Create(Protos.V1.SendEventsRequest.Parser, m => m.Events.Count, Protos.V1.SendEventsRequest.EventsFieldNumber),
+        ReceivedMarshaller.Create(Protos.V1.SendEventsRequest.Parser, m => m.Events, Protos.V1.SendEventsRequest.EventsFieldNumber),
         Plain(Protos.V1.SendEventsResponse.Parser));
 
     private static readonly Method<Received<Protos.V1.EventBatch>, Protos.V1.BatchAck> StreamMethod = new(
         MethodType.DuplexStreaming, ServiceName, "Stream",
-        ReceivedMarshaller.Create(Protos.V1.EventBatch.Parser, m => m.Events.Count, Protos.V1.EventBatch.EventsFieldNumber),
+        ReceivedMarshaller.Create(Protos.V1.EventBatch.Parser, m => m.Events, Protos.V1.EventBatch.EventsFieldNumber),
         Plain(Protos.V1.BatchAck.Parser));
 
     public static void BindService(ServiceBinderBase binder, EventIngestService service)

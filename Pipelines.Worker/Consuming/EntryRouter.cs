@@ -11,12 +11,14 @@ namespace Beacon.Worker.Consuming;
 
 /// <summary>
 /// Routes a stream entry to the lanes of the pipelines that want its events (store, enabled, event-type filter)
-/// and acks it once all of them have delivered or parked their part.
+/// and acks it once all of them have delivered or parked their part. An entry it cannot read is acked only once
+/// it is in the quarantine (<see cref="EntryQuarantine"/>).
 /// </summary>
 public sealed class EntryRouter(
     PipelineCache pipelines,
     PipelineLanes lanes,
     DeliveryOutcomes outcomes,
+    EntryQuarantine quarantine,
     StreamAcker acker,
     IOptions<WorkerOptions> options,
     ILogger<EntryRouter> logger)
@@ -41,8 +43,8 @@ public sealed class EntryRouter(
         try
         {
             var parsed = mine.Count > 1
-                ? mine.AsParallel().AsOrdered().Select(entry => ParseEvents(stream, entry)).ToArray()
-                : mine.Select(entry => ParseEvents(stream, entry)).ToArray();
+                ? mine.AsParallel().AsOrdered().Select(ParseEvents).ToArray()
+                : mine.Select(ParseEvents).ToArray();
             for (; dispatched < mine.Count; dispatched++)
             {
                 await DispatchAsync(stream, mine[dispatched], parsed[dispatched], cancellationToken);
@@ -61,7 +63,7 @@ public sealed class EntryRouter(
     private static string KeyOf(string stream, RedisValue id) => stream + "|" + id;
 
     private async Task DispatchAsync(
-        string stream, StreamEntry entry, List<(Guid StoreId, List<EnrichedEvent> Events)> eventsByStore, CancellationToken cancellationToken)
+        string stream, StreamEntry entry, ParsedEntry parsed, CancellationToken cancellationToken)
     {
         var key = KeyOf(stream, entry.Id);
         await _inFlightSlots.WaitAsync(cancellationToken);
@@ -77,7 +79,20 @@ public sealed class EntryRouter(
 
         try
         {
-            foreach (var (storeId, events) in eventsByStore)
+            if (parsed.Unreadable is { } unreadable)
+            {
+                // Acked only once its raw bytes are in Postgres; else it stays pending and is reclaimed later.
+                if (await quarantine.TryAddAsync(stream, entry, unreadable, cancellationToken))
+                {
+                    tracked.PartDone();
+                }
+                else
+                {
+                    tracked.PartAbandoned();
+                }
+                return;
+            }
+            foreach (var (storeId, events) in parsed.EventsByStore)
             {
                 var storePipelines = await LoadPipelinesAsync(storeId, cancellationToken);
                 foreach (var pipeline in storePipelines)
@@ -170,36 +185,49 @@ public sealed class EntryRouter(
 
     private sealed record HeldEntry(string Stream, RedisValue Id, long TouchedAt);
 
-    private List<(Guid StoreId, List<EnrichedEvent> Events)> ParseEvents(string stream, StreamEntry entry)
+    /// <summary>
+    /// An entry's events by store, or why it cannot be delivered: its fields are not an entry's (bytes that are no
+    /// envelope or batch, one nested deeper than protobuf reads), it holds no events, or an envelope has no event or
+    /// no store. Delivering the rest of such an entry would make a later replay deliver those events twice.
+    /// </summary>
+    private static ParsedEntry ParseEvents(StreamEntry entry)
     {
-        var byStore = new Dictionary<Guid, List<EnrichedEvent>>();
-        foreach (var field in entry.Values)
+        List<EnrichedEvent> events;
+        try
         {
-            List<EnrichedEvent> events;
-            try
-            {
-                events = QueueEntries.Read([field]);
-            }
-            catch (InvalidProtocolBufferException ex)
-            {
-                // Nothing can deliver events that cannot be read; holding the entry back would block nothing but itself.
-                logger.LogError(ex, "Entry {EntryId} of {Stream} has an unreadable field {Field}; skipped", entry.Id, stream, field.Name);
-                continue;
-            }
-            foreach (var envelope in events)
-            {
-                if (!Guid.TryParse(envelope.StoreId, out var storeId))
-                {
-                    logger.LogError("Entry {EntryId} of {Stream} has an event without a store id; skipped", entry.Id, stream);
-                    continue;
-                }
-                if (!byStore.TryGetValue(storeId, out var list))
-                {
-                    byStore[storeId] = list = [];
-                }
-                list.Add(envelope);
-            }
+            events = QueueEntries.Read(entry.Values);
         }
-        return byStore.Select(pair => (pair.Key, pair.Value)).ToList();
+        catch (InvalidProtocolBufferException ex)
+        {
+            return ParsedEntry.Of(new UnreadableEntry($"Not an entry of events: {ex.Message}", QueueEntries.StoreIdOf(entry.Values)));
+        }
+        if (events.Count == 0)
+        {
+            var fields = string.Join(", ", entry.Values.Select(f => $"'{f.Name}'"));
+            return ParsedEntry.Of(new UnreadableEntry(
+                $"Holds no events: fields {fields}; events are in field '{QueueKeys.BatchField}' (or '{QueueKeys.EventField}')", null));
+        }
+        var byStore = new Dictionary<Guid, List<EnrichedEvent>>();
+        for (var i = 0; i < events.Count; i++)
+        {
+            var envelope = events[i];
+            if (!Guid.TryParse(envelope.StoreId, out var storeId) || envelope.Event is null)
+            {
+                var known = events.Select(e => Guid.TryParse(e.StoreId, out var id) ? id : (Guid?)null).FirstOrDefault(id => id is not null);
+                return ParsedEntry.Of(new UnreadableEntry(
+                    envelope.Event is null ? $"Envelope {i} holds no event" : $"Event {i} has no store id (store_id '{envelope.StoreId}')", known));
+            }
+            if (!byStore.TryGetValue(storeId, out var list))
+            {
+                byStore[storeId] = list = [];
+            }
+            list.Add(envelope);
+        }
+        return new ParsedEntry(byStore.Select(pair => (pair.Key, pair.Value)).ToList(), null);
+    }
+
+    private sealed record ParsedEntry(List<(Guid StoreId, List<EnrichedEvent> Events)> EventsByStore, UnreadableEntry? Unreadable)
+    {
+        public static ParsedEntry Of(UnreadableEntry unreadable) => new([], unreadable);
     }
 }

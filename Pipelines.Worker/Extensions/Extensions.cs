@@ -31,6 +31,7 @@ internal static class Extensions
         services.AddSingleton<EventsWriter>();
         services.AddSingleton<IPipelineDestination, WebhookDestination>();
         services.AddSingleton<IPipelineDestination, PostgresDestination>();
+        services.AddSingleton<EntryQuarantine>();
         services.AddSingleton<EntryRouter>();
 
         // Batches in flight may take the whole 15 s delivery timeout, in the lanes and in the retry scheduler.

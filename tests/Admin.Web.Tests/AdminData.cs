@@ -43,6 +43,26 @@ public sealed class AdminData(IServiceProvider services)
     }
 
     /// <summary>A dead letter as the worker writes it: the protobuf envelope of a real event.</summary>
+    /// <summary>An entry as the worker quarantines it, in a stream of its own (replay appends to it).</summary>
+    public Task<QuarantinedEntry> CreateQuarantinedEntryAsync(Guid? storeId, string error = "Not an entry of events: invalid tag (zero)")
+    {
+        var entry = new QuarantinedEntry
+        {
+            Stream = $"beacon:test:{Guid.NewGuid():N}:events",
+            EntryId = $"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}-0",
+            FieldNames = ["b", "note"],
+            FieldValues = [[0x0A, 0xFF, 0x01, 0x02], "kept as sent"u8.ToArray()],
+            Error = error,
+            StoreId = storeId,
+        };
+        return WithDbAsync(async db =>
+        {
+            db.Quarantine.Add(entry);
+            await db.SaveChangesAsync();
+            return entry;
+        });
+    }
+
     public Task<DeadLetter> CreateDeadLetterAsync(Pipeline pipeline, string eventType = "page_view", int status = 410,
         string excerpt = "gone for good", DateTimeOffset? createdAt = null)
     {

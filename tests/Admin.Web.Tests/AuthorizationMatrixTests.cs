@@ -54,6 +54,7 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
         Assert.Equal(scenario.B.PipelineSecret, pipeline.Secret);
         Assert.True(pipeline.Enabled);
         Assert.True(await db.DeadLetters.AnyAsync(d => d.Id == scenario.B.DeadLetterId));
+        Assert.True(await db.Quarantine.AnyAsync(q => q.Id == scenario.B.QuarantinedId));
         Assert.True(await db.StoreMembers.AnyAsync(m => m.StoreId == scenario.B.StoreId && m.UserId == scenario.B.MemberId));
         Assert.Equal(1, await db.Pipelines.CountAsync(p => p.StoreId == scenario.B.StoreId));
         Assert.Equal(1, await db.AccessTokens.CountAsync(t => t.StoreId == scenario.B.StoreId));
@@ -131,7 +132,7 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
 
     private sealed record StoreJson(Guid Id, string Name);
 
-    private sealed record StoreIds(Guid StoreId, Guid TokenId, Guid PipelineId, string PipelineSecret, long DeadLetterId, string MemberId);
+    private sealed record StoreIds(Guid StoreId, Guid TokenId, Guid PipelineId, string PipelineSecret, long DeadLetterId, string MemberId, long QuarantinedId);
 
     private sealed record Scenario(BeaconUser Merchant, HttpClient Client, StoreIds A, StoreIds B);
 
@@ -148,7 +149,8 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
     {
         var pipeline = await app.CreatePipelineAsync(store.StoreId);
         var deadLetter = await app.CreateDeadLetterAsync(pipeline);
-        return new StoreIds(store.StoreId, store.TokenId, pipeline.Id, pipeline.Secret, deadLetter.Id, memberId);
+        var quarantined = await app.Data.CreateQuarantinedEntryAsync(store.StoreId);
+        return new StoreIds(store.StoreId, store.TokenId, pipeline.Id, pipeline.Secret, deadLetter.Id, memberId, quarantined.Id);
     }
 
     /// <summary>Every GET/POST of every page and API endpoint whose route has a <c>{storeId}</c>.</summary>
@@ -203,7 +205,8 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
         var path = target.Template
             .Replace("{storeId:guid}", ids.StoreId.ToString())
             .Replace("{pipelineId:guid}", ids.PipelineId.ToString())
-            .Replace("{tokenId:guid}", ids.TokenId.ToString());
+            .Replace("{tokenId:guid}", ids.TokenId.ToString())
+            .Replace("{entryId:long}", ids.QuarantinedId.ToString());
         Assert.DoesNotContain("{", path);
         if (target.Kind == "api")
         {
@@ -211,7 +214,7 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
         }
         // Handler arguments come from the query: every one a handler of these pages takes, with store B's values.
         var query = $"tokenId={ids.TokenId}&userId={Uri.EscapeDataString(ids.MemberId)}&ids={ids.DeadLetterId}" +
-            "&rangeFrom=2000-01-01T00:00&rangeTo=2100-01-01T00:00";
+            $"&rangeFrom=2000-01-01T00:00&rangeTo=2100-01-01T00:00&id={ids.QuarantinedId}&field=0";
         return target.Handler is null ? $"{path}?{query}" : $"{path}?handler={target.Handler}&{query}";
     }
 

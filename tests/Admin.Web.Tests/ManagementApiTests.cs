@@ -125,6 +125,33 @@ public sealed class ManagementApiTests(AdminApp app)
     }
 
     [Fact]
+    public async Task QuarantinedEntriesAreListedWithTheirRawBytesReplayedAndDiscarded()
+    {
+        var (store, merchant, _) = await app.MerchantWithStoreAsync();
+        var api = app.ApiClient(await app.CreateApiKeyAsync(merchant.Id));
+        var replayed = await app.Data.CreateQuarantinedEntryAsync(store.StoreId);
+        var discarded = await app.Data.CreateQuarantinedEntryAsync(store.StoreId);
+        var foreign = await app.Data.CreateQuarantinedEntryAsync((await app.Backends.CreateStoreAsync()).StoreId);
+        var root = $"/api/admin/v1/stores/{store.StoreId}/quarantine";
+
+        var listed = (await api.GetFromJsonAsync<List<JsonElement>>(root))!;
+        Assert.Equal([discarded.Id, replayed.Id], listed.Select(e => e.GetProperty("id").GetInt64()).Order().Reverse());
+        var fields = listed.Single(e => e.GetProperty("id").GetInt64() == replayed.Id).GetProperty("fields");
+        Assert.Equal("b", fields[0].GetProperty("name").GetString());
+        Assert.Equal(replayed.FieldValues[0], fields[0].GetProperty("value").GetBytesFromBase64());
+
+        Assert.Equal(HttpStatusCode.Accepted, (await api.PostAsync($"{root}/{replayed.Id}/replay", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await api.DeleteAsync($"{root}/{discarded.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.DeleteAsync($"{root}/{foreign.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.PostAsync($"{root}/{replayed.Id}/replay", null)).StatusCode);
+
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(app.Backends.RedisConnectionString);
+        Assert.Single(await redis.GetDatabase().StreamRangeAsync(replayed.Stream));
+        await using var db = app.Backends.CreateDbContext();
+        Assert.Equal([foreign.Id], await db.Quarantine.Where(q => q.Id == replayed.Id || q.Id == discarded.Id || q.Id == foreign.Id).Select(q => q.Id).ToListAsync());
+    }
+
+    [Fact]
     public async Task TheTestEndpointSendsASignedEventAndReportsTheAnswer()
     {
         await using var receiver = await WebhookReceiver.StartAsync();

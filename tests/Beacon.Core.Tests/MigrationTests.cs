@@ -22,7 +22,7 @@ public sealed class MigrationTests(BackendsFixture fixture) : IClassFixture<Back
         foreach (var expected in new[]
                  {
                      "stores", "access_tokens", "pipelines", "store_members", "delivery_stats", "retry_batches",
-                     "dead_letters", "api_keys", "events", "events_default", "AspNetUsers",
+                     "dead_letters", "api_keys", "events", "events_default", "quarantine", "AspNetUsers",
                  })
         {
             Assert.Contains(expected, tables);

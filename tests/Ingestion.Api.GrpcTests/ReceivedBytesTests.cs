@@ -86,20 +86,11 @@ public sealed class ReceivedBytesTests(GrpcServerFixture fixture) : IClassFixtur
     public async Task AnEventNestedTooDeeplyForTheQueueIsRejectedAloneAndTheRestIsStoredReadably()
     {
         var store = await fixture.Backends.CreateStoreAsync();
-        static Google.Protobuf.WellKnownTypes.Struct Nested(int objects)
-        {
-            var value = new Google.Protobuf.WellKnownTypes.Struct { Fields = { ["k"] = Google.Protobuf.WellKnownTypes.Value.ForNumber(1) } };
-            for (var i = 1; i < objects; i++)
-            {
-                value = new Google.Protobuf.WellKnownTypes.Struct { Fields = { ["k"] = Google.Protobuf.WellKnownTypes.Value.ForStruct(value) } };
-            }
-            return value;
-        }
         var first = TestEvents.ProductView();
         var tooDeep = TestEvents.ProductView();
-        tooDeep.ContextualData = Nested(33);
+        tooDeep.ContextualData = NestedStruct(33);
         var deepest = TestEvents.ProductView();
-        deepest.ContextualData = Nested(32);
+        deepest.ContextualData = NestedStruct(32);
 
         var response = await fixture.Server.Client.SendAsync(
             new SendEventsRequest { Events = { first, tooDeep, deepest } }, GrpcIngestionServer.TokenMetadata(store.Token));
@@ -110,6 +101,38 @@ public sealed class ReceivedBytesTests(GrpcServerFixture fixture) : IClassFixtur
         // Read as the worker reads the stream: one event too deep would have made the whole entry unreadable.
         var queued = await QueuedEvents.OfStoreAsync(fixture.Backends.RedisConnectionString, store.StoreId);
         Assert.Equal([first.EventId, deepest.EventId], queued.Select(e => e.Event.EventId));
+    }
+
+    // A group anywhere in a request (here an empty one after the events) is not plain proto3, so the door parses
+    // the whole request with protobuf instead of finding each event's bytes. Every event must still be held to the
+    // nesting the worker can read: an event of 99 levels fits under the request's limit of 100, not under the queue's.
+    [Fact]
+    public async Task ARequestWithAGroupFieldHasItsEventsCheckedAsIfReadFromTheirOwnBytes()
+    {
+        var store = await fixture.Backends.CreateStoreAsync();
+        var first = TestEvents.ProductView();
+        var tooDeep = TestEvents.ProductView();
+        tooDeep.ContextualData = NestedStruct(33);
+        // 99 unknown groups inside the event: protobuf keeps them and counts each as a level of nesting.
+        byte[] deepGroups = [.. TestEvents.ProductView().ToByteArray(), .. NestedGroups(99, 99)];
+        var last = TestEvents.ProductView();
+        byte[] emptyGroup = [(15 << 3) | 3, (15 << 3) | 4];
+        var request = new CodedOutputBuilder()
+            .Record(SendEventsRequest.EventsFieldNumber, first.ToByteArray())
+            .Record(SendEventsRequest.EventsFieldNumber, tooDeep.ToByteArray())
+            .Record(SendEventsRequest.EventsFieldNumber, deepGroups)
+            .Record(SendEventsRequest.EventsFieldNumber, last.ToByteArray())
+            .ToArray();
+
+        var response = await fixture.Server.Channel.CreateCallInvoker().AsyncUnaryCall(
+            RawSend, null, new CallOptions(GrpcIngestionServer.TokenMetadata(store.Token)), [.. request, .. emptyGroup]);
+
+        Assert.Equal((2u, 2u), (response.Accepted, response.Rejected));
+        Assert.Equal([1u, 2u], response.Rejections.Select(r => r.Index));
+        Assert.All(response.Rejections, r => Assert.Contains("too many levels of nesting", r.Reason));
+        // Read as the worker reads the stream: before, the whole entry was unreadable and the worker dropped it.
+        var queued = await QueuedEvents.OfStoreAsync(fixture.Backends.RedisConnectionString, store.StoreId);
+        Assert.Equal([first.EventId, last.EventId], queued.Select(e => e.Event.EventId));
     }
 
     [Fact]
@@ -127,6 +150,33 @@ public sealed class ReceivedBytesTests(GrpcServerFixture fixture) : IClassFixtur
         // Only the first `length` bytes count, as with a pooled buffer longer than the message.
         byte[] padded = [.. bytes, 0x12, 0x40, 0xFF, 0xFF];
         Assert.Equal(3, Grpc.ReceivedMarshaller.FindRecords(padded, bytes.Length, EventBatch.EventsFieldNumber)!.Length);
+    }
+
+    private static Google.Protobuf.WellKnownTypes.Struct NestedStruct(int objects)
+    {
+        var value = new Google.Protobuf.WellKnownTypes.Struct { Fields = { ["k"] = Google.Protobuf.WellKnownTypes.Value.ForNumber(1) } };
+        for (var i = 1; i < objects; i++)
+        {
+            value = new Google.Protobuf.WellKnownTypes.Struct { Fields = { ["k"] = Google.Protobuf.WellKnownTypes.Value.ForStruct(value) } };
+        }
+        return value;
+    }
+
+    // `depth` groups of field `field`, each inside the one before.
+    private static byte[] NestedGroups(int field, int depth)
+    {
+        var stream = new MemoryStream();
+        var output = new CodedOutputStream(stream, leaveOpen: true);
+        for (var i = 0; i < depth; i++)
+        {
+            output.WriteTag(field, WireFormat.WireType.StartGroup);
+        }
+        for (var i = 0; i < depth; i++)
+        {
+            output.WriteTag(field, WireFormat.WireType.EndGroup);
+        }
+        output.Flush();
+        return stream.ToArray();
     }
 
     private sealed class CodedOutputBuilder

@@ -12,7 +12,7 @@ namespace Beacon.Worker.Tests;
 public sealed class QueueFormatTests(BackendsFixture fixture) : IClassFixture<BackendsFixture>
 {
     [Fact]
-    public async Task OlderOneFieldPerEventEntriesAreDeliveredAndAnUnreadableFieldIsSkippedWithoutHoldingTheStream()
+    public async Task OlderOneFieldPerEventEntriesAreDeliveredAndAnUnreadableEntryIsQuarantinedWithoutHoldingTheStream()
     {
         await using var scenario = await Scenario.StartAsync(fixture.Backends);
         var pipeline = await scenario.AddPostgresPipelineAsync();
@@ -21,7 +21,7 @@ public sealed class QueueFormatTests(BackendsFixture fixture) : IClassFixture<Ba
         var current = new[] { scenario.NewEvent(), scenario.NewEvent(), scenario.NewEvent() };
         var db = scenario.Redis.GetDatabase();
         await db.StreamAddAsync(scenario.Stream, older.Select(e => new NameValueEntry(QueueKeys.EventField, e.ToByteArray())).ToArray());
-        await db.StreamAddAsync(scenario.Stream, [new NameValueEntry(QueueKeys.BatchField, new byte[] { 0x0A, 0xFF, 0x01, 0x02 })]);
+        var unreadable = await db.StreamAddAsync(scenario.Stream, [new NameValueEntry(QueueKeys.BatchField, new byte[] { 0x0A, 0xFF, 0x01, 0x02 })]);
         await scenario.EnqueueAsync(current);
 
         var expected = older.Concat(current).Select(e => e.Event.EventId).ToHashSet();
@@ -32,6 +32,9 @@ public sealed class QueueFormatTests(BackendsFixture fixture) : IClassFixture<Ba
         }, TimeSpan.FromSeconds(20), "the five readable events in the events table");
         await Eventually.WaitAsync(async () => (await db.StreamPendingAsync(scenario.Stream, QueueKeys.ConsumerGroup)).PendingMessageCount == 0,
             TimeSpan.FromSeconds(10), "every entry acked, the unreadable one included");
+        await using var quarantine = scenario.CreateDbContext();
+        Assert.True(await quarantine.Quarantine.AnyAsync(q => q.Stream == scenario.Stream && q.EntryId == unreadable.ToString()),
+            "the unreadable entry was quarantined");
     }
 
     [Fact]

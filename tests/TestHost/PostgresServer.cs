@@ -53,7 +53,19 @@ public sealed class PostgresServer : IAsyncDisposable
         var (initdb, initArgs) = ExternalProcess.AsUser("postgres", Path.Combine(BinDirectory, "initdb"),
             ["-D", _dataDirectory, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]);
         await ExternalProcess.RunAsync(initdb, initArgs, TimeSpan.FromSeconds(60));
+        await StartServerAsync();
 
+        await using var connection = new NpgsqlConnection(ConnectionString("postgres"));
+        await connection.OpenAsync();
+        await using var create = new NpgsqlCommand("CREATE DATABASE beacon", connection);
+        await create.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Starts the server again after <see cref="StopAsync"/>, with its data (e.g. to end an outage).</summary>
+    public Task RestartAsync() => _pid == 0 ? StartServerAsync() : Task.CompletedTask;
+
+    private async Task StartServerAsync()
+    {
         var options = $"-p {Port} -k {Root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off " +
                       "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB";
         var (pgctl, ctlArgs) = ExternalProcess.AsUser("postgres", Path.Combine(BinDirectory, "pg_ctl"),
@@ -61,11 +73,6 @@ public sealed class PostgresServer : IAsyncDisposable
         await ExternalProcess.RunAsync(pgctl, ctlArgs, TimeSpan.FromSeconds(90));
         _pid = int.Parse(File.ReadLines(Path.Combine(_dataDirectory, "postmaster.pid")).First());
         ProcessReaper.Track(_pid);
-
-        await using var connection = new NpgsqlConnection(ConnectionString("postgres"));
-        await connection.OpenAsync();
-        await using var create = new NpgsqlCommand("CREATE DATABASE beacon", connection);
-        await create.ExecuteNonQueryAsync();
     }
 
     /// <summary>Creates another empty database on this server (for tests that need one of their own).</summary>

@@ -411,6 +411,63 @@ namespace Beacon.Core.Data.Migrations
                     b.ToTable("pipelines", (string)null);
                 });
 
+            modelBuilder.Entity("Beacon.Core.Data.QuarantinedEntry", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("EntryId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("entry_id");
+
+                    b.Property<string>("Error")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("error");
+
+                    b.PrimitiveCollection<List<string>>("FieldNames")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("field_names");
+
+                    b.PrimitiveCollection<List<byte[]>>("FieldValues")
+                        .IsRequired()
+                        .HasColumnType("bytea[]")
+                        .HasColumnName("field_values");
+
+                    b.Property<DateTimeOffset>("FirstSeenAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("first_seen_at");
+
+                    b.Property<Guid?>("StoreId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("store_id");
+
+                    b.Property<string>("Stream")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("stream");
+
+                    b.HasKey("Id")
+                        .HasName("pk_quarantine");
+
+                    b.HasIndex("StoreId", "FirstSeenAt")
+                        .HasDatabaseName("ix_quarantine_store_id_first_seen_at");
+
+                    b.HasIndex("Stream", "EntryId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_quarantine_stream_entry_id");
+
+                    b.ToTable("quarantine", (string)null);
+                });
+
             modelBuilder.Entity("Beacon.Core.Data.RetryBatch", b =>
                 {
                     b.Property<Guid>("Id")
