@@ -3,6 +3,7 @@ using Beacon.Ingestion.Apis;
 using Beacon.Ingestion.Apis.Json;
 using Beacon.Ingestion.Enrichment;
 using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Readiness;
 using Microsoft.AspNetCore.OutputCaching.StackExchangeRedis;
 using StackExchange.Redis;
 
@@ -36,7 +37,11 @@ internal static class Extensions
         services.AddSingleton<GeoLocator>();
         services.AddSingleton<EventEnricher>();
         services.AddSingleton<IngestionPipeline>();
+        // Starts building the User-Agent rules now; the warm-up waits for them before /health says ready.
         UserAgentParser.Warm();
+        services.AddSingleton<IngestionWarmUp>();
+        services.AddHostedService(provider => provider.GetRequiredService<IngestionWarmUp>());
+        services.AddHealthChecks().AddCheck<WarmUpHealthCheck>(WarmUpHealthCheck.Name, tags: ["ready"]);
 
         services.ConfigureHttpJsonOptions(options =>
         {

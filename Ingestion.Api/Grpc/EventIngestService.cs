@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Beacon.Core.Catalog;
+using Beacon.Ingestion.Apis.Json;
 using Beacon.Ingestion.Ingestion;
 using Beacon.Protos.V1;
 using Google.Protobuf;
@@ -39,12 +40,13 @@ public class EventIngestService(
     public virtual async Task<SendEventsResponse> Send(Received<SendEventsRequest> received, ServerCallContext context)
     {
         var request = received.Message;
-        var caller = await AuthenticateAsync(context);
+        // The message has been read: from here on the call is ingested even if the client cancels it (DESIGN §3).
+        var caller = await AuthenticateAsync(context, CancellationToken.None);
         if (ShapeError(received.EventCount) is { } problem)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
         }
-        var result = await IngestAsync(caller, request.Events, received, context.CancellationToken);
+        var result = await IngestAsync(caller, request.Events, received);
         var response = new SendEventsResponse
         {
             Accepted = (uint)result.Accepted,
@@ -63,7 +65,8 @@ public class EventIngestService(
     /// </summary>
     public virtual async Task Stream(IAsyncStreamReader<Received<EventBatch>> requestStream, IServerStreamWriter<BatchAck> responseStream, ServerCallContext context)
     {
-        var caller = await AuthenticateAsync(context);
+        // Nothing has been read yet: a call cancelled now has nothing to ingest.
+        var caller = await AuthenticateAsync(context, context.CancellationToken);
         var inFlight = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(Math.Max(1, grpcOptions.Value.MaxBatchesInFlight))
         {
             SingleReader = true,
@@ -87,8 +90,9 @@ public class EventIngestService(
                 batches++;
                 // Validation, enrichment and encoding run on the thread pool, so the next batch is read meanwhile:
                 // one stream can use every core, and its batches meet other calls' in the same group commit.
+                // A batch that has been read is ingested even if the call ends before its ack (DESIGN §3).
                 var events = batch.Events;
-                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, events, received, context.CancellationToken)));
+                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, events, received)));
                 try
                 {
                     await inFlight.Writer.WriteAsync(pending, stop.Token);
@@ -148,7 +152,7 @@ public class EventIngestService(
         }
     }
 
-    private async Task<Caller> AuthenticateAsync(ServerCallContext context)
+    private async Task<Caller> AuthenticateAsync(ServerCallContext context, CancellationToken cancellationToken)
     {
         var token = context.RequestHeaders.GetValue(TokenMetadataKey);
         if (string.IsNullOrEmpty(token))
@@ -158,7 +162,7 @@ public class EventIngestService(
         StoreToken? storeToken;
         try
         {
-            storeToken = await pipeline.AuthenticateAsync(token, context.CancellationToken);
+            storeToken = await pipeline.AuthenticateAsync(token, cancellationToken);
         }
         catch (TokenStoreUnavailableException)
         {
@@ -169,7 +173,12 @@ public class EventIngestService(
             throw new RpcException(new Status(StatusCode.Unauthenticated, "Unknown or revoked access token."));
         }
 
-        var client = clientInfo.Read(context.GetHttpContext());
+        var httpContext = context.GetHttpContext();
+        if (storeToken.Rehearsal)
+        {
+            JsonDoor.ExcludeFromMetrics(httpContext);
+        }
+        var client = clientInfo.Read(httpContext);
         // Apps are the native twin of /beacon, which has no default limit: only a limit set on the token applies
         // (e.g. to contain a leaked token). The Alana defaults would throttle a whole app audience per minute.
         if (storeToken.RateLimitPerMinute is null && storeToken.RateLimitPerIpPerMinute is null)
@@ -194,7 +203,7 @@ public class EventIngestService(
         return new Caller(storeToken, client);
     }
 
-    private async Task<IngestResult> IngestAsync<T>(Caller caller, RepeatedField<Event> events, Received<T> received, CancellationToken cancellationToken)
+    private async Task<IngestResult> IngestAsync<T>(Caller caller, RepeatedField<Event> events, Received<T> received)
         where T : Google.Protobuf.IMessage<T>
     {
         var eventBytes = received.EventBytes;
@@ -206,7 +215,7 @@ public class EventIngestService(
         try
         {
             return await pipeline.IngestAsync(
-                new IngestRequest(caller.Token, IngestSources.Grpc, EventFamily.Layers, incoming, caller.Client), cancellationToken);
+                new IngestRequest(caller.Token, IngestSources.Grpc, EventFamily.Layers, incoming, caller.Client));
         }
         catch (QueueUnavailableException)
         {

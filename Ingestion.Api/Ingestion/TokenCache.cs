@@ -40,6 +40,10 @@ public sealed class TokenCache(IServiceScopeFactory scopes, IOptions<IngestionOp
         return new ValueTask<StoreToken?>(LookUpAsync(hash, entry, cancellationToken));
     }
 
+    /// <summary>Serves <paramref name="storeToken"/> for <paramref name="token"/> until it is evicted, without asking Postgres.</summary>
+    public void Admit(string token, StoreToken storeToken) =>
+        _entries[TokenHasher.Hash(token)] = new Entry(storeToken, long.MaxValue);
+
     public void Evict(string tokenHash)
     {
         Interlocked.Increment(ref _generation);
