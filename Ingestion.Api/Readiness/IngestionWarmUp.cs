@@ -85,8 +85,7 @@ public sealed class IngestionWarmUp(
         userAgents.Parse(RehearsalUserAgent);
 
         _pending = "asking the token store";
-        // A token nobody has: the real query (EF Core builds its model and query on first use), cached as unknown.
-        await tokens.FindAsync(TokenHasher.NewToken("bk_warmup_"), stoppingToken);
+        await tokens.WarmUpAsync(stoppingToken);
 
         _pending = "asking Redis";
         await redis.GetDatabase().PingAsync();
