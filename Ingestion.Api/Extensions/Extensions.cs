@@ -5,6 +5,7 @@ using Beacon.Ingestion.Enrichment;
 using Beacon.Ingestion.Ingestion;
 using Beacon.Ingestion.Readiness;
 using Microsoft.AspNetCore.OutputCaching.StackExchangeRedis;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using StackExchange.Redis;
 
 namespace Beacon.Ingestion.Extensions;
@@ -42,6 +43,10 @@ internal static class Extensions
         services.AddSingleton<IngestionWarmUp>();
         services.AddHostedService(provider => provider.GetRequiredService<IngestionWarmUp>());
         services.AddHealthChecks().AddCheck<WarmUpHealthCheck>(WarmUpHealthCheck.Name, tags: ["ready"]);
+
+        // A body that arrived stays readable when its client closed at once (DESIGN §3: abort-safe ingest).
+        services.Configure<KestrelServerOptions>(kestrel =>
+            kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Use(HalfClosedConnections.KeepInputReadable)));
 
         services.ConfigureHttpJsonOptions(options =>
         {
