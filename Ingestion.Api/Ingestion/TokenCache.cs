@@ -41,9 +41,15 @@ public sealed class TokenCache(IServiceScopeFactory scopes, IOptions<IngestionOp
         return new ValueTask<StoreToken?>(LookUpAsync(hash, entry, cancellationToken));
     }
 
-    /// <summary>Serves <paramref name="storeToken"/> for <paramref name="token"/> until it is evicted, without asking Postgres.</summary>
+    /// <summary>Serves <paramref name="storeToken"/> for <paramref name="token"/> until <see cref="Withdraw"/>, without asking Postgres.</summary>
     public void Admit(string token, StoreToken storeToken) =>
         _entries[TokenHasher.Hash(token)] = new Entry(storeToken, long.MaxValue);
+
+    /// <summary>
+    /// Removes an <see cref="Admit"/>ted token. Unlike <see cref="Evict"/> it leaves lookups in flight alone: nothing they
+    /// read from Postgres can be outdated by it.
+    /// </summary>
+    public void Withdraw(StoreToken storeToken) => _entries.TryRemove(storeToken.Hash, out _);
 
     public void Evict(string tokenHash)
     {

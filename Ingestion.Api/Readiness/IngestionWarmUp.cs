@@ -60,9 +60,10 @@ public sealed class IngestionWarmUp(
                 logger.LogInformation("Warmed up in {Milliseconds:N0} ms: ready to serve", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 return;
             }
-            // Anything a dependency that is not there yet can throw: stay unready and try again.
+            // Anything a dependency that is not there yet can throw (TaskCanceledException: a round trip's timeout):
+            // stay unready and try again.
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested && ex is TokenStoreUnavailableException or RedisException
-                                           or TimeoutException or HttpRequestException or RpcException or WarmUpException)
+                                           or TimeoutException or TaskCanceledException or HttpRequestException or RpcException or WarmUpException)
             {
                 _pending = $"{_pending} failed: {ex.Message}";
                 logger.LogWarning(ex, "Warm-up not done ({Pending}); trying again in {Delay}", _pending, RetryDelay);
@@ -91,28 +92,28 @@ public sealed class IngestionWarmUp(
         await redis.GetDatabase().PingAsync();
 
         _pending = "rehearsing the doors";
-        var token = TokenHasher.NewToken("bk_rehearsal_");
-        var storeToken = new StoreToken(Guid.NewGuid(), Guid.NewGuid(), TokenHasher.Hash(token), [], null, null) { Rehearsal = true };
-        tokens.Admit(token, storeToken);
-        try
-        {
-            await RehearseDoorsAsync(token, stoppingToken);
-        }
-        finally
-        {
-            tokens.Evict(storeToken.Hash);
-        }
-        await queue.ForgetRehearsalAsync(storeToken.StoreId);
-    }
-
-    private async Task RehearseDoorsAsync(string token, CancellationToken stoppingToken)
-    {
         var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         if (addresses.Count == 0)
         {
             logger.LogInformation("The server has no address (an in-memory server): the doors are not rehearsed");
             return;
         }
+        var token = TokenHasher.NewToken("bk_rehearsal_");
+        var storeToken = new StoreToken(Guid.NewGuid(), Guid.NewGuid(), TokenHasher.Hash(token), [], null, null) { Rehearsal = true };
+        tokens.Admit(token, storeToken);
+        try
+        {
+            await RehearseDoorsAsync(addresses, token, stoppingToken);
+        }
+        finally
+        {
+            tokens.Withdraw(storeToken);
+        }
+        await queue.ForgetRehearsalAsync(storeToken.StoreId);
+    }
+
+    private async Task RehearseDoorsAsync(ICollection<string> addresses, string token, CancellationToken stoppingToken)
+    {
         using var http = new HttpClient(LoopbackHandler()) { Timeout = RoundTripTimeout };
         var rehearsed = new List<string>(3);
         // An endpoint speaks HTTP/1.1 (JSON), HTTP/2 (gRPC) or both: each door is tried on each address until one answers.
