@@ -1,7 +1,7 @@
 using System.Threading.Channels;
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Apis.Json;
 using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Readiness;
 using Beacon.Protos.V1;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
@@ -176,7 +176,7 @@ public class EventIngestService(
         var httpContext = context.GetHttpContext();
         if (storeToken.Rehearsal)
         {
-            JsonDoor.ExcludeFromMetrics(httpContext);
+            IngestionWarmUp.ExcludeFromMetrics(httpContext);
         }
         var client = clientInfo.Read(httpContext);
         // Apps are the native twin of /beacon, which has no default limit: only a limit set on the token applies

@@ -11,6 +11,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using StackExchange.Redis;
 
 namespace Beacon.Ingestion.Readiness;
@@ -69,6 +70,15 @@ public sealed class IngestionWarmUp(
                 logger.LogWarning(ex, "Warm-up not done ({Pending}); trying again in {Delay}", _pending, RetryDelay);
             }
             await Task.Delay(RetryDelay, stoppingToken);
+        }
+    }
+
+    /// <summary>A rehearsal request is no traffic: the doors call this so ASP.NET Core's request metrics leave it out too.</summary>
+    public static void ExcludeFromMetrics(HttpContext context)
+    {
+        if (context.Features.Get<IHttpMetricsTagsFeature>() is { } metrics)
+        {
+            metrics.MetricsDisabled = true;
         }
     }
 

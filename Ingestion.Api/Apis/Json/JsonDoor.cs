@@ -1,7 +1,7 @@
 using System.Buffers;
 using Beacon.Core.Catalog;
 using Beacon.Ingestion.Ingestion;
-using Microsoft.AspNetCore.Http.Features;
+using Beacon.Ingestion.Readiness;
 using Microsoft.Extensions.Primitives;
 
 namespace Beacon.Ingestion.Apis.Json;
@@ -43,7 +43,7 @@ public static class JsonDoor
         }
         if (storeToken.Rehearsal)
         {
-            ExcludeFromMetrics(context);
+            IngestionWarmUp.ExcludeFromMetrics(context);
         }
         var origin = context.Request.Headers.Origin.ToString();
         if (!storeToken.AllowsOrigin(origin))
@@ -161,15 +161,6 @@ public static class JsonDoor
     {
         context.Response.Headers.RetryAfter = ((int)QueueUnavailableException.RetryAfter.TotalSeconds).ToString();
         return TypedResults.Json(new ErrorBody(message), IngestionJsonContext.Default.ErrorBody, statusCode: 503);
-    }
-
-    /// <summary>The start-up warm-up's requests are no traffic: ASP.NET Core's request metrics leave them out too.</summary>
-    public static void ExcludeFromMetrics(HttpContext context)
-    {
-        if (context.Features.Get<IHttpMetricsTagsFeature>() is { } metrics)
-        {
-            metrics.MetricsDisabled = true;
-        }
     }
 
     private static Outcome Fail(IResult error) => new(error, null, false);
