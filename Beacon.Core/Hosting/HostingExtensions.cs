@@ -20,6 +20,9 @@ public static class HostingExtensions
     public const string PostgresName = "beacondb";
     public const string RedisName = "redis";
 
+    /// <summary>The name Aspire's Redis client integration gives its health check.</summary>
+    public const string RedisHealthCheckName = "StackExchange.Redis";
+
     public static IHostApplicationBuilder AddBeaconPostgres(this IHostApplicationBuilder builder)
     {
         var connectionString = builder.Configuration.GetConnectionString(PostgresName)

@@ -8,6 +8,7 @@ namespace Beacon.Ingestion.Apis;
 /// <summary><c>POST /api/v1/events</c>: the Alana Shopping events API contract (DESIGN §3), camelCase bodies.</summary>
 public static class AlanaEventsApi
 {
+    public const string Path = "/api/v1/events";
     public const string KeyHeader = "x-api-key";
 
     private const string AlanaExample = """
@@ -18,7 +19,7 @@ public static class AlanaEventsApi
 
     public static IEndpointRouteBuilder MapAlanaEventsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/events").WithTags("Events (Alana)");
+        var api = app.MapGroup(Path).WithTags("Events (Alana)");
 
         api.MapPost("", PostEvents)
             .WithName("PostAlanaEvents")

@@ -8,6 +8,7 @@ namespace Beacon.Ingestion.Apis;
 /// <summary><c>POST /beacon</c>: the Layers Tracking API contract (DESIGN §3).</summary>
 public static class BeaconApi
 {
+    public const string Path = "/beacon";
     public const string TokenHeader = "X-Storefront-Access-Token";
 
     private const string BeaconExample = """
@@ -18,7 +19,7 @@ public static class BeaconApi
 
     public static IEndpointRouteBuilder MapBeaconApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/beacon").WithTags("Beacon (Layers)");
+        var api = app.MapGroup(Path).WithTags("Beacon (Layers)");
 
         api.MapPost("", PostEvents)
             .WithName("PostBeacon")

@@ -3,7 +3,9 @@ using Beacon.Ingestion.Apis;
 using Beacon.Ingestion.Apis.Json;
 using Beacon.Ingestion.Enrichment;
 using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Readiness;
 using Microsoft.AspNetCore.OutputCaching.StackExchangeRedis;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using StackExchange.Redis;
 
 namespace Beacon.Ingestion.Extensions;
@@ -36,7 +38,15 @@ internal static class Extensions
         services.AddSingleton<GeoLocator>();
         services.AddSingleton<EventEnricher>();
         services.AddSingleton<IngestionPipeline>();
+        // Starts building the User-Agent rules now; the warm-up waits for them before /health says ready.
         UserAgentParser.Warm();
+        services.AddSingleton<IngestionWarmUp>();
+        services.AddHostedService(provider => provider.GetRequiredService<IngestionWarmUp>());
+        services.AddHealthChecks().AddCheck<WarmUpHealthCheck>(WarmUpHealthCheck.Name, tags: ["ready"]);
+
+        // A body that arrived stays readable when its client closed at once (DESIGN §3: abort-safe ingest).
+        services.Configure<KestrelServerOptions>(kestrel =>
+            kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Use(HalfClosedConnections.KeepInputReadable)));
 
         services.ConfigureHttpJsonOptions(options =>
         {

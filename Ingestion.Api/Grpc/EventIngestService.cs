@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Beacon.Core.Catalog;
 using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Readiness;
 using Beacon.Protos.V1;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
@@ -38,12 +39,13 @@ public class EventIngestService(
 
     public virtual async Task<SendEventsResponse> Send(Received<SendEventsRequest> received, ServerCallContext context)
     {
-        var caller = await AuthenticateAsync(context);
+        // The message has been read: from here on the call is ingested even if the client cancels it (DESIGN §3).
+        var caller = await AuthenticateAsync(context, CancellationToken.None);
         if (ShapeError(received.EventCount) is { } problem)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
         }
-        var result = await IngestAsync(caller, received, context.CancellationToken);
+        var result = await IngestAsync(caller, received);
         var response = new SendEventsResponse
         {
             Accepted = (uint)result.Accepted,
@@ -62,7 +64,8 @@ public class EventIngestService(
     /// </summary>
     public virtual async Task Stream(IAsyncStreamReader<Received<EventBatch>> requestStream, IServerStreamWriter<BatchAck> responseStream, ServerCallContext context)
     {
-        var caller = await AuthenticateAsync(context);
+        // Nothing has been read yet: a call cancelled now has nothing to ingest.
+        var caller = await AuthenticateAsync(context, context.CancellationToken);
         var inFlight = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(Math.Max(1, grpcOptions.Value.MaxBatchesInFlight))
         {
             SingleReader = true,
@@ -86,7 +89,8 @@ public class EventIngestService(
                 batches++;
                 // Validation, enrichment and encoding run on the thread pool, so the next batch is read meanwhile:
                 // one stream can use every core, and its batches meet other calls' in the same group commit.
-                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, received, context.CancellationToken)));
+                // A batch that has been read is ingested even if the call ends before its ack (DESIGN §3).
+                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, received)));
                 try
                 {
                     await inFlight.Writer.WriteAsync(pending, stop.Token);
@@ -146,7 +150,7 @@ public class EventIngestService(
         }
     }
 
-    private async Task<Caller> AuthenticateAsync(ServerCallContext context)
+    private async Task<Caller> AuthenticateAsync(ServerCallContext context, CancellationToken cancellationToken)
     {
         var token = context.RequestHeaders.GetValue(TokenMetadataKey);
         if (string.IsNullOrEmpty(token))
@@ -156,7 +160,7 @@ public class EventIngestService(
         StoreToken? storeToken;
         try
         {
-            storeToken = await pipeline.AuthenticateAsync(token, context.CancellationToken);
+            storeToken = await pipeline.AuthenticateAsync(token, cancellationToken);
         }
         catch (TokenStoreUnavailableException)
         {
@@ -167,7 +171,12 @@ public class EventIngestService(
             throw new RpcException(new Status(StatusCode.Unauthenticated, "Unknown or revoked access token."));
         }
 
-        var client = clientInfo.Read(context.GetHttpContext());
+        var httpContext = context.GetHttpContext();
+        if (storeToken.Rehearsal)
+        {
+            IngestionWarmUp.ExcludeFromMetrics(httpContext);
+        }
+        var client = clientInfo.Read(httpContext);
         // Apps are the native twin of /beacon, which has no default limit: only a limit set on the token applies
         // (e.g. to contain a leaked token). The Alana defaults would throttle a whole app audience per minute.
         if (storeToken.RateLimitPerMinute is null && storeToken.RateLimitPerIpPerMinute is null)
@@ -192,7 +201,7 @@ public class EventIngestService(
         return new Caller(storeToken, client);
     }
 
-    private async Task<IngestResult> IngestAsync<T>(Caller caller, Received<T> received, CancellationToken cancellationToken)
+    private async Task<IngestResult> IngestAsync<T>(Caller caller, Received<T> received)
         where T : Google.Protobuf.IMessage<T>
     {
         var eventBytes = received.EventBytes;
@@ -204,7 +213,7 @@ public class EventIngestService(
         try
         {
             return await pipeline.IngestAsync(
-                new IngestRequest(caller.Token, IngestSources.Grpc, EventFamily.Layers, incoming, caller.Client), cancellationToken);
+                new IngestRequest(caller.Token, IngestSources.Grpc, EventFamily.Layers, incoming, caller.Client));
         }
         catch (QueueUnavailableException)
         {

@@ -1,3 +1,5 @@
+using Beacon.Core.Hosting;
+using Beacon.Ingestion.Readiness;
 using Beacon.Protos.V1;
 using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -29,10 +31,10 @@ public static class GrpcExtensions
             http2.MaxStreamsPerConnection = options.Value.MaxStreamsPerConnection;
         });
 
-        // grpc.health.v1: "" reports every check (as /health does); the ingest service only needs the queue,
-        // since tokens are served from cache while Postgres is down (DESIGN §5).
+        // grpc.health.v1: "" reports every check (as /health does); the ingest service needs the queue and the warm-up,
+        // not Postgres, since tokens are served from cache while Postgres is down (DESIGN §5).
         services.AddGrpcHealthChecks(health =>
-            health.Services.Map(EventIngest.Descriptor.FullName, result => result.Name is "self" or "redis"));
+            health.Services.Map(EventIngest.Descriptor.FullName, result => result.Name is "self" or HostingExtensions.RedisHealthCheckName or WarmUpHealthCheck.Name));
         services.AddGrpcReflection();
     }
 

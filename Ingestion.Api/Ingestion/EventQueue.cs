@@ -146,6 +146,21 @@ public sealed class EventQueue : IAsyncDisposable
         return duplicates
         """;
 
+    // Deletes what a rehearsal left: its stream and the dedup hashes of its store (the current and previous bucket,
+    // named as the enqueue script names them). KEYS[1] = the stream, KEYS[2] = the store's dedup prefix; ARGV[1] = W.
+    private const string ForgetScript = """
+        local now = redis.call('TIME')
+        local bucket = math.floor((tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)) / tonumber(ARGV[1]))
+        return redis.call('DEL', KEYS[1], KEYS[2] .. ':' .. string.format('%d', bucket), KEYS[2] .. ':' .. string.format('%d', bucket - 1))
+        """;
+
+    // The warm-up's keys: a hash tag of their own, a stream no worker reads.
+    private const int RehearsalPartition = -1;
+    private const string RehearsalPrefix = "beacon:{rehearsal}:";
+
+    /// <summary>The stream rehearsals append to (<see cref="RehearseAsync"/>); nothing reads it, it is deleted after.</summary>
+    public static readonly RedisKey RehearsalStream = RehearsalPrefix + "events";
+
     private sealed class Pending(Guid storeId, EncodedBatch batch)
         : TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
@@ -184,6 +199,28 @@ public sealed class EventQueue : IAsyncDisposable
         }
         return pending.Task;
     }
+
+    /// <summary>
+    /// What <see cref="EnqueueAsync"/> does, to <see cref="RehearsalStream"/> (and dedup hashes of its own) instead of the
+    /// queue: the start-up warm-up runs the real Redis calls (script and XADD) without a worker ever seeing its events.
+    /// </summary>
+    public async Task<int> RehearseAsync(Guid storeId, EncodedBatch batch)
+    {
+        var pending = new Pending(storeId, batch);
+        // Sent at once, not through the group commit: a rehearsal must never share a call with real batches.
+        await SendAsync(RehearsalPartition, [pending], releaseSlot: false);
+        return await pending.Task;
+    }
+
+    /// <summary>Deletes what rehearsals of <paramref name="storeId"/> appended and marked as seen.</summary>
+    public Task ForgetRehearsalAsync(Guid storeId) =>
+        _redis.GetDatabase().ScriptEvaluateAsync(ForgetScript, [RehearsalStream, DedupPrefixOf(RehearsalPartition, storeId)], [_dedupMilliseconds]);
+
+    private static RedisKey StreamOf(int partition) =>
+        partition == RehearsalPartition ? RehearsalStream : QueueKeys.Stream(partition);
+
+    private static RedisKey DedupPrefixOf(int partition, Guid storeId) =>
+        partition == RehearsalPartition ? $"{RehearsalPrefix}dedup:{storeId:N}" : QueueKeys.DedupPrefix(partition, storeId);
 
     private async Task WriteLoopAsync()
     {
@@ -234,7 +271,7 @@ public sealed class EventQueue : IAsyncDisposable
                 return;
             }
             var calls = new List<Task>(group.Length - deduped.Length + 1);
-            var stream = QueueKeys.Stream(partition);
+            var stream = StreamOf(partition);
             foreach (var pending in group)
             {
                 if (!pending.Batch.HasClientIds)
@@ -275,7 +312,7 @@ public sealed class EventQueue : IAsyncDisposable
     {
         try
         {
-            var keys = new List<RedisKey>(2) { QueueKeys.Stream(partition) };
+            var keys = new List<RedisKey>(2) { StreamOf(partition) };
             var stores = new Dictionary<Guid, int>(1);
             var values = new List<RedisValue>(2 + group.Length * 4) { _dedupMilliseconds, group.Length };
             var ids = new List<RedisValue>();
@@ -285,7 +322,7 @@ public sealed class EventQueue : IAsyncDisposable
                 {
                     store = stores.Count + 1;
                     stores.Add(pending.StoreId, store);
-                    keys.Add(QueueKeys.DedupPrefix(partition, pending.StoreId));
+                    keys.Add(DedupPrefixOf(partition, pending.StoreId));
                 }
                 var batch = pending.Batch;
                 var flags = new char[batch.Count];

@@ -31,10 +31,16 @@ public sealed class IngestionPipeline(
     /// (1 to <see cref="IngestionOptions.MaxEventsPerBatch"/> events: 422 / INVALID_ARGUMENT otherwise).
     /// Accepted events are completed in place (event_id, shopping_channel, contextual_data defaults).
     /// </summary>
+    /// <remarks>
+    /// Takes no cancellation token: a batch that reached this point is ingested even if its client went away
+    /// (DESIGN §3). The queue's own timeouts bound the wait, and shutdown waits for it.
+    /// </remarks>
     /// <exception cref="QueueUnavailableException">Redis did not acknowledge (503 / UNAVAILABLE).</exception>
-    public async Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken = default)
+    public async Task<IngestResult> IngestAsync(IngestRequest request)
     {
         var events = request.Events;
+        // A rehearsal (the start-up warm-up) runs every step but counts in no metric and no drop log.
+        var counted = !request.DryRun && !request.Token.Rehearsal;
         List<EventRejection>? rejections = null;
         List<(EventRejection, string?)>? dropped = null;
         var accepted = new List<IncomingEvent>(events.Count);
@@ -51,7 +57,7 @@ public sealed class IngestionPipeline(
                 continue;
             }
             (rejections ??= []).Add(rejection);
-            if (!request.DryRun)
+            if (counted)
             {
                 var type = incoming.EventType;
                 metrics.Dropped(request.Source, rejection.Code, type);
@@ -111,13 +117,17 @@ public sealed class IngestionPipeline(
         int duplicates;
         try
         {
-            duplicates = await queue.EnqueueAsync(request.Token.StoreId, batch).WaitAsync(cancellationToken);
+            duplicates = await (request.Token.Rehearsal ? queue.RehearseAsync(request.Token.StoreId, batch) : queue.EnqueueAsync(request.Token.StoreId, batch));
         }
-        catch (QueueUnavailableException ex)
+        catch (QueueUnavailableException ex) when (counted)
         {
             metrics.EnqueueDuration(started, succeeded: false);
             logger.LogWarning(ex.InnerException, "Queue unavailable; {Count} events of store {StoreId} refused", accepted.Count, request.Token.StoreId);
             throw;
+        }
+        if (!counted)
+        {
+            return new IngestResult(accepted.Count, duplicates, rejected);
         }
         metrics.EnqueueDuration(started, succeeded: true);
         metrics.Accepted(request.Source, accepted.Count - duplicates);

@@ -3,6 +3,8 @@ namespace Beacon.Ingestion.Ingestion;
 /// <summary>
 /// An active store token as ingestion needs it (from <see cref="TokenCache"/>); the token itself is never kept,
 /// only its SHA-256 <see cref="Hash"/>.
+/// A <see cref="Rehearsal"/> token is the start-up warm-up's own (<see cref="Readiness.IngestionWarmUp"/>): its batches
+/// run the whole path into a scratch stream, never the real one, and count in no metric.
 /// </summary>
 public sealed record StoreToken(
     Guid TokenId,
@@ -12,6 +14,8 @@ public sealed record StoreToken(
     int? RateLimitPerMinute,
     int? RateLimitPerIpPerMinute)
 {
+    public bool Rehearsal { get; init; }
+
     /// <summary>An empty list allows any origin; requests without an Origin (servers, apps) are always allowed.</summary>
     public bool AllowsOrigin(string? origin)
     {

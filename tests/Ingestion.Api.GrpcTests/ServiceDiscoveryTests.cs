@@ -28,11 +28,18 @@ public sealed class ServiceDiscoveryTests(GrpcServerFixture fixture) : IClassFix
     [Theory]
     [InlineData("")]
     [InlineData("beacon.v1.EventIngest")]
-    public async Task TheHealthServiceAnswersServing(string service)
+    public async Task TheHealthServiceAnswersServingOnceWarmedUp(string service)
     {
         var health = new Health.HealthClient(fixture.Server.Channel);
 
-        var response = await health.CheckAsync(new HealthCheckRequest { Service = service });
+        // Until the start-up warm-up is done the answer is NotServing (ReadinessTests): a probe retries.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        HealthCheckResponse response;
+        while ((response = await health.CheckAsync(new HealthCheckRequest { Service = service })).Status != HealthCheckResponse.Types.ServingStatus.Serving
+               && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
 
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
     }

@@ -17,7 +17,10 @@ public sealed class Backends : IAsyncLifetime
     public required PostgresServer Postgres { get; init; }
     public required RedisServer Redis { get; init; }
 
-    public string PostgresConnectionString => Postgres.ConnectionString();
+    /// <summary>The database on <see cref="Postgres"/> the services use.</summary>
+    public string Database { get; init; } = "beacon";
+
+    public string PostgresConnectionString => Postgres.ConnectionString(Database);
     public string RedisConnectionString => Redis.ConnectionString;
 
     /// <summary>The shared instance; started (and migrated) by the first caller.</summary>
@@ -40,6 +43,21 @@ public sealed class Backends : IAsyncLifetime
         {
             Gate.Release();
         }
+    }
+
+    /// <summary>
+    /// A migrated database of the caller's own on the shared Postgres, and a Redis of its own: for tests that lock
+    /// tables (<see cref="TokenTableLock"/>) or count every key. The caller disposes <see cref="Redis"/>.
+    /// </summary>
+    public static async Task<Backends> StartIsolatedAsync()
+    {
+        var shared = await GetAsync();
+        var database = $"isolated_{Guid.NewGuid():N}";
+        await shared.Postgres.CreateDatabaseAsync(database);
+        var isolated = new Backends { Postgres = shared.Postgres, Redis = await RedisServer.StartAsync(), Database = database };
+        await using var db = isolated.CreateDbContext();
+        await DatabaseMigrator.MigrateAsync(db, CancellationToken.None);
+        return isolated;
     }
 
     public BeaconDbContext CreateDbContext() => CreateDbContext(PostgresConnectionString);

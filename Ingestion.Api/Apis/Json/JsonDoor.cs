@@ -1,6 +1,7 @@
 using System.Buffers;
 using Beacon.Core.Catalog;
 using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Readiness;
 using Microsoft.Extensions.Primitives;
 
 namespace Beacon.Ingestion.Apis.Json;
@@ -9,6 +10,13 @@ namespace Beacon.Ingestion.Apis.Json;
 /// The steps both JSON doors share, in contract order: authenticate (401), origin (403), the door's rate limit
 /// (429), body size (413), top-level shape (422), then the one ingestion path. Only the token's source, the
 /// event family and the success body differ between <c>/beacon</c> and <c>/api/v1/events</c>.
+/// <para>
+/// Nothing here observes <see cref="HttpContext.RequestAborted"/>: a body that has arrived is ingested even when its
+/// client is gone before the answer (DESIGN §3: a <c>sendBeacon</c> at tab close cannot retry what it never knew
+/// failed; event ids make a repeat harmless). Kestrel fires that token on the client's FIN, possibly before the body
+/// was read from its buffer, and a read with it would then throw although every byte is there. A body that never
+/// arrives still ends the read: Kestrel fails it when the connection goes, or when it falls below the minimum data rate.
+/// </para>
 /// </summary>
 public static class JsonDoor
 {
@@ -20,11 +28,10 @@ public static class JsonDoor
     public static async Task<Outcome> IngestAsync(
         HttpContext context, IngestionServices services, string? token, EventFamily family, string source, bool rateLimited)
     {
-        var cancellationToken = context.RequestAborted;
         StoreToken? storeToken;
         try
         {
-            storeToken = await services.Pipeline.AuthenticateAsync(token, cancellationToken);
+            storeToken = await services.Pipeline.AuthenticateAsync(token, CancellationToken.None);
         }
         catch (TokenStoreUnavailableException)
         {
@@ -33,6 +40,10 @@ public static class JsonDoor
         if (storeToken is null)
         {
             return Fail(TypedResults.Json(new ErrorBody("Unauthenticated"), IngestionJsonContext.Default.ErrorBody, statusCode: 401));
+        }
+        if (storeToken.Rehearsal)
+        {
+            IngestionWarmUp.ExcludeFromMetrics(context);
         }
         var origin = context.Request.Headers.Origin.ToString();
         if (!storeToken.AllowsOrigin(origin))
@@ -64,7 +75,7 @@ public static class JsonDoor
         }
 
         var options = services.Options.Value;
-        var (buffer, length) = await ReadBodyAsync(context.Request, options.MaxBodyBytes, cancellationToken);
+        var (buffer, length) = await ReadBodyAsync(context.Request, options.MaxBodyBytes);
         if (buffer is null)
         {
             return Fail(TypedResults.Json(new ErrorsBody([$"The body is larger than {options.MaxBodyBytes} bytes; send fewer or smaller events."]),
@@ -73,7 +84,10 @@ public static class JsonDoor
         JsonBatch batch;
         try
         {
-            services.Metrics.RequestSize(source, length);
+            if (!storeToken.Rehearsal)
+            {
+                services.Metrics.RequestSize(source, length);
+            }
             batch = JsonBatchReader.Read(buffer.AsSpan(0, length), family, options.MaxEventsPerBatch);
         }
         finally
@@ -89,7 +103,7 @@ public static class JsonDoor
         try
         {
             var result = await services.Pipeline.IngestAsync(
-                new IngestRequest(storeToken, source, family, batch.Events, client, dryRun), cancellationToken);
+                new IngestRequest(storeToken, source, family, batch.Events, client, dryRun));
             return new Outcome(null, result, dryRun);
         }
         catch (QueueUnavailableException)
@@ -158,7 +172,7 @@ public static class JsonDoor
     /// Reads the whole body into a pooled buffer, whatever the Content-Type (<c>sendBeacon</c> sends
     /// <c>text/plain</c>). Returns a null buffer when it is over <paramref name="limit"/> bytes.
     /// </summary>
-    private static async Task<(byte[]? Buffer, int Length)> ReadBodyAsync(HttpRequest request, int limit, CancellationToken cancellationToken)
+    private static async Task<(byte[]? Buffer, int Length)> ReadBodyAsync(HttpRequest request, int limit)
     {
         if (request.ContentLength > limit)
         {
@@ -182,7 +196,7 @@ public static class JsonDoor
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = larger;
                 }
-                var read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken);
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length));
                 if (read == 0)
                 {
                     break;

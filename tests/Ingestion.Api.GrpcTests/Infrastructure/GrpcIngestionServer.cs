@@ -29,7 +29,8 @@ public sealed class GrpcIngestionServer : IAsyncDisposable
     public EventIngest.EventIngestClient Client => new(Channel);
 
     /// <param name="settings">Extra configuration, e.g. a Redis of the test's own.</param>
-    public static GrpcIngestionServer Start(Backends backends, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="logs">Sees what the service logs (levels per category in <paramref name="settings"/>).</param>
+    public static GrpcIngestionServer Start(Backends backends, IReadOnlyDictionary<string, string?>? settings = null, LogCapture? logs = null)
     {
         var jsonUrl = $"http://127.0.0.1:{FreePort.Next()}";
         var grpcUrl = $"http://127.0.0.1:{FreePort.Next()}";
@@ -44,7 +45,7 @@ public sealed class GrpcIngestionServer : IAsyncDisposable
         {
             merged[key] = value;
         }
-        var factory = new ServiceFactory<Program>(backends, merged);
+        var factory = new ServiceFactory<Program>(backends, merged, logs);
         factory.UseKestrel();
         factory.StartServer();
         return new GrpcIngestionServer(factory, jsonUrl, grpcUrl);
