@@ -96,6 +96,41 @@ public sealed class UserAgentRulesTests
         Assert.True(crafted <= Math.Max(4 * normal, 40), $"{shape}: {crafted} regexes run, {normal} for a phone's Chrome");
     }
 
+    [Theory]
+    [MemberData(nameof(CraftedUserAgents))]
+    public void ACostlyBotRuleRunsItsBacktrackingRegexOnlyWhenItMatches(string shape, string userAgent)
+    {
+        var analysis = UserAgentParser.Analyze(userAgent);
+
+        // uap-core's ^.{0,200}?(...){0,50}(?:...[Bb]ot|[Ss]pider...) rules cost 2-5 ms each on the backtracking
+        // engine when they fail on such User-Agents (docs/benchmarks.md); a match ends its section, so at most
+        // one per section runs.
+        Assert.True(analysis.LongPrefixRuns <= 3, $"{shape}: {analysis.LongPrefixRuns} costly bot rules run");
+    }
+
+    [Fact]
+    public void ASpiderNameAfterFourHundredSpacesRunsNoCostlyBotRule()
+    {
+        var userAgent = "Mozilla/5.0 (" + new string(' ', 400) + "8f3a9c Spider/1.0 bot crawler";
+
+        var analysis = UserAgentParser.Analyze(userAgent);
+
+        Assert.True(analysis.RegexRuns >= 3, $"only {analysis.RegexRuns} rules passed the literal filter: not a test of the guard");
+        Assert.Equal(0, analysis.LongPrefixRuns);
+        Assert.Equal(Reference.Value.Parse(userAgent), (analysis.Info.Browser, analysis.Info.Os, analysis.Device, analysis.Model));
+    }
+
+    [Fact]
+    public void ACostlyBotRuleStillRunsWhenItsTwinSaysItMatches()
+    {
+        const string userAgent = "Mozilla/5.0 (compatible; sgbot v0.01a, sgcrawlerbot@gmail.com)";
+
+        var analysis = UserAgentParser.Analyze(userAgent);
+
+        Assert.True(analysis.LongPrefixRuns >= 1);
+        Assert.Equal("sgbot", analysis.Info.Browser);
+    }
+
     [Fact]
     public void ASectionGivesUpAfterItsRegexBudget()
     {
