@@ -413,4 +413,44 @@ public sealed class DestinationGuardTests(BackendsFixture fixture) : IClassFixtu
         Assert.Contains("metadata", DestinationGuard.RefusalReason(IPAddress.Parse("169.254.170.2"), scope));
         Assert.Contains("metadata", DestinationGuard.RefusalReason(IPAddress.Parse("fd00:ec2::23"), scope));
     }
+
+    [Fact]
+    public async Task TheWorkerReachesAPrivateNetworkOnlyWhileTheStoreIsGrantedIt()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        var pipeline = await scenario.AddWebhookPipelineAsync(receiver.Url);
+        await SetStoreNetworksAsync(scenario, ["127.0.0.1"]);
+        // The operator allows 127.0.0.1 as an upper bound; only the store's own grant lets its webhooks use it.
+        scenario.StartWorker(new Dictionary<string, string?>
+        {
+            ["Delivery:AllowPrivateDestinations"] = "false",
+            ["Delivery:AllowedPrivateNetworks:0"] = "127.0.0.1",
+        });
+
+        await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 2);
+        await Eventually.WaitAsync(() => Task.FromResult(receiver.Received.Count == 1), TimeSpan.FromSeconds(20), "the granted store's batch");
+
+        // The grant is withdrawn: the worker's pipeline cache reloads the store, and the pooled connection of the
+        // old grant is not reused.
+        await SetStoreNetworksAsync(scenario, null);
+        await Beacon.Core.Queue.ConfigChanges.PublishAsync(scenario.Redis, Beacon.Core.Queue.ConfigChanges.StoreChanged(scenario.StoreId));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 2);
+
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.DeadLetters.CountAsync(d => d.PipelineId == pipeline.Id && d.LastError!.Contains("refused")) == 2;
+        }, TimeSpan.FromSeconds(20), "two dead letters with the refusal");
+        Assert.Single(receiver.Received);
+    }
+
+    private static async Task SetStoreNetworksAsync(Scenario scenario, List<string>? networks)
+    {
+        await using var db = scenario.CreateDbContext();
+        var store = await db.Stores.SingleAsync(s => s.Id == scenario.StoreId);
+        store.AllowedPrivateNetworks = networks;
+        await db.SaveChangesAsync();
+    }
 }
