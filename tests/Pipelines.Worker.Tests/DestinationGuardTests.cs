@@ -431,8 +431,8 @@ public sealed class DestinationGuardTests(BackendsFixture fixture) : IClassFixtu
         await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 2);
         await Eventually.WaitAsync(() => Task.FromResult(receiver.Received.Count == 1), TimeSpan.FromSeconds(20), "the granted store's batch");
 
-        // The grant is withdrawn: the worker's pipeline cache reloads the store, and the pooled connection of the
-        // old grant is not reused.
+        // The grant is withdrawn: the worker's pipeline cache reloads the pipelines with their store, and the
+        // next batch is refused (pooled connections per grant are covered by the sender test above).
         await SetStoreNetworksAsync(scenario, null);
         await Beacon.Core.Queue.ConfigChanges.PublishAsync(scenario.Redis, Beacon.Core.Queue.ConfigChanges.StoreChanged(scenario.StoreId));
         await Task.Delay(TimeSpan.FromSeconds(1.5));
