@@ -26,6 +26,7 @@ public static class ManagementApi
         api.MapGet("/stores", ListStores);
         api.MapPost("/stores", CreateStore);
         api.MapGet("/stores/{storeId:guid}", GetStore);
+        api.MapPut("/stores/{storeId:guid}/allowed-private-networks", SetAllowedPrivateNetworks);
 
         api.MapGet("/stores/{storeId:guid}/tokens", ListTokens);
         api.MapPost("/stores/{storeId:guid}/tokens", CreateToken);
@@ -71,13 +72,32 @@ public static class ManagementApi
         return TypedResults.Created($"/api/admin/v1/stores/{store.Id}", StoreDto.Of(store));
     }
 
+    /// <summary>
+    /// Operators only: the private networks this store's webhooks may reach (<c>null</c> returns the store to the
+    /// operator's default), within the operator's upper bound <c>Delivery__AllowedPrivateNetworks</c>.
+    /// </summary>
+    public static async Task<Results<Ok<StoreDto>, ProblemHttpResult, ValidationProblem, NotFound<ProblemDetails>>> SetAllowedPrivateNetworks(
+        Guid storeId, AllowedPrivateNetworksRequest request, ClaimsPrincipal user, StoreService stores, CancellationToken cancellationToken)
+    {
+        if (!user.IsOperator())
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Only operators set the networks a store may reach");
+        }
+        var result = await stores.SetAllowedPrivateNetworksAsync(storeId, request.Networks, cancellationToken);
+        if (result.Errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["networks"] = [.. result.Errors] });
+        }
+        return result.Store is { } store ? TypedResults.Ok(StoreDto.Of(store)) : NotFound("store");
+    }
+
     public static async Task<Results<Ok<StoreDto>, NotFound<ProblemDetails>>> GetStore(Guid storeId, StoreService stores, CancellationToken cancellationToken) =>
         await stores.FindAsync(storeId, cancellationToken) is { } store ? TypedResults.Ok(StoreDto.Of(store)) : NotFound("store");
 
     public static async Task<Ok<List<TokenDto>>> ListTokens(Guid storeId, TokenService tokens, CancellationToken cancellationToken) =>
         TypedResults.Ok((await tokens.ListAsync(storeId, cancellationToken)).Select(TokenDto.Of).ToList());
 
-    public static async Task<Results<Created<CreatedTokenDto>, ValidationProblem, NotFound<ProblemDetails>>> CreateToken(
+    public static async Task<Results<Created<CreatedTokenDto>, ValidationProblem, NotFound<ProblemDetails>, ProblemHttpResult>> CreateToken(
         Guid storeId, CreateTokenRequest request, StoreService stores, TokenService tokens, CancellationToken cancellationToken)
     {
         if (await stores.FindAsync(storeId, cancellationToken) is null)
@@ -89,8 +109,15 @@ public static class ManagementApi
         {
             return TypedResults.ValidationProblem(errors);
         }
-        var created = await tokens.CreateAsync(storeId, input, cancellationToken);
-        return TypedResults.Created($"/api/admin/v1/stores/{storeId}/tokens/{created.Entity.Id}", CreatedTokenDto.Of(created));
+        try
+        {
+            var created = await tokens.CreateAsync(storeId, input, cancellationToken);
+            return TypedResults.Created($"/api/admin/v1/stores/{storeId}/tokens/{created.Entity.Id}", CreatedTokenDto.Of(created));
+        }
+        catch (StoreQuotaExceededException ex)
+        {
+            return QuotaExceeded(ex);
+        }
     }
 
     public static async Task<Results<Ok<TokenDto>, NotFound<ProblemDetails>>> GetToken(
@@ -104,21 +131,28 @@ public static class ManagementApi
     public static async Task<Ok<List<PipelineDto>>> ListPipelines(Guid storeId, PipelineService pipelines, CancellationToken cancellationToken) =>
         TypedResults.Ok((await pipelines.ListAsync(storeId, cancellationToken)).Select(PipelineDto.Of).ToList());
 
-    public static async Task<Results<Created<CreatedPipelineDto>, ValidationProblem, NotFound<ProblemDetails>>> CreatePipeline(
+    public static async Task<Results<Created<CreatedPipelineDto>, ValidationProblem, NotFound<ProblemDetails>, ProblemHttpResult>> CreatePipeline(
         Guid storeId, PipelineRequest request, StoreService stores, PipelineService pipelines, CancellationToken cancellationToken)
     {
-        if (await stores.FindAsync(storeId, cancellationToken) is null)
+        if (await stores.FindAsync(storeId, cancellationToken) is not { } store)
         {
             return NotFound("store");
         }
         var input = request.ToInput();
-        if (PipelineService.Validate(input) is { Count: > 0 } errors)
+        if (pipelines.Validate(input, store) is { Count: > 0 } errors)
         {
             return TypedResults.ValidationProblem(errors);
         }
-        var created = await pipelines.CreateAsync(storeId, input, cancellationToken);
-        return TypedResults.Created($"/api/admin/v1/stores/{storeId}/pipelines/{created.Entity.Id}",
-            new CreatedPipelineDto(PipelineDto.Of(created.Entity), created.Secret));
+        try
+        {
+            var created = await pipelines.CreateAsync(storeId, input, cancellationToken);
+            return TypedResults.Created($"/api/admin/v1/stores/{storeId}/pipelines/{created.Entity.Id}",
+                new CreatedPipelineDto(PipelineDto.Of(created.Entity), created.Secret));
+        }
+        catch (StoreQuotaExceededException ex)
+        {
+            return QuotaExceeded(ex);
+        }
     }
 
     public static async Task<Results<Ok<PipelineDto>, NotFound<ProblemDetails>>> GetPipeline(
@@ -126,10 +160,14 @@ public static class ManagementApi
         await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is { } pipeline ? TypedResults.Ok(PipelineDto.Of(pipeline)) : NotFound("pipeline");
 
     public static async Task<Results<Ok<PipelineDto>, ValidationProblem, NotFound<ProblemDetails>>> UpdatePipeline(
-        Guid storeId, Guid pipelineId, PipelineRequest request, PipelineService pipelines, CancellationToken cancellationToken)
+        Guid storeId, Guid pipelineId, PipelineRequest request, StoreService stores, PipelineService pipelines, CancellationToken cancellationToken)
     {
+        if (await stores.FindAsync(storeId, cancellationToken) is not { } store)
+        {
+            return NotFound("store");
+        }
         var input = request.ToInput();
-        if (PipelineService.Validate(input) is { Count: > 0 } errors)
+        if (pipelines.Validate(input, store) is { Count: > 0 } errors)
         {
             return TypedResults.ValidationProblem(errors);
         }
@@ -145,9 +183,10 @@ public static class ManagementApi
             : NotFound("pipeline");
 
     public static async Task<Results<Ok<TestEventResult>, NotFound<ProblemDetails>, ProblemHttpResult>> SendTestEvent(
-        Guid storeId, Guid pipelineId, PipelineService pipelines, PipelineTester tester, CancellationToken cancellationToken)
+        Guid storeId, Guid pipelineId, StoreService stores, PipelineService pipelines, PipelineTester tester, CancellationToken cancellationToken)
     {
-        if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is not { } pipeline)
+        if (await stores.FindAsync(storeId, cancellationToken) is not { } store
+            || await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is not { } pipeline)
         {
             return NotFound("pipeline");
         }
@@ -155,7 +194,7 @@ public static class ManagementApi
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Only webhook pipelines can be sent a test event");
         }
-        return TypedResults.Ok(await tester.SendAsync(pipeline, cancellationToken));
+        return TypedResults.Ok(await tester.SendAsync(pipeline, store, cancellationToken));
     }
 
     public static async Task<Results<Ok<DeliverySeries>, NotFound<ProblemDetails>>> GetDeliveries(
@@ -225,14 +264,20 @@ public static class ManagementApi
         Guid storeId, long entryId, QuarantineService quarantine, CancellationToken cancellationToken) =>
         await quarantine.DiscardAsync(storeId, [entryId], cancellationToken) > 0 ? TypedResults.NoContent() : NotFound("quarantined entry");
 
+    private static ProblemHttpResult QuotaExceeded(StoreQuotaExceededException ex) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Store quota reached", detail: ex.Message);
+
     private static NotFound<ProblemDetails> NotFound(string what) =>
         TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = $"No such {what}" });
 }
 
-public sealed record StoreDto(Guid Id, string Name, DateTimeOffset CreatedAt)
+/// <summary>A store; <see cref="AllowedPrivateNetworks"/> null means the operator's default.</summary>
+public sealed record StoreDto(Guid Id, string Name, DateTimeOffset CreatedAt, IReadOnlyList<string>? AllowedPrivateNetworks)
 {
-    public static StoreDto Of(Store s) => new(s.Id, s.Name, s.CreatedAt);
+    public static StoreDto Of(Store s) => new(s.Id, s.Name, s.CreatedAt, s.AllowedPrivateNetworks);
 }
+
+public sealed record AllowedPrivateNetworksRequest(List<string>? Networks);
 
 public sealed record CreateStoreRequest(string? Name);
 

@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.OutputCaching.StackExchangeRedis;
 using StackExchange.Redis;
@@ -39,6 +40,7 @@ internal static class Extensions
             options.XmlRepository = new RedisXmlRepository(() => redis.GetDatabase(), "beacon:admin:dataprotection"));
 
         builder.AddAdminIdentity();
+        builder.AddTrustedProxies();
         builder.AddAdminOutputCache();
 
         services.AddRazorPages(options =>
@@ -68,6 +70,7 @@ internal static class Extensions
         services.AddScoped<DeliveryQueries>();
         services.AddScoped<DeadLetterQueries>();
         services.AddScoped<PipelineTester>();
+        services.AddSingleton<SignInThrottle>();
         services.AddSingleton<DroppedEvents>();
         services.AddBeaconDeadLetters();
         services.AddBeaconQuarantine();
@@ -125,6 +128,27 @@ internal static class Extensions
         services.AddAuthorization(options => options.AddAdminPolicies(IdentityConstants.ApplicationScheme, ApiKeyAuthenticationHandler.SchemeName));
     }
 
+    /// <summary>
+    /// Forwarded headers only from <see cref="AdminOptions.TrustedProxies"/> (none by default, not even loopback), so a
+    /// client cannot pick the IP the sign-in throttle counts it under.
+    /// </summary>
+    private static void AddTrustedProxies(this IHostApplicationBuilder builder)
+    {
+        var proxies = builder.Configuration.GetSection(AdminOptions.Section).Get<AdminOptions>()?.TrustedProxies ?? [];
+        builder.Services.Configure<ForwardedHeadersOptions>(options =>
+        {
+            options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            options.KnownProxies.Clear();
+            options.KnownIPNetworks.Clear();
+            foreach (var proxy in proxies)
+            {
+                options.KnownIPNetworks.Add(DestinationGuard.TryParseNetwork(proxy, out var network)
+                    ? network
+                    : throw new InvalidOperationException($"Admin:TrustedProxies entry '{proxy}' is neither an IP address nor a CIDR network."));
+            }
+        });
+    }
+
     private static void AddAdminOutputCache(this IHostApplicationBuilder builder)
     {
         builder.Services.AddStackExchangeRedisOutputCache(options => options.InstanceName = "beacon:admin:pages:");
@@ -144,6 +168,7 @@ internal static class Extensions
     /// <summary>The request pipeline, in the order that keeps it safe: authorization runs before the cache is read.</summary>
     public static WebApplication UseAdminPipeline(this WebApplication app)
     {
+        app.UseForwardedHeaders();
         if (!app.Environment.IsDevelopment())
         {
             app.UseExceptionHandler("/Error");

@@ -28,4 +28,21 @@ public sealed class AdminOptions
 
     /// <summary>Lifetime of an invitation link.</summary>
     public TimeSpan InvitationLifetime { get; set; } = TimeSpan.FromDays(3);
+
+    /// <summary>Pipelines a store may have (<c>Admin__MaxPipelinesPerStore</c>): one event fans out to each of them.</summary>
+    public int MaxPipelinesPerStore { get; set; } = 20;
+
+    /// <summary>Active (not revoked) tokens a store may have (<c>Admin__MaxTokensPerStore</c>).</summary>
+    public int MaxTokensPerStore { get; set; } = 50;
+
+    /// <summary>Failed sign-ins allowed from one client IP (an IPv6 /64) per <see cref="SignInThrottleWindow"/>, across instances.</summary>
+    public int SignInFailuresPerWindow { get; set; } = 10;
+
+    public TimeSpan SignInThrottleWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Reverse proxies (addresses or CIDR networks) whose <c>X-Forwarded-For</c> and <c>X-Forwarded-Proto</c> are
+    /// believed (<c>Admin__TrustedProxies__0</c>...). Behind a proxy, set it: the sign-in throttle counts per client IP.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
 }

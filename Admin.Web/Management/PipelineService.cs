@@ -16,7 +16,8 @@ public sealed record PipelineWithSecret(Pipeline Entity, string Secret);
 /// Pipelines of a store. Every change is announced with <c>ConfigChanges.StoreChanged</c> so ingestion and
 /// the worker pick it up within a second.
 /// </summary>
-public sealed class PipelineService(BeaconDbContext db, ChangeNotifier notifier, IOptions<AdminOptions> options, ILogger<PipelineService> logger)
+public sealed class PipelineService(
+    BeaconDbContext db, ChangeNotifier notifier, DestinationGuard guard, IOptions<AdminOptions> options, ILogger<PipelineService> logger)
 {
     public Task<List<Pipeline>> ListAsync(Guid storeId, CancellationToken cancellationToken) =>
         db.Pipelines.AsNoTracking().Where(p => p.StoreId == storeId).OrderBy(p => p.Name).ToListAsync(cancellationToken);
@@ -24,7 +25,8 @@ public sealed class PipelineService(BeaconDbContext db, ChangeNotifier notifier,
     public Task<Pipeline?> FindAsync(Guid storeId, Guid pipelineId, CancellationToken cancellationToken) =>
         db.Pipelines.AsNoTracking().FirstOrDefaultAsync(p => p.Id == pipelineId && p.StoreId == storeId, cancellationToken);
 
-    public static Dictionary<string, string[]> Validate(PipelineInput input)
+    /// <summary>The input's errors by field; a webhook URL is checked against what <paramref name="store"/> may reach.</summary>
+    public Dictionary<string, string[]> Validate(PipelineInput input, Store store)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(input.Name) || input.Name.Length > 200)
@@ -35,7 +37,7 @@ public sealed class PipelineService(BeaconDbContext db, ChangeNotifier notifier,
         {
             errors["kind"] = [$"Kind must be one of: {string.Join(", ", PipelineKinds.All)}."];
         }
-        else if (input.Kind == PipelineKinds.Webhook && DestinationGuard.ValidateUrl(input.Url?.Trim()) is { } urlError)
+        else if (input.Kind == PipelineKinds.Webhook && DestinationGuard.ValidateUrl(input.Url?.Trim(), guard.ScopeFor(store.AllowedPrivateNetworks)) is { } urlError)
         {
             errors["url"] = [urlError];
         }
@@ -47,6 +49,7 @@ public sealed class PipelineService(BeaconDbContext db, ChangeNotifier notifier,
         return errors;
     }
 
+    /// <exception cref="StoreQuotaExceededException">The store has <see cref="AdminOptions.MaxPipelinesPerStore"/> pipelines already.</exception>
     public async Task<PipelineWithSecret> CreateAsync(Guid storeId, PipelineInput input, CancellationToken cancellationToken)
     {
         var pipeline = new Pipeline
@@ -57,8 +60,8 @@ public sealed class PipelineService(BeaconDbContext db, ChangeNotifier notifier,
             Secret = WebhookSecret.New(),
         };
         Apply(pipeline, input);
-        db.Pipelines.Add(pipeline);
-        await db.SaveChangesAsync(cancellationToken);
+        await db.AddWithinQuotaAsync(storeId, pipeline, db.Pipelines.Where(p => p.StoreId == storeId),
+            options.Value.MaxPipelinesPerStore, "pipelines", cancellationToken);
         await notifier.StoreChangedAsync(storeId, cancellationToken);
         logger.LogInformation("Created {Kind} pipeline {PipelineId} for store {StoreId}", pipeline.Kind, pipeline.Id, storeId);
         return new PipelineWithSecret(pipeline, pipeline.Secret);

@@ -5,22 +5,30 @@ using Google.Protobuf.WellKnownTypes;
 
 namespace Beacon.Admin.Management;
 
-/// <summary>What "send test event" saw: the destination's status and the start of its answer.</summary>
-public sealed record TestEventResult(bool Succeeded, int? StatusCode, string Outcome, string? ResponseExcerpt, string? Error, double LatencyMs);
+/// <summary>
+/// What "send test event" saw: the destination's status and how long it took, never its answer. A button that
+/// showed the body would read internal services for whoever can point a pipeline at them (an SSRF oracle).
+/// </summary>
+public sealed record TestEventResult(bool Succeeded, int? StatusCode, string Outcome, string? Error, double LatencyMs);
 
 /// <summary>
 /// Sends one signed <c>page_view</c> test event to a webhook pipeline through the worker's own
-/// <see cref="WebhookSender"/> (same signing, same SSRF guard), so a success here means real deliveries work.
+/// <see cref="WebhookSender"/> (same signing, same SSRF guard and store scope), so a success here means real deliveries work.
 /// </summary>
-public sealed class PipelineTester(WebhookSender sender, TimeProvider time, ILogger<PipelineTester> logger)
+public sealed class PipelineTester(WebhookSender sender, DestinationGuard guard, TimeProvider time, ILogger<PipelineTester> logger)
 {
     public const string TestEventType = "page_view";
 
-    public async Task<TestEventResult> SendAsync(Pipeline pipeline, CancellationToken cancellationToken)
+    public async Task<TestEventResult> SendAsync(Pipeline pipeline, Store store, CancellationToken cancellationToken)
     {
         if (pipeline.Kind != PipelineKinds.Webhook || !Uri.TryCreate(pipeline.Url, UriKind.Absolute, out var url))
         {
-            return new TestEventResult(false, null, "NotAWebhook", null, "Only webhook pipelines can be sent a test event.", 0);
+            return new TestEventResult(false, null, "NotAWebhook", "Only webhook pipelines can be sent a test event.", 0);
+        }
+        var scope = guard.ScopeFor(store.AllowedPrivateNetworks);
+        if (DestinationGuard.ValidateUrl(pipeline.Url, scope) is { } invalid)
+        {
+            return new TestEventResult(false, null, nameof(WebhookOutcome.Refused), invalid, 0);
         }
 
         var now = time.GetUtcNow();
@@ -40,10 +48,12 @@ public sealed class PipelineTester(WebhookSender sender, TimeProvider time, ILog
         };
         var batchId = WebhookPayload.NewBatchId();
         var body = WebhookPayload.Serialize(batchId, [envelope]);
-        var result = await sender.SendAsync(new WebhookRequest(url, batchId, body, WebhookSecrets.Of(pipeline)), cancellationToken);
+        var result = await sender.SendAsync(new WebhookRequest(url, batchId, body, WebhookSecrets.Of(pipeline), scope), cancellationToken);
 
         logger.LogInformation("Test event to pipeline {PipelineId}: {Outcome} {Status}", pipeline.Id, result.Outcome, result.StatusCode);
-        return new TestEventResult(result.Delivered, result.StatusCode, result.Outcome.ToString(), result.ResponseExcerpt,
-            result.Error, Math.Round(result.Latency.TotalMilliseconds, 1));
+        // With a status, the error text would carry the destination's own reason phrase: the status alone is shown.
+        var error = result.StatusCode is { } status ? (result.Delivered ? null : $"HTTP {status}") : result.Error;
+        return new TestEventResult(result.Delivered, result.StatusCode, result.Outcome.ToString(), error,
+            Math.Round(result.Latency.TotalMilliseconds, 1));
     }
 }

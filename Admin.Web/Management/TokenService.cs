@@ -1,6 +1,7 @@
 using Beacon.Core.Data;
 using Beacon.Core.Security;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Beacon.Admin.Management;
 
@@ -10,7 +11,7 @@ public sealed record TokenInput(string Name, IReadOnlyList<string> AllowedOrigin
 public sealed record CreatedToken(AccessToken Entity, string Token);
 
 /// <summary>Store access tokens: created with their plain text shown once, listed by prefix, revoked everywhere within a second.</summary>
-public sealed class TokenService(BeaconDbContext db, ChangeNotifier notifier, ILogger<TokenService> logger)
+public sealed class TokenService(BeaconDbContext db, ChangeNotifier notifier, IOptions<AdminOptions> options, ILogger<TokenService> logger)
 {
     public const string TokenPrefix = "bk_live_";
 
@@ -40,6 +41,7 @@ public sealed class TokenService(BeaconDbContext db, ChangeNotifier notifier, IL
         return errors;
     }
 
+    /// <exception cref="StoreQuotaExceededException">The store has <see cref="AdminOptions.MaxTokensPerStore"/> active tokens already.</exception>
     public async Task<CreatedToken> CreateAsync(Guid storeId, TokenInput input, CancellationToken cancellationToken)
     {
         var token = TokenHasher.NewToken(TokenPrefix);
@@ -53,8 +55,9 @@ public sealed class TokenService(BeaconDbContext db, ChangeNotifier notifier, IL
             RateLimitPerMinute = input.RateLimitPerMinute,
             RateLimitPerIpPerMinute = input.RateLimitPerIpPerMinute,
         };
-        db.AccessTokens.Add(entity);
-        await db.SaveChangesAsync(cancellationToken);
+        // Revoked tokens do not count: replacing a leaked token must always be possible.
+        await db.AddWithinQuotaAsync(storeId, entity, db.AccessTokens.Where(t => t.StoreId == storeId && !t.Revoked),
+            options.Value.MaxTokensPerStore, "active tokens", cancellationToken);
         await notifier.TokenChangedAsync(storeId, entity.TokenHash, cancellationToken);
         logger.LogInformation("Created token {Prefix} for store {StoreId}", entity.DisplayPrefix, storeId);
         return new CreatedToken(entity, token);

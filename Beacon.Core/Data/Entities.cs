@@ -8,6 +8,11 @@ public sealed class Store
     public Guid Id { get; set; } = Guid.CreateVersion7();
     public required string Name { get; set; }
     public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
+    /// <summary>
+    /// Non-public networks (CIDR or single addresses) this store's webhooks may reach, set by an operator; null
+    /// follows the operator's default (see <c>DestinationGuard.ScopeFor</c>). Cloud metadata is refused whatever it says.
+    /// </summary>
+    public List<string>? AllowedPrivateNetworks { get; set; }
     public List<AccessToken> Tokens { get; set; } = [];
     public List<Pipeline> Pipelines { get; set; } = [];
     public List<StoreMember> Members { get; set; } = [];

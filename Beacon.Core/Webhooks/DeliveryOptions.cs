@@ -6,21 +6,22 @@ public sealed class DeliveryOptions
     public const string Section = "Delivery";
 
     /// <summary>
-    /// Lets webhooks reach loopback, private, link-local and CGNAT addresses (dev and tests only).
-    /// Cloud-metadata addresses stay refused whatever this says.
+    /// Dev and tests only: every store without a list of its own may reach loopback, private, link-local and CGNAT
+    /// addresses, and a store's own list may name any network. Cloud-metadata addresses stay refused whatever this says.
     /// </summary>
     public bool AllowPrivateDestinations { get; set; }
 
     /// <summary>
-    /// Individual non-public addresses or CIDR ranges (e.g. <c>10.20.0.0/16</c>) an operator trusts while
-    /// <see cref="AllowPrivateDestinations"/> stays off, for an internal receiver on a known network.
+    /// The operator's upper bound while <see cref="AllowPrivateDestinations"/> is off: individual non-public
+    /// addresses or CIDR networks (e.g. <c>10.20.0.0/16</c>) that an operator may grant to a store
+    /// (<c>Store.AllowedPrivateNetworks</c>). It grants no store anything by itself.
     /// </summary>
     public List<string> AllowedPrivateNetworks { get; set; } = [];
 
     /// <summary>A webhook that has not answered 2xx within this time has failed (Standard Webhooks: 15 s).</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>How many characters of a destination's answer are kept for dead letters and the test button.</summary>
+    /// <summary>How many characters of a destination's answer are kept for dead letters (the test button shows none).</summary>
     public int ResponseExcerptLength { get; set; } = 1024;
 
     /// <summary>

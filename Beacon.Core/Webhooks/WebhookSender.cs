@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
@@ -15,17 +16,26 @@ namespace Beacon.Core.Webhooks;
 /// </summary>
 public sealed class WebhookSender : IDisposable
 {
-    private readonly HttpClient _http;
+    // One connection pool per destination scope: a pooled connection skips the connect callback, so a
+    // connection one store was allowed to open must never carry another store's request.
+    private readonly ConcurrentDictionary<string, Lazy<HttpClient>> _clients = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
     private readonly DeliveryOptions _options;
 
-    public WebhookSender(DestinationGuard guard, TimeProvider time, IOptions<DeliveryOptions> options)
+    public WebhookSender(TimeProvider time, IOptions<DeliveryOptions> options)
     {
         _time = time;
         _options = options.Value;
+    }
+
+    private HttpClient ClientFor(DestinationScope scope) =>
+        _clients.GetOrAdd(scope.Key, _ => new Lazy<HttpClient>(() => CreateClient(scope))).Value;
+
+    private static HttpClient CreateClient(DestinationScope scope)
+    {
         var handler = new SocketsHttpHandler
         {
-            ConnectCallback = guard.ConnectAsync,
+            ConnectCallback = (context, cancellationToken) => DestinationGuard.ConnectAsync(context.DnsEndPoint, scope, cancellationToken),
             // Never through a proxy (HTTP_PROXY/HTTPS_PROXY or the system default): the guard checks the address it
             // connects to, which would then be the proxy's, and the proxy would reach private destinations for us.
             UseProxy = false,
@@ -37,8 +47,9 @@ public sealed class WebhookSender : IDisposable
             UseCookies = false,
             AutomaticDecompression = DecompressionMethods.None,
         };
-        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Beacon-Webhooks", "1.0"));
+        var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Beacon-Webhooks", "1.0"));
+        return http;
     }
 
     public async Task<WebhookResult> SendAsync(WebhookRequest request, CancellationToken cancellationToken)
@@ -50,6 +61,7 @@ public sealed class WebhookSender : IDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.Timeout);
         var started = Stopwatch.GetTimestamp();
+        var http = ClientFor(request.Scope);
         try
         {
             var url = request.Url;
@@ -63,7 +75,7 @@ public sealed class WebhookSender : IDisposable
                 message.Headers.TryAddWithoutValidation(WebhookSigner.TimestampHeader, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 message.Headers.TryAddWithoutValidation(WebhookSigner.SignatureHeader, signature);
 
-                using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
                 var status = (int)response.StatusCode;
                 // 307/308 resend the same signed POST to the new location, whose address the guard checks again.
                 // 301/302/303 would turn it into a GET without the events, so they count as a refusal.
@@ -176,11 +188,20 @@ public sealed class WebhookSender : IDisposable
         return text.Length > limit ? text[..limit] : text;
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        foreach (var client in _clients.Values.Where(c => c.IsValueCreated))
+        {
+            client.Value.Dispose();
+        }
+    }
 }
 
-/// <summary>One webhook delivery: where, the Standard Webhooks message id, the JSON body and the signing secrets.</summary>
-public sealed record WebhookRequest(Uri Url, string MessageId, byte[] Body, WebhookSecrets Secrets);
+/// <summary>
+/// One webhook delivery: where, the Standard Webhooks message id, the JSON body, the signing secrets and what the
+/// store may reach (<see cref="DestinationGuard.ScopeFor"/>).
+/// </summary>
+public sealed record WebhookRequest(Uri Url, string MessageId, byte[] Body, WebhookSecrets Secrets, DestinationScope Scope);
 
 public enum WebhookOutcome
 {

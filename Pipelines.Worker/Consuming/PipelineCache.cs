@@ -9,7 +9,8 @@ using StackExchange.Redis;
 namespace Beacon.Worker.Consuming;
 
 /// <summary>
-/// The enabled pipelines of each store, loaded on first use and reloaded in the background when Admin.Web announces
+/// The enabled pipelines of each store (each with its <see cref="Pipeline.Store"/>, whose private-network grants the
+/// webhook guard reads), loaded on first use and reloaded in the background when Admin.Web announces
 /// a change (<see cref="ConfigChanges"/>) and periodically in case a message was missed. A reload that fails
 /// (Postgres down) keeps the last known pipelines and is tried again: webhooks keep flowing through a Postgres
 /// outage, and the reader never waits for a reload.
@@ -45,7 +46,7 @@ public sealed class PipelineCache(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
-        return await db.Pipelines.AsNoTracking().FirstOrDefaultAsync(p => p.Id == pipelineId, cancellationToken);
+        return await db.Pipelines.AsNoTracking().Include(p => p.Store).FirstOrDefaultAsync(p => p.Id == pipelineId, cancellationToken);
     }
 
     /// <summary>Asks for the pipelines of a store to be read again; the current ones serve until that succeeds.</summary>
@@ -71,7 +72,7 @@ public sealed class PipelineCache(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
-        return await db.Pipelines.AsNoTracking()
+        return await db.Pipelines.AsNoTracking().Include(p => p.Store)
             .Where(p => p.StoreId == storeId && p.Enabled)
             .ToListAsync(cancellationToken);
     }
@@ -150,7 +151,7 @@ public sealed class PipelineCache(
             {
                 await using var scope = scopes.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
-                var pipelines = await db.Pipelines.AsNoTracking()
+                var pipelines = await db.Pipelines.AsNoTracking().Include(p => p.Store)
                     .Where(p => chunk.Contains(p.StoreId) && p.Enabled)
                     .ToListAsync(stoppingToken);
                 var byStore = pipelines.ToLookup(p => p.StoreId);

@@ -58,8 +58,52 @@ public sealed partial class AccountTests(AdminApp app)
 
         // The link is spent.
         var again = app.Anonymous();
-        var reuse = await again.PostFormAsync(path, new() { ["Password"] = "another long password" }, path);
+        var reuse = await again.PostFormAsync(path, new() { ["Password"] = "another long password" }, "/account/login");
         Assert.Contains("already used or has expired", await reuse.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task TheInvitationPageShowsNothingWithoutAValidCode()
+    {
+        var store = await app.Backends.CreateStoreAsync();
+        var operatorClient = await app.SignInAsync(AdminApp.OperatorEmail, AdminApp.OperatorPassword);
+        var email = $"invited-{Guid.NewGuid():N}@shop.test";
+        var invited = await operatorClient.PostFormAsync($"/stores/{store.StoreId}/members?handler=Invite", new() { ["Email"] = email });
+        var link = new Uri(WebUtility.HtmlDecode(InviteLink().Match(await invited.Content.ReadAsStringAsync()).Groups[1].Value));
+        var query = System.Web.HttpUtility.ParseQueryString(link.Query);
+        var userId = query["user"]!;
+        var code = query["code"]!;
+
+        var answers = new List<string>();
+        foreach (var path in new[]
+        {
+            $"/account/accept-invitation?user={Uri.EscapeDataString(userId)}",
+            $"/account/accept-invitation?user={Uri.EscapeDataString(userId)}&code=",
+            $"/account/accept-invitation?user={Uri.EscapeDataString(userId)}&code={Uri.EscapeDataString(code[..^4] + "AAAA")}",
+            $"/account/accept-invitation?user={Uri.EscapeDataString(Guid.NewGuid().ToString())}&code={Uri.EscapeDataString(code)}",
+            "/account/accept-invitation",
+        })
+        {
+            var response = await app.Anonymous().GetAsync(path);
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            var html = await response.Content.ReadAsStringAsync();
+            Assert.DoesNotContain(email, html);
+            Assert.DoesNotContain("<form", html);
+            Assert.Contains("already used or has expired", html);
+            answers.Add(html);
+        }
+        // Known user with a bad code and unknown user alike: the same page.
+        Assert.All(answers, answer => Assert.Equal(answers[0], answer));
+
+        // A POST with a wrong code sets nothing and shows nothing either.
+        var client = app.Anonymous();
+        var forged = await client.PostFormAsync($"/account/accept-invitation?user={Uri.EscapeDataString(userId)}&code=forged",
+            new() { ["Password"] = "a long enough password" }, "/account/login");
+        Assert.Equal(HttpStatusCode.NotFound, forged.StatusCode);
+        Assert.DoesNotContain(email, await forged.Content.ReadAsStringAsync());
+
+        // The real link still works and shows the email.
+        Assert.Contains(email, await app.Anonymous().GetStringAsync(link.PathAndQuery));
     }
 
     [Fact]

@@ -7,6 +7,9 @@ using Beacon.Protos.V1;
 using Beacon.TestHost;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -41,7 +44,7 @@ public sealed class AdminApp : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Backends = await Backends.GetAsync();
-        Factory = new ServiceFactory<Program>(Backends, Settings);
+        Factory = new PeerFactory(Backends, Settings);
         // Starts the host (and the bootstrap) now rather than inside the first test.
         _ = Factory.Services;
         await Task.CompletedTask;
@@ -49,12 +52,24 @@ public sealed class AdminApp : IAsyncLifetime
 
     public async Task DisposeAsync() => await Factory.DisposeAsync();
 
-    /// <summary>A client without a session; https so the Secure cookies are kept and sent back.</summary>
-    public HttpClient Anonymous() => Factory.CreateClient(new WebApplicationFactoryClientOptions
+    /// <summary>
+    /// A client without a session; https so the Secure cookies are kept and sent back. Each client comes from an
+    /// address of its own (<paramref name="peer"/>, else a random one), as the sign-in throttle counts per address.
+    /// </summary>
+    public HttpClient Anonymous(IPAddress? peer = null)
     {
-        BaseAddress = new Uri("https://localhost"),
-        AllowAutoRedirect = false,
-    });
+        var client = Factory.CreateClient(new WebApplicationFactoryClientOptions
+        {
+            BaseAddress = new Uri("https://localhost"),
+            AllowAutoRedirect = false,
+        });
+        client.DefaultRequestHeaders.Add(PeerFactory.PeerHeader, (peer ?? RandomPeer()).ToString());
+        return client;
+    }
+
+    /// <summary>An address in 198.18.0.0/15 (benchmarking), unlikely to be picked twice by one test run.</summary>
+    public static IPAddress RandomPeer() =>
+        new([198, (byte)Random.Shared.Next(18, 20), (byte)Random.Shared.Next(256), (byte)Random.Shared.Next(1, 255)]);
 
     public async Task<BeaconUser> CreateUserAsync(string? email = null, bool isOperator = false, string password = Password)
     {
@@ -129,6 +144,34 @@ public sealed class AdminApp : IAsyncLifetime
         Data.CreateDeadLetterAsync(pipeline, eventType, status, excerpt, createdAt);
 
     public AdminData Data => new(Factory.Services);
+}
+
+/// <summary>Admin.Web whose requests come from the address in <see cref="PeerHeader"/> (TestServer has no peer address).</summary>
+public sealed class PeerFactory(Backends backends, IReadOnlyDictionary<string, string?> settings) : ServiceFactory<Program>(backends, settings)
+{
+    public const string PeerHeader = "X-Test-Peer";
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureServices(services => services.AddSingleton<IStartupFilter>(new PeerFilter()));
+    }
+
+    private sealed class PeerFilter : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (HttpContext context, RequestDelegate nextMiddleware) =>
+            {
+                if (IPAddress.TryParse(context.Request.Headers[PeerHeader].ToString(), out var peer))
+                {
+                    context.Connection.RemoteIpAddress = peer;
+                }
+                await nextMiddleware(context);
+            });
+            next(app);
+        };
+    }
 }
 
 [CollectionDefinition(Name)]

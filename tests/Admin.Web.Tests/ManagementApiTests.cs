@@ -152,7 +152,7 @@ public sealed class ManagementApiTests(AdminApp app)
     }
 
     [Fact]
-    public async Task TheTestEndpointSendsASignedEventAndReportsTheAnswer()
+    public async Task TheTestEndpointSendsASignedEventAndReportsStatusAndTimeButNotTheAnswer()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         var (store, merchant, _) = await app.MerchantWithStoreAsync();
@@ -163,7 +163,9 @@ public sealed class ManagementApiTests(AdminApp app)
             .Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(result.GetProperty("succeeded").GetBoolean());
         Assert.Equal(200, result.GetProperty("statusCode").GetInt32());
-        Assert.Contains("test receiver", result.GetProperty("responseExcerpt").GetString());
+        Assert.True(result.GetProperty("latencyMs").GetDouble() > 0);
+        Assert.False(result.TryGetProperty("responseExcerpt", out _));
+        Assert.DoesNotContain("test receiver", result.GetRawText());
         Assert.Single(receiver.Requests);
     }
 

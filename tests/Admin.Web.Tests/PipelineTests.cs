@@ -39,6 +39,10 @@ public sealed class PipelineTests(AdminApp app)
     [InlineData("http://[fd00:ec2::254]/latest/")]
     [InlineData("http://[::ffff:169.254.169.254]/")]
     [InlineData("http://metadata.google.internal/computeMetadata/v1/")]
+    [InlineData("http://2852039166/latest/meta-data/")]
+    [InlineData("http://169.254.169.254./latest/meta-data/")]
+    [InlineData("http://[64:ff9b::a9fe:aa02]/v2/credentials")]
+    [InlineData("http://100.100.100.200/latest/meta-data/")]
     public async Task CloudMetadataAddressesAreRefusedWhenThePipelineIsCreated(string url)
     {
         var (store, merchant, client) = await app.MerchantWithStoreAsync();
@@ -98,7 +102,7 @@ public sealed class PipelineTests(AdminApp app)
     }
 
     [Fact]
-    public async Task TheTestEventShowsTheDestinationsFailureAndItsAnswer()
+    public async Task TheTestEventShowsTheDestinationsStatusButNeverItsAnswer()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.Status = 503;
@@ -110,7 +114,9 @@ public sealed class PipelineTests(AdminApp app)
         var html = await response.Content.ReadAsStringAsync();
         Assert.Contains("Test event: failed", html);
         Assert.Contains("<strong class=\"status\">503</strong>", html);
-        Assert.Contains("maintenance until noon", html);
+        // The answer of whatever the URL points at is not shown: the button must not read internal services.
+        Assert.DoesNotContain("maintenance until noon", html);
+        Assert.DoesNotContain("Service Unavailable", html);
         var received = Assert.Single(receiver.Requests);
         Assert.Contains("\"event_type\":\"page_view\"", System.Text.Encoding.UTF8.GetString(received.Body));
         Assert.StartsWith("v1,", received.Headers["webhook-signature"]);

@@ -20,11 +20,20 @@ public sealed class CreateModel(PipelineService pipelines) : StorePageModel
     public async Task<IActionResult> OnPostAsync()
     {
         var input = Input.ToInput();
-        if (!ModelState.AddErrors("Input", PipelineService.Validate(input)))
+        if (!ModelState.AddErrors("Input", pipelines.Validate(input, Store)))
         {
             return Page();
         }
-        Created = await pipelines.CreateAsync(StoreId, input, HttpContext.RequestAborted);
+        try
+        {
+            Created = await pipelines.CreateAsync(StoreId, input, HttpContext.RequestAborted);
+        }
+        catch (StoreQuotaExceededException ex)
+        {
+            ModelState.AddModelError("", ex.Message);
+            Response.StatusCode = StatusCodes.Status409Conflict;
+            return Page();
+        }
         Response.Headers.CacheControl = "no-store";
         return Page();
     }

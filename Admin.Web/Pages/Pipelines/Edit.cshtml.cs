@@ -43,7 +43,7 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester) 
     public async Task<IActionResult> OnPostSaveAsync()
     {
         var input = Input.ToInput();
-        if (!ModelState.AddErrors("Input", PipelineService.Validate(input)))
+        if (!ModelState.AddErrors("Input", pipelines.Validate(input, Store)))
         {
             return Page();
         }
@@ -71,7 +71,7 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester) 
 
     public async Task<IActionResult> OnPostTestAsync()
     {
-        TestResult = await tester.SendAsync(Pipeline, HttpContext.RequestAborted);
+        TestResult = await tester.SendAsync(Pipeline, Store, HttpContext.RequestAborted);
         Input = PipelineForm.Of(Pipeline);
         ModelState.Clear();
         return Page();

@@ -1,4 +1,7 @@
 using Beacon.Admin.Caching;
+using Beacon.Admin.Management;
+using Beacon.Admin.Security;
+using Microsoft.AspNetCore.Mvc;
 using Beacon.Core.Data;
 using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.EntityFrameworkCore;
@@ -6,7 +9,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Beacon.Admin.Pages.Stores;
 
 [OutputCache(PolicyName = AdminCache.Charts)]
-public sealed class DetailsModel(BeaconDbContext db) : StorePageModel
+public sealed class DetailsModel(BeaconDbContext db, StoreService stores) : StorePageModel
 {
     protected override string Section => "overview";
 
@@ -16,7 +19,42 @@ public sealed class DetailsModel(BeaconDbContext db) : StorePageModel
     public int EnabledPipelines { get; private set; }
     public int DeadLetters { get; private set; }
 
+    /// <summary>The store's private networks, one per line (operators only).</summary>
+    [BindProperty]
+    public string? Networks { get; set; }
+
+    /// <summary>Back to the operator's default (the store has no list of its own).</summary>
+    [BindProperty]
+    public bool UseDefault { get; set; }
+
     public async Task OnGetAsync()
+    {
+        Networks = string.Join("\n", Store.AllowedPrivateNetworks ?? []);
+        UseDefault = Store.AllowedPrivateNetworks is null;
+        await CountAsync();
+    }
+
+    public async Task<IActionResult> OnPostNetworksAsync()
+    {
+        if (!User.IsOperator())
+        {
+            return Forbid();
+        }
+        var entries = UseDefault ? null : TokenService.ParseOrigins(Networks);
+        var (_, errors) = await stores.SetAllowedPrivateNetworksAsync(StoreId, entries, HttpContext.RequestAborted);
+        if (errors.Count > 0)
+        {
+            foreach (var error in errors)
+            {
+                ModelState.AddModelError(nameof(Networks), error);
+            }
+            await CountAsync();
+            return Page();
+        }
+        return RedirectToPage();
+    }
+
+    private async Task CountAsync()
     {
         var ct = HttpContext.RequestAborted;
         Tokens = await db.AccessTokens.CountAsync(t => t.StoreId == StoreId, ct);

@@ -24,7 +24,16 @@ public sealed class CreateModel(TokenService tokens) : StorePageModel
         {
             return Page();
         }
-        Created = await tokens.CreateAsync(StoreId, input, HttpContext.RequestAborted);
+        try
+        {
+            Created = await tokens.CreateAsync(StoreId, input, HttpContext.RequestAborted);
+        }
+        catch (StoreQuotaExceededException ex)
+        {
+            ModelState.AddModelError("", ex.Message);
+            Response.StatusCode = StatusCodes.Status409Conflict;
+            return Page();
+        }
         Response.Headers.CacheControl = "no-store";
         return Page();
     }

@@ -535,6 +535,10 @@ namespace Beacon.Core.Data.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.PrimitiveCollection<List<string>>("AllowedPrivateNetworks")
+                        .HasColumnType("text[]")
+                        .HasColumnName("allowed_private_networks");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");

@@ -9,7 +9,7 @@ namespace Beacon.Worker.Delivery.Webhooks;
 /// <c>webhook</c> pipelines: one signed POST per batch (Standard Webhooks). The <c>webhook-id</c> is the batch id,
 /// the same on every retry of the batch, so receivers can drop repeats.
 /// </summary>
-public sealed class WebhookDestination(WebhookSender sender, IOptions<WorkerOptions> options) : IPipelineDestination
+public sealed class WebhookDestination(WebhookSender sender, DestinationGuard guard, IOptions<WorkerOptions> options) : IPipelineDestination
 {
     public string Kind => PipelineKinds.Webhook;
 
@@ -22,14 +22,17 @@ public sealed class WebhookDestination(WebhookSender sender, IOptions<WorkerOpti
     public async Task<DeliveryResult> DeliverAsync(
         Pipeline pipeline, Guid batchId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
     {
-        if (DestinationGuard.ValidateUrl(pipeline.Url) is { } invalid)
+        // The pipeline cache loads each pipeline with its store; without one the store's grants are unknown and
+        // only public addresses are reached.
+        var scope = guard.ScopeFor(pipeline.Store?.AllowedPrivateNetworks);
+        if (DestinationGuard.ValidateUrl(pipeline.Url, scope) is { } invalid)
         {
             return new DeliveryResult(DeliveryOutcome.GiveUp, TimeSpan.Zero, Error: invalid);
         }
         var messageId = MessageIdOf(batchId);
         var body = WebhookPayload.Serialize(messageId, events);
         var result = await sender.SendAsync(
-            new WebhookRequest(new Uri(pipeline.Url!), messageId, body, WebhookSecrets.Of(pipeline)), cancellationToken);
+            new WebhookRequest(new Uri(pipeline.Url!), messageId, body, WebhookSecrets.Of(pipeline), scope), cancellationToken);
         var outcome = result.Outcome switch
         {
             WebhookOutcome.Delivered => DeliveryOutcome.Delivered,
