@@ -92,6 +92,7 @@ internal sealed class BeaconSystem : IAsyncDisposable
         if (done != ready.Task)
         {
             await system.DisposeAsync();
+            cancellationToken.ThrowIfCancellationRequested();
             throw new InvalidOperationException(
                 $"The AppHost was not up within {timeout.TotalSeconds:0} s (exited: {appHost.HasExited}); see {Path.Combine(workDirectory, "apphost.log")}.");
         }

@@ -14,8 +14,12 @@ namespace Beacon.Bench;
 
 internal sealed record WrkResult(double RequestsPerSecond, long Requests, long Non2xx, double Seconds)
 {
-    public long Succeeded => Requests - Non2xx;
+    /// <summary>The events of the answered 2xx requests, per second.</summary>
+    public LoadRun Events(int perRequest) => new((Requests - Non2xx) * (double)perRequest / Seconds, Non2xx, Seconds);
 }
+
+/// <summary>What a load run achieved: events accepted per second (2xx answers or acks only), failed requests or calls.</summary>
+internal sealed record LoadRun(double EventsPerSecond, long Errors, double Seconds);
 
 /// <summary>wrk with tests/Load/GrpcBench/beacon-batch.lua: every event carries an event_id unique across runs.</summary>
 internal static partial class Wrk

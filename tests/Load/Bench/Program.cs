@@ -19,6 +19,7 @@ var output = Option("--out");
 const int Connections = 64;
 const int Batch = 100;
 var command = Environment.GetEnvironmentVariable("BENCH_COMMAND") ?? "scripts/bench " + string.Join(' ', args.Skip(1));
+var revision = Environment.GetEnvironmentVariable("BENCH_REVISION") is { Length: > 0 } r ? $" at `{r}`" : "";
 
 using var stop = new CancellationTokenSource();
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
@@ -32,7 +33,8 @@ Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite |
 void Say(string line) => Console.Error.WriteLine($"[bench {DateTime.Now:HH:mm:ss}] {line}");
 
 var started = Stopwatch.StartNew();
-var succeeded = false;
+var loadAtStart = File.ReadAllText("/proc/loadavg").Trim();
+var keepLog = true; // a failed run keeps the AppHost's log (the services' logs are in it)
 var cleanup = new Stack<Func<ValueTask>>();
 try
 {
@@ -71,21 +73,21 @@ try
     var memory = meter.SampleMemoryAsync(sampling.Token);
 
     // 1. One event per request: the door against nginx `return 204` and Kestrel reading the body and answering 204.
-    async Task<WrkResult> WrkAsync(string url, string path, int batch)
+    async Task<LoadRun> WrkAsync(string url, string path, int batch)
     {
         await Wrk.RunAsync(url, path, token, batch, warmUp, Connections, ct);
-        return await Wrk.RunAsync(url, path, token, batch, seconds, Connections, ct);
+        return (await Wrk.RunAsync(url, path, token, batch, seconds, Connections, ct)).Events(batch);
     }
     Say("1-event requests: nginx, bare Kestrel, POST /beacon");
     var nginx1 = await WrkAsync(nginx.Url, "/beacon", 1);
     var bare1 = await WrkAsync(bare.Url, "/bare", 1);
     await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, warmUp, Connections, ct);
-    var beacon1 = await MeasureAsync(() => Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, seconds, Connections, ct), 1);
+    var beacon1 = await MeasureAsync(async () => (await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, seconds, Connections, ct)).Events(1), 1);
 
     // 2. 100-event batches with unique ids, both pipelines on: the door against the XADD floor, and the worker against the door.
     Say("100-event batches, end to end (events table and webhook)");
     await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, Batch, warmUp, Connections, ct);
-    var batch100 = await MeasureAsync(() => Wrk.RunAsync(system.IngestionUrl, "/beacon", token, Batch, seconds, Connections, ct), Batch);
+    var batch100 = await MeasureAsync(async () => (await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, Batch, seconds, Connections, ct)).Events(Batch), Batch);
 
     // 3. gRPC Stream, 100-event batches with unique ids (the load generator of tests/Load/GrpcClient, in this process).
     Say("gRPC Stream, 100-event batches");
@@ -93,11 +95,11 @@ try
     var grpc = await MeasureAsync(async () =>
     {
         var result = await LoadGenerator.StreamAsync(new Uri(system.GrpcUrl), token, 2, 8, 8, Batch, TimeSpan.Zero, TimeSpan.FromSeconds(seconds));
-        return new WrkResult(result.CallsPerSecond, result.Calls, result.Errors, result.Elapsed.TotalSeconds);
+        return new LoadRun(result.EventsPerSecond, result.Errors, result.Elapsed.TotalSeconds);
     }, Batch);
 
     // 4. Latency at half of the 1-event maximum, POST /beacon and nginx at the same fixed rate.
-    var halfRate = Math.Max(10, beacon1.Load.RequestsPerSecond / 2);
+    var halfRate = Math.Max(10, beacon1.Load.EventsPerSecond / 2);
     Say($"latency at {halfRate:N0} requests/s (half of the 1-event maximum)");
     await WaitDrainedAsync();
     var latency = await FixedRateClient.RunAsync(system.IngestionUrl + "/beacon", token, halfRate, seconds, Connections, ct);
@@ -117,7 +119,7 @@ try
         Say($"written to {output}");
     }
     Say($"done in {started.Elapsed.TotalSeconds:0} s");
-    succeeded = true;
+    keepLog = false;
     return 0;
 
     async Task<int> ProbeAsync()
@@ -171,7 +173,7 @@ try
 
     // A load from a drained queue, and what follows it until the worker has drained it again: the CPU of every process
     // over that whole window per event appended to the stream, and what the pipelines delivered while the load ran.
-    async Task<Measured> MeasureAsync(Func<Task<WrkResult>> load, int eventsPerRequest)
+    async Task<Measured> MeasureAsync(Func<Task<LoadRun>> load, int eventsPerRequest)
     {
         await WaitDrainedAsync();
         var db = redis.GetDatabase();
@@ -195,8 +197,8 @@ try
         var md = new StringBuilder();
         var cpuModel = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
         md.AppendLine("# Beacon benchmark").AppendLine();
-        md.AppendLine(ci, $"`{command}` — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC — {Environment.ProcessorCount} cores ({cpuModel}) — {seconds} s per run{(quick ? " (--quick: a smoke test, not a measurement)" : "")}");
-        md.AppendLine().AppendLine(ci, $"Load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}. Everything (system, floors, load generators) shares the same cores.").AppendLine();
+        md.AppendLine(ci, $"`{command}`{revision} — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC — {Environment.ProcessorCount} cores ({cpuModel}) — {seconds} s per run{(quick ? " (--quick: a smoke test, not a measurement)" : "")}");
+        md.AppendLine().AppendLine(ci, $"/proc/loadavg at the start: {loadAtStart}; at the end: {File.ReadAllText("/proc/loadavg").Trim()}. Everything (system, floors, load generators) shares the same cores.").AppendLine();
         md.AppendLine("| measure | Beacon | floor, same run | ratio | target |");
         md.AppendLine("|---|---:|---:|---:|---|");
         string N(double v) => v.ToString("N0", ci);
@@ -204,19 +206,19 @@ try
         string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("0.0", ci) + " ms";
         void Row(string measure, string value, string floor, string ratio, string target) => md.AppendLine($"| {measure} | {value} | {floor} | {ratio} | {target} |");
 
-        var b1 = beacon1.Load.RequestsPerSecond;
-        Row("`POST /beacon`, 1 event/request, req/s (wrk -t2 -c64)", N(b1), $"nginx `return 204`: {N(nginx1.RequestsPerSecond)}", R(b1, nginx1.RequestsPerSecond), "≥ 0.40×");
-        Row("〃", N(b1), $"bare Kestrel read body, 204: {N(bare1.RequestsPerSecond)}", R(b1, bare1.RequestsPerSecond), "≥ 0.5×");
-        var e100 = batch100.Load.RequestsPerSecond * Batch;
+        var b1 = beacon1.Load.EventsPerSecond;
+        Row("`POST /beacon`, 1 event/request, req/s (wrk -t2 -c64)", N(b1), $"nginx `return 204`: {N(nginx1.EventsPerSecond)}", R(b1, nginx1.EventsPerSecond), "≥ 0.40×");
+        Row("〃", N(b1), $"bare Kestrel read body, 204: {N(bare1.EventsPerSecond)}", R(b1, bare1.EventsPerSecond), "≥ 0.5×");
+        var e100 = batch100.Load.EventsPerSecond;
         Row("`POST /beacon`, 100-event batches, unique ids, accepted events/s", N(e100), $"redis-benchmark XADD: {N(xadd)} events/s", R(e100, xadd), "≥ 0.75×");
-        var eg = grpc.Load.RequestsPerSecond * Batch;
+        var eg = grpc.Load.EventsPerSecond;
         Row("gRPC `Stream`, 100-event batches, unique ids, events/s", N(eg), $"`POST /beacon` 100-event: {N(e100)}", R(eg, e100), "≥ 1.5×");
         Row("end to end (100-event run): delivered into the events table, events/s", N(batch100.TableRate), $"accepted: {N(e100)}", R(batch100.TableRate, e100), "≥ 0.9×");
         Row("end to end: delivered to the webhook (distinct ids), events/s", N(batch100.WebhookRate), $"accepted: {N(e100)}", R(batch100.WebhookRate, e100), "≥ 0.9×");
         Row("end to end: lag when the load stops (events not yet acked)", $"{N(batch100.LagEvents)} ({(e100 > 0 ? batch100.LagEvents / e100 : 0).ToString("0.0", ci)} s of load)", "", "", "bounded");
         Row("end to end: drain time after the load stops", batch100.Drain is { } d ? $"{d.TotalSeconds.ToString("0.0", ci)} s" : $"> {drainLimit.TotalSeconds:0} s", "", "", "≤ 2 s");
         Row($"`POST /beacon` 1 event, p50 / p99 at {N(latency.Rate)} req/s (half of max; fixed rate, from the due time)",
-            $"{Ms(latency.P50)} / {Ms(latency.P99)}", $"nginx: {Ms(latencyFloor.P50)} / {Ms(latencyFloor.P99)}", R(latency.P99.TotalMilliseconds, latencyFloor.P99.TotalMilliseconds), "p99 ≤ 5 ms");
+            $"{Ms(latency.P50)} / {Ms(latency.P99)}", $"nginx: {Ms(latencyFloor.P50)} / {Ms(latencyFloor.P99)}", R(latency.P99.TotalMilliseconds, latencyFloor.P99.TotalMilliseconds) + " (p99)", "p99 ≤ 5 ms");
         foreach (var (role, bytes) in meter.PeakBytes.OrderBy(p => RoleOrder(p.Key)))
         {
             var what = role switch
@@ -234,7 +236,7 @@ try
                 .Select(p => $"{p.Key} {(p.Value * 1e6 / Math.Max(1, measured.Appended)).ToString("0.0", ci)}");
             Row($"CPU µs per event, {name} (load and drain, per event in the stream)", string.Join(", ", parts), "", "", "");
         }
-        var errors = beacon1.Load.Non2xx + batch100.Load.Non2xx + grpc.Load.Non2xx + latency.Errors;
+        var errors = beacon1.Load.Errors + batch100.Load.Errors + grpc.Load.Errors + latency.Errors;
         md.AppendLine();
         md.AppendLine(ci, $"Errors (non-2xx, failed calls): {errors}; duplicate deliveries at the webhook: {batch100.Duplicates}.");
         md.AppendLine();
@@ -271,6 +273,7 @@ try
 catch (OperationCanceledException) when (ct.IsCancellationRequested)
 {
     Say("interrupted");
+    keepLog = false;
     return 130;
 }
 finally
@@ -286,20 +289,19 @@ finally
             Say($"cleanup: {ex.Message}");
         }
     }
-    // A failed run keeps the AppHost's log (the services' logs are in it); the data goes either way.
     try
     {
-        Directory.Delete(succeeded ? work : Path.Combine(work, "data"), recursive: true);
+        Directory.Delete(keepLog ? Path.Combine(work, "data") : work, recursive: true);
     }
-    catch (IOException)
+    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
     {
     }
-    if (!succeeded)
+    if (keepLog)
     {
         Say($"the AppHost's log: {Path.Combine(work, "apphost.log")}");
     }
 }
 
 internal sealed record Measured(
-    WrkResult Load, int EventsPerRequest, long Appended, Dictionary<string, double> Cpu, double TableRate, double WebhookRate,
+    LoadRun Load, int EventsPerRequest, long Appended, Dictionary<string, double> Cpu, double TableRate, double WebhookRate,
     long LagEvents, TimeSpan? Drain, long Duplicates);
