@@ -13,7 +13,7 @@ var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringC
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 var quick = args.Contains("--quick");
 var seconds = int.Parse(Option("--seconds") ?? (quick ? "3" : "15"), CultureInfo.InvariantCulture);
-var warmUp = quick ? 1 : 3;
+var warmUp = quick ? 1 : 5; // seconds; on a loaded machine tiered JIT needs a few before the hot code is optimized
 var drainLimit = TimeSpan.FromSeconds(quick ? 30 : 120);
 var output = Option("--out");
 const int Connections = 64;
@@ -301,7 +301,3 @@ finally
         Say($"the AppHost's log: {Path.Combine(work, "apphost.log")}");
     }
 }
-
-internal sealed record Measured(
-    LoadRun Load, int EventsPerRequest, long Appended, Dictionary<string, double> Cpu, double TableRate, double WebhookRate,
-    long LagEvents, TimeSpan? Drain, long Duplicates);
