@@ -1,9 +1,10 @@
--- wrk script: POST /beacon with BATCH product views (env BATCH, TOKEN), each with an event_id unique across runs
+-- wrk script: POST /beacon (or URL_PATH) with BATCH product views (env BATCH, TOKEN), each with an event_id unique across runs
 -- (RUN is a fresh prefix per wrk process; a repeated id would be a cheap duplicate and inflate the figure).
 -- Without RUN the events carry no event_id, and 64 prepared requests are cycled.
 local batch = tonumber(os.getenv("BATCH") or "100")
 local token = os.getenv("TOKEN")
 local run = os.getenv("RUN") or ""  -- empty: no event_id at all
+local path = os.getenv("URL_PATH") or "/beacon"  -- the floors of scripts/bench get the same requests on their own path
 local counter = 0
 local thread_id = 0
 
@@ -29,7 +30,7 @@ local build = function()
     end
   end
   local body = '{"events":[' .. table.concat(events, ",") .. ']}'
-  return wrk.format("POST", "/beacon", {
+  return wrk.format("POST", path, {
     ["Content-Type"] = "application/json",
     ["X-Storefront-Access-Token"] = token,
     ["User-Agent"] = "BeaconLoad/1.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)",

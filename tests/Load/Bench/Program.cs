@@ -1,0 +1,303 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Beacon.Bench;
+using Beacon.Core.Queue;
+using Beacon.GrpcClient;
+using StackExchange.Redis;
+
+// scripts/bench: the whole system as scripts/run starts it, next to its floors, in one run and one table.
+// Usage: Beacon.Bench <repository root> [--quick] [--seconds N] [--out FILE.md]
+var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
+string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+var quick = args.Contains("--quick");
+var seconds = int.Parse(Option("--seconds") ?? (quick ? "3" : "15"), CultureInfo.InvariantCulture);
+var warmUp = quick ? 1 : 5; // seconds; on a loaded machine tiered JIT needs a few before the hot code is optimized
+var drainLimit = TimeSpan.FromSeconds(quick ? 30 : 120);
+var output = Option("--out");
+const int Connections = 64;
+const int Batch = 100;
+var command = Environment.GetEnvironmentVariable("BENCH_COMMAND") ?? "scripts/bench " + string.Join(' ', args.Skip(1));
+var revision = Environment.GetEnvironmentVariable("BENCH_REVISION") is { Length: > 0 } r ? $" at `{r}`" : "";
+
+using var stop = new CancellationTokenSource();
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+var ct = stop.Token;
+
+var work = Path.Combine(Path.GetTempPath(), "beacon-bench-" + Guid.NewGuid().ToString("N")[..8]);
+// Postgres runs as the postgres user when the bench runs as root: it must reach its data directory.
+Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                                UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+void Say(string line) => Console.Error.WriteLine($"[bench {DateTime.Now:HH:mm:ss}] {line}");
+
+var started = Stopwatch.StartNew();
+var loadAtStart = File.ReadAllText("/proc/loadavg").Trim();
+var keepLog = true; // a failed run keeps the AppHost's log (the services' logs are in it)
+var cleanup = new Stack<Func<ValueTask>>();
+try
+{
+    var receiver = await WebhookReceiver.StartAsync();
+    cleanup.Push(receiver.DisposeAsync);
+    Say($"starting the system (AppHost headless, data in {work}/data, log in {work}/apphost.log)");
+    var system = await BeaconSystem.StartAsync(root, work, TimeSpan.FromSeconds(300), ct);
+    cleanup.Push(system.DisposeAsync);
+    Say($"up after {started.Elapsed.TotalSeconds:0} s: ingestion {system.IngestionUrl}, gRPC {system.GrpcUrl}");
+    var (storeId, token) = await system.CreateBenchStoreAsync(receiver.Url, ct);
+    var redis = await system.ConnectRedisAsync();
+    cleanup.Push(async () => await redis.DisposeAsync());
+    var postgres = system.OpenPostgres();
+    cleanup.Push(postgres.DisposeAsync);
+    async Task<long> TableRowsAsync()
+    {
+        await using var count = postgres.CreateCommand("SELECT count(*) FROM events WHERE store_id = $1");
+        count.Parameters.Add(new Npgsql.NpgsqlParameter { Value = storeId });
+        return (long)(await count.ExecuteScalarAsync(ct))!;
+    }
+
+    // One batch through both pipelines before anything is measured (the worker sees the new pipelines, every path is
+    // warm); the entry it leaves in the stream gives the queue's bytes per event for the XADD floor.
+    var bytesPerEvent = await ProbeAsync();
+    Say($"both pipelines deliver; the queue holds {bytesPerEvent} bytes per event");
+
+    var nginx = await FloorServer.NginxAsync(work);
+    cleanup.Push(() => { nginx.Dispose(); return ValueTask.CompletedTask; });
+    var bare = await FloorServer.BareKestrelAsync(root);
+    cleanup.Push(() => { bare.Dispose(); return ValueTask.CompletedTask; });
+    var redisFloor = await FloorServer.RedisAsync(work);
+    cleanup.Push(() => { redisFloor.Dispose(); return ValueTask.CompletedTask; });
+
+    var meter = new ProcessMeter(system.Processes);
+    using var sampling = new CancellationTokenSource();
+    var memory = meter.SampleMemoryAsync(sampling.Token);
+
+    // 1. One event per request: the door against nginx `return 204` and Kestrel reading the body and answering 204.
+    async Task<LoadRun> WrkAsync(string url, string path, int batch)
+    {
+        await Wrk.RunAsync(url, path, token, batch, warmUp, Connections, ct);
+        return (await Wrk.RunAsync(url, path, token, batch, seconds, Connections, ct)).Events(batch);
+    }
+    Say("1-event requests: nginx, bare Kestrel, POST /beacon");
+    var nginx1 = await WrkAsync(nginx.Url, "/beacon", 1);
+    var bare1 = await WrkAsync(bare.Url, "/bare", 1);
+    await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, warmUp, Connections, ct);
+    var beacon1 = await MeasureAsync(async () => (await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, seconds, Connections, ct)).Events(1), 1);
+
+    // 2. 100-event batches with unique ids, both pipelines on: the door against the XADD floor, and the worker against the door.
+    Say("100-event batches, end to end (events table and webhook)");
+    await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, Batch, warmUp, Connections, ct);
+    var batch100 = await MeasureAsync(async () => (await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, Batch, seconds, Connections, ct)).Events(Batch), Batch);
+
+    // 3. gRPC Stream, 100-event batches with unique ids (the load generator of tests/Load/GrpcClient, in this process).
+    Say("gRPC Stream, 100-event batches");
+    await LoadGenerator.StreamAsync(new Uri(system.GrpcUrl), token, 2, 8, 8, Batch, TimeSpan.Zero, TimeSpan.FromSeconds(warmUp));
+    var grpc = await MeasureAsync(async () =>
+    {
+        var result = await LoadGenerator.StreamAsync(new Uri(system.GrpcUrl), token, 2, 8, 8, Batch, TimeSpan.Zero, TimeSpan.FromSeconds(seconds));
+        return new LoadRun(result.EventsPerSecond, result.Errors, result.Elapsed.TotalSeconds);
+    }, Batch);
+
+    // 4. Latency at half of the 1-event maximum, POST /beacon and nginx at the same fixed rate.
+    var halfRate = Math.Max(10, beacon1.Load.EventsPerSecond / 2);
+    Say($"latency at {halfRate:N0} requests/s (half of the 1-event maximum)");
+    await WaitDrainedAsync();
+    var latency = await FixedRateClient.RunAsync(system.IngestionUrl + "/beacon", token, halfRate, seconds, Connections, ct);
+    var latencyFloor = await FixedRateClient.RunAsync(nginx.Url + "/beacon", token, halfRate, seconds, Connections, ct);
+    await sampling.CancelAsync();
+    await memory;
+
+    // 5. The queue's floor, last: it shares the cores with an idle system.
+    Say("redis-benchmark XADD");
+    var xadd = await XaddFloor.EventsPerSecondAsync(redisFloor, bytesPerEvent, seconds, ct);
+
+    var table = Table();
+    Console.WriteLine(table);
+    if (output is not null)
+    {
+        await File.WriteAllTextAsync(output, table, ct);
+        Say($"written to {output}");
+    }
+    Say($"done in {started.Elapsed.TotalSeconds:0} s");
+    keepLog = false;
+    return 0;
+
+    async Task<int> ProbeAsync()
+    {
+        using var http = new HttpClient();
+        var before = await TableRowsAsync();
+        var hookBefore = receiver.DistinctEvents;
+        var run = Guid.NewGuid().ToString("N")[..12];
+        var body = "{\"events\":[" + string.Join(',', Enumerable.Range(0, Batch).Select(i =>
+            $$"""{"event_id":"{{run}}-probe-{{i}}","event_type":"product_view","timestamp":"2026-11-25T12:00:00Z","session_id":"s1","device_id":"d1","product_id":"{{8000000000 + i}}","shopping_channel":"app"}""")) + "]}";
+        using var request = new HttpRequestMessage(HttpMethod.Post, system.IngestionUrl + "/beacon") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-Storefront-Access-Token", token);
+        using var response = await http.SendAsync(request, ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"POST /beacon answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(ct)}");
+        }
+        var entry = (await redis.GetDatabase().StreamRangeAsync(QueueKeys.Stream(0), "-", "+", count: 1, messageOrder: Order.Descending)).Single();
+        var events = QueueEntries.Count(entry.Values);
+        if (events != Batch)
+        {
+            throw new InvalidOperationException($"A {Batch}-event request became a stream entry of {events} events: the counts below assume one entry per request.");
+        }
+        var bytes = entry.Values.Sum(v => ((byte[])v.Value!).Length) / events;
+        var deadline = DateTime.UtcNow + drainLimit;
+        while (await TableRowsAsync() - before < Batch || receiver.DistinctEvents - hookBefore < Batch)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"The probe batch did not reach both pipelines within {drainLimit.TotalSeconds:0} s " +
+                                                    $"(table {await TableRowsAsync() - before}, webhook {receiver.DistinctEvents - hookBefore}).");
+            }
+            await Task.Delay(100, ct);
+        }
+        return bytes;
+    }
+
+    async Task<TimeSpan?> WaitDrainedAsync()
+    {
+        var watch = Stopwatch.StartNew();
+        while (await BeaconSystem.LagAsync(redis) > 0)
+        {
+            if (watch.Elapsed > drainLimit)
+            {
+                return null;
+            }
+            await Task.Delay(20, ct);
+        }
+        return watch.Elapsed;
+    }
+
+    // A load from a drained queue, and what follows it until the worker has drained it again: the CPU of every process
+    // over that whole window per event appended to the stream, and what the pipelines delivered while the load ran.
+    async Task<Measured> MeasureAsync(Func<Task<LoadRun>> load, int eventsPerRequest)
+    {
+        await WaitDrainedAsync();
+        var db = redis.GetDatabase();
+        var appendedBefore = (await db.StreamInfoAsync(QueueKeys.Stream(0))).EntriesAdded;
+        var (rowsBefore, hookBefore) = (await TableRowsAsync(), receiver.DistinctEvents);
+        var cpuBefore = meter.Cpu();
+        var result = await load();
+        var lag = await BeaconSystem.LagAsync(redis);
+        var (rowsAtEnd, hookAtEnd) = (await TableRowsAsync(), receiver.DistinctEvents);
+        var drain = await WaitDrainedAsync();
+        var cpu = ProcessMeter.Delta(meter.Cpu(), cpuBefore);
+        var appended = ((await db.StreamInfoAsync(QueueKeys.Stream(0))).EntriesAdded - appendedBefore) * eventsPerRequest;
+        var duplicates = receiver.Events - receiver.DistinctEvents;
+        return new Measured(result, eventsPerRequest, appended, cpu, (rowsAtEnd - rowsBefore) / result.Seconds, (hookAtEnd - hookBefore) / result.Seconds,
+            lag * eventsPerRequest, drain, duplicates);
+    }
+
+    string Table()
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var md = new StringBuilder();
+        var cpuModel = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
+        md.AppendLine("# Beacon benchmark").AppendLine();
+        md.AppendLine(ci, $"`{command}`{revision} — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC — {Environment.ProcessorCount} cores ({cpuModel}) — {seconds} s per run{(quick ? " (--quick: a smoke test, not a measurement)" : "")}");
+        md.AppendLine().AppendLine(ci, $"/proc/loadavg at the start: {loadAtStart}; at the end: {File.ReadAllText("/proc/loadavg").Trim()}. Everything (system, floors, load generators) shares the same cores.").AppendLine();
+        md.AppendLine("| measure | Beacon | floor, same run | ratio | target |");
+        md.AppendLine("|---|---:|---:|---:|---|");
+        string N(double v) => v.ToString("N0", ci);
+        string R(double a, double b) => b <= 0 ? "–" : (a / b).ToString("0.00", ci) + "×";
+        string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("0.0", ci) + " ms";
+        void Row(string measure, string value, string floor, string ratio, string target) => md.AppendLine($"| {measure} | {value} | {floor} | {ratio} | {target} |");
+
+        var b1 = beacon1.Load.EventsPerSecond;
+        Row("`POST /beacon`, 1 event/request, req/s (wrk -t2 -c64)", N(b1), $"nginx `return 204`: {N(nginx1.EventsPerSecond)}", R(b1, nginx1.EventsPerSecond), "≥ 0.40×");
+        Row("〃", N(b1), $"bare Kestrel read body, 204: {N(bare1.EventsPerSecond)}", R(b1, bare1.EventsPerSecond), "≥ 0.5×");
+        var e100 = batch100.Load.EventsPerSecond;
+        Row("`POST /beacon`, 100-event batches, unique ids, accepted events/s", N(e100), $"redis-benchmark XADD: {N(xadd)} events/s", R(e100, xadd), "≥ 0.75×");
+        var eg = grpc.Load.EventsPerSecond;
+        Row("gRPC `Stream`, 100-event batches, unique ids, events/s", N(eg), $"`POST /beacon` 100-event: {N(e100)}", R(eg, e100), "≥ 1.5×");
+        Row("end to end (100-event run): delivered into the events table, events/s", N(batch100.TableRate), $"accepted: {N(e100)}", R(batch100.TableRate, e100), "≥ 0.9×");
+        Row("end to end: delivered to the webhook (distinct ids), events/s", N(batch100.WebhookRate), $"accepted: {N(e100)}", R(batch100.WebhookRate, e100), "≥ 0.9×");
+        Row("end to end: lag when the load stops (events not yet acked)", $"{N(batch100.LagEvents)} ({(e100 > 0 ? batch100.LagEvents / e100 : 0).ToString("0.0", ci)} s of load)", "", "", "bounded");
+        Row("end to end: drain time after the load stops", batch100.Drain is { } d ? $"{d.TotalSeconds.ToString("0.0", ci)} s" : $"> {drainLimit.TotalSeconds:0} s", "", "", "≤ 2 s");
+        Row($"`POST /beacon` 1 event, p50 / p99 at {N(latency.Rate)} req/s (half of max; fixed rate, from the due time)",
+            $"{Ms(latency.P50)} / {Ms(latency.P99)}", $"nginx: {Ms(latencyFloor.P50)} / {Ms(latencyFloor.P99)}", R(latency.P99.TotalMilliseconds, latencyFloor.P99.TotalMilliseconds) + " (p99)", "p99 ≤ 5 ms");
+        foreach (var (role, bytes) in meter.PeakBytes.OrderBy(p => RoleOrder(p.Key)))
+        {
+            var what = role switch
+            {
+                BeaconSystem.Postgres => "PSS summed over its processes",
+                BeaconSystem.Orchestration => "RSS summed",
+                _ => "RSS",
+            };
+            Row($"peak memory under load: {role} ({what})", (bytes / 1048576.0).ToString("0", ci) + " MB", "", "",
+                role is BeaconSystem.Ingestion or BeaconSystem.Worker or BeaconSystem.Admin ? "≤ 250 MB" : "");
+        }
+        foreach (var (name, measured) in (ReadOnlySpan<(string, Measured)>)[("1-event `/beacon`", beacon1), ("100-event `/beacon` end to end", batch100), ("gRPC `Stream`", grpc)])
+        {
+            var parts = measured.Cpu.Where(p => p.Value > 0).OrderBy(p => RoleOrder(p.Key))
+                .Select(p => $"{p.Key} {(p.Value * 1e6 / Math.Max(1, measured.Appended)).ToString("0.0", ci)}");
+            Row($"CPU µs per event, {name} (load and drain, per event in the stream)", string.Join(", ", parts), "", "", "");
+        }
+        var errors = beacon1.Load.Errors + batch100.Load.Errors + grpc.Load.Errors + latency.Errors;
+        md.AppendLine();
+        md.AppendLine(ci, $"Errors (non-2xx, failed calls): {errors}; duplicate deliveries at the webhook: {batch100.Duplicates}.");
+        md.AppendLine();
+        md.AppendLine("""
+            How each figure is made (`tests/Load/Bench`):
+            - The system is the Release AppHost as `scripts/run` starts it (headless, services in Production), with its own data
+              directory and ports; one store with a token without rate limits and two pipelines, the events table and a webhook
+              to a local receiver (Kestrel in the bench process, answering 200, counting distinct event ids).
+            - Every event has its own `event_id` (dedup checked and recorded), for every door and floor alike (wrk with
+              `tests/Load/GrpcBench/beacon-batch.lua`; the floors get the same requests).
+            - nginx: `return 204` (the body is not read), one worker per core, no access log. Bare Kestrel:
+              `tests/Load/BareKestrel` (reads the body, answers 204), with Ingestion.Api's GC settings.
+            - XADD floor: `redis-benchmark -c 50 -P 100` appending one stream entry per event (`XADD … MAXLEN ~ 100000`)
+              with as many bytes as the system's queue holds per event, to a Redis with the AppHost's AOF settings
+              (appendonly yes, appendfsync everysec): what Redis alone needs to store each event durably, 100 events per
+              round trip as in a 100-event batch, with no HTTP, JSON, validation, enrichment or dedup. In events/s.
+            - End to end: the 100-event run; delivered/s is what reached the events table (rows of the store) and the
+              webhook while the load ran; lag is what was not yet acked when it stopped; drain is the time until the
+              worker's consumer group had nothing left.
+            - Latency: a fixed-rate client (wrk2 is not packaged here) sending 1-event requests due at even intervals
+              over 64 connections; latency counts from the due time (no coordinated omission), so the client's timer is
+              in it: nginx at the same rate is the floor of the measurement itself.
+            - Memory: peak over the load runs, sampled every 0.5 s from /proc. CPU: utime + stime from /proc/<pid>/stat,
+              from the start of a load until the worker has drained it, per event appended to the stream.
+            - Absolute figures depend on the day and on what else runs on the machine; compare a figure only with its
+              floor of the same run.
+            """);
+        return md.ToString();
+    }
+
+    static int RoleOrder(string role) => Array.IndexOf<string>(
+        [BeaconSystem.Ingestion, BeaconSystem.Worker, BeaconSystem.Admin, BeaconSystem.Redis, BeaconSystem.Postgres, BeaconSystem.Orchestration], role);
+}
+catch (OperationCanceledException) when (ct.IsCancellationRequested)
+{
+    Say("interrupted");
+    keepLog = false;
+    return 130;
+}
+finally
+{
+    while (cleanup.TryPop(out var dispose))
+    {
+        try
+        {
+            await dispose();
+        }
+        catch (Exception ex)
+        {
+            Say($"cleanup: {ex.Message}");
+        }
+    }
+    try
+    {
+        Directory.Delete(keepLog ? Path.Combine(work, "data") : work, recursive: true);
+    }
+    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+    {
+    }
+    if (keepLog)
+    {
+        Say($"the AppHost's log: {Path.Combine(work, "apphost.log")}");
+    }
+}
