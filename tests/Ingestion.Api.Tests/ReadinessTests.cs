@@ -1,3 +1,4 @@
+using Beacon.Core.Hosting;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
@@ -28,7 +29,7 @@ public sealed class ReadinessTests
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
             var body = await response.Content.ReadAsStringAsync();
             Assert.Contains("\"warm-up\":{\"status\":\"Unhealthy\",\"description\":\"Warming up: asking the token store\"}", body);
-            Assert.Contains("\"redis\":{\"status\":\"Healthy\"", body);
+            Assert.Contains($"\"{HostingExtensions.RedisHealthCheckName}\":{{\"status\":\"Healthy\"", body);
         }
         finally
         {
