@@ -41,12 +41,12 @@ public class EventIngestService(
     public virtual async Task<SendEventsResponse> Send(Received<SendEventsRequest> received, ServerCallContext context)
     {
         // The message has been read: from here on the call is ingested even if the client cancels it (DESIGN §3).
-        var caller = await AdmitCallAsync(context, CancellationToken.None);
+        var caller = await AdmitCallAsync(context, DoorLimits.Storefront, CancellationToken.None);
         if (ShapeError(received.EventCount) is { } problem)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
         }
-        var result = await IngestAsync(caller, received, readmit: false);
+        var result = await IngestAsync(caller, Task.FromResult(caller.Token), received);
         var response = new SendEventsResponse
         {
             Accepted = (uint)result.Accepted,
@@ -61,14 +61,15 @@ public class EventIngestService(
     /// Reads batches and appends up to <see cref="GrpcIngestOptions.MaxBatchesInFlight"/> of them to the queue at
     /// once, while a second loop writes one ack per batch in arrival order as soon as that batch (and every batch
     /// before it) is durably queued. A failing batch ends the call: the batches acked before it are stored, the
-    /// rest must be sent again (event ids make that safe). Each batch is admitted again before it is ingested (token from the
-    /// cache that config changes refresh, and the rate limits), so a revoked token's next batch ends the call
+    /// rest must be sent again (event ids make that safe). Each batch is admitted again before it is ingested (token
+    /// from the cache that config changes refresh, and the rate limits), so a revoked token's next batch ends the call
     /// UNAUTHENTICATED with nothing of it queued.
     /// </summary>
     public virtual async Task Stream(IAsyncStreamReader<Received<EventBatch>> requestStream, IServerStreamWriter<BatchAck> responseStream, ServerCallContext context)
     {
-        // Nothing has been read yet: a call cancelled now has nothing to ingest.
-        var caller = await AdmitCallAsync(context, context.CancellationToken);
+        // Nothing has been read yet: a call cancelled now has nothing to ingest. The call itself is not counted: each of
+        // its batches is.
+        var caller = await AdmitCallAsync(context, null, context.CancellationToken);
         var inFlight = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(Math.Max(1, grpcOptions.Value.MaxBatchesInFlight))
         {
             SingleReader = true,
@@ -77,6 +78,9 @@ public class EventIngestService(
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         var acking = WriteAcksAsync(inFlight.Reader, responseStream, stop);
         var batches = 0L;
+        // Batches are admitted one after another in arrival order (one limiter round trip each, overlapped with the
+        // ingestion of the batches before): a refused batch refuses every batch after it, so nothing past it is queued.
+        var admitted = Task.FromResult(caller.Token);
         try
         {
             await foreach (var received in requestStream.ReadAllAsync(stop.Token))
@@ -93,7 +97,9 @@ public class EventIngestService(
                 // Validation, enrichment and encoding run on the thread pool, so the next batch is read meanwhile:
                 // one stream can use every core, and its batches meet other calls' in the same group commit.
                 // A batch that has been read is ingested even if the call ends before its ack (DESIGN §3).
-                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, received, readmit: true)));
+                admitted = ReadmitAfterAsync(admitted, caller);
+                var admission = admitted;
+                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, admission, received)));
                 try
                 {
                     await inFlight.Writer.WriteAsync(pending, stop.Token);
@@ -153,7 +159,7 @@ public class EventIngestService(
         }
     }
 
-    private async Task<Caller> AdmitCallAsync(ServerCallContext context, CancellationToken cancellationToken)
+    private async Task<Caller> AdmitCallAsync(ServerCallContext context, DoorLimits? limits, CancellationToken cancellationToken)
     {
         var token = context.RequestHeaders.GetValue(TokenMetadataKey);
         if (string.IsNullOrEmpty(token))
@@ -163,7 +169,7 @@ public class EventIngestService(
         var httpContext = context.GetHttpContext();
         var origin = context.RequestHeaders.GetValue("origin");
         var client = clientInfo.Read(httpContext);
-        var storeToken = await AdmitAsync(token, origin, client, cancellationToken);
+        var storeToken = await AdmitAsync(token, origin, client, limits, cancellationToken);
         if (storeToken.Rehearsal)
         {
             IngestionWarmUp.ExcludeFromMetrics(httpContext);
@@ -172,9 +178,9 @@ public class EventIngestService(
     }
 
     /// <exception cref="RpcException">Not admitted: the status the verdict stands for.</exception>
-    private async Task<StoreToken> AdmitAsync(string token, string? origin, ClientInfo client, CancellationToken cancellationToken)
+    private async Task<StoreToken> AdmitAsync(string token, string? origin, ClientInfo client, DoorLimits? limits, CancellationToken cancellationToken)
     {
-        var admission = await admitter.AdmitAsync(token, origin, client.IpAddress, DoorLimits.Storefront, cancellationToken);
+        var admission = await admitter.AdmitAsync(token, origin, client.IpAddress, limits, cancellationToken);
         return admission.Verdict switch
         {
             AdmissionVerdict.Admitted => admission.Token!,
@@ -188,13 +194,19 @@ public class EventIngestService(
         };
     }
 
-    private async Task<IngestResult> IngestAsync<T>(Caller caller, Received<T> received, bool readmit)
+    // A batch that has been read is admitted whatever happens to the call meanwhile (DESIGN §3).
+    private async Task<StoreToken> ReadmitAfterAsync(Task<StoreToken> previous, Caller caller)
+    {
+        await previous;
+        return await AdmitAsync(caller.RawToken, caller.Origin, caller.Client, DoorLimits.Storefront, CancellationToken.None);
+    }
+
+    private async Task<IngestResult> IngestAsync<T>(Caller caller, Task<StoreToken> admission, Received<T> received)
         where T : Google.Protobuf.IMessage<T>
     {
         try
         {
-            // A batch that has been read is admitted whatever happens to the call meanwhile (DESIGN §3).
-            var token = readmit ? await AdmitAsync(caller.RawToken, caller.Origin, caller.Client, CancellationToken.None) : caller.Token;
+            var token = await admission;
             var eventBytes = received.EventBytes;
             var incoming = new IncomingEvent[received.EventCount];
             for (var i = 0; i < incoming.Length; i++)

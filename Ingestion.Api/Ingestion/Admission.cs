@@ -40,8 +40,9 @@ public readonly record struct Admission(AdmissionVerdict Verdict, StoreToken? To
 /// </summary>
 public sealed class Admitter(TokenCache tokens, RateLimiter rateLimiter)
 {
+    /// <param name="limits">The defaults to count against; null counts nothing (the opening of a stream: its batches count).</param>
     /// <remarks>One Redis round trip when the token is cached (the limiter's counters), none when it is refused earlier.</remarks>
-    public async ValueTask<Admission> AdmitAsync(string? token, string? origin, IPAddress? clientIp, DoorLimits limits, CancellationToken cancellationToken)
+    public async ValueTask<Admission> AdmitAsync(string? token, string? origin, IPAddress? clientIp, DoorLimits? limits, CancellationToken cancellationToken)
     {
         StoreToken? storeToken;
         try
@@ -60,10 +61,14 @@ public sealed class Admitter(TokenCache tokens, RateLimiter rateLimiter)
         {
             return new Admission(AdmissionVerdict.OriginRefused, storeToken);
         }
+        if (limits is not { } door)
+        {
+            return new Admission(AdmissionVerdict.Admitted, storeToken);
+        }
         RateLimitDecision decision;
         try
         {
-            decision = await rateLimiter.CheckAsync(storeToken, clientIp, limits);
+            decision = await rateLimiter.CheckAsync(storeToken, clientIp, door);
         }
         catch (QueueUnavailableException)
         {
