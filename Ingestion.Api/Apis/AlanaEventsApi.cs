@@ -46,7 +46,7 @@ public static class AlanaEventsApi
         [FromQuery] string? validate)
     {
         var outcome = await JsonDoor.IngestAsync(context, services, string.IsNullOrEmpty(headerKey) ? key : headerKey,
-            EventFamily.Alana, IngestSources.V1Events, rateLimited: true);
+            EventFamily.Alana, IngestSources.V1Events, DoorLimits.Alana);
         if (outcome.Error is not null)
         {
             return outcome.Error;

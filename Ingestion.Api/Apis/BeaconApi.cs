@@ -26,11 +26,13 @@ public static class BeaconApi
             .WithSummary("Ingest a batch of 1-100 storefront events")
             .WithDescription("Token in the X-Storefront-Access-Token header, else ?token= (the header wins). The body is read as JSON " +
                              "whatever the Content-Type (text/plain from sendBeacon included). Invalid events are dropped one by one; " +
-                             "201 with body null once every accepted event is durably queued. ?validate=1 is a dry run.")
+                             "201 with body null once every accepted event is durably queued. ?validate=1 is a dry run. " +
+                             "Rate limited per token and per token + client IP (429 with Retry-After).")
             .DocumentsJsonBody<BeaconBatchDocument>(BeaconExample)
             .Produces(StatusCodes.Status201Created, contentType: "application/json")
             .Produces<ValidationReport>(StatusCodes.Status200OK)
-            .ProducesJsonDoorErrors();
+            .ProducesJsonDoorErrors()
+            .Produces<ErrorBody>(StatusCodes.Status429TooManyRequests);
 
         api.MapMethods("", ["OPTIONS"], JsonDoor.Preflight)
             .WithName("PreflightBeacon")
@@ -48,7 +50,7 @@ public static class BeaconApi
         [FromQuery] string? validate)
     {
         var outcome = await JsonDoor.IngestAsync(context, services, string.IsNullOrEmpty(headerToken) ? token : headerToken,
-            EventFamily.Layers, IngestSources.Beacon, rateLimited: false);
+            EventFamily.Layers, IngestSources.Beacon, DoorLimits.Storefront);
         if (outcome.Error is not null)
         {
             return outcome.Error;

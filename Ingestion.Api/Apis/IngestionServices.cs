@@ -7,6 +7,6 @@ namespace Beacon.Ingestion.Apis;
 public readonly record struct IngestionServices(
     IngestionPipeline Pipeline,
     ClientInfoReader ClientInfo,
-    RateLimiter RateLimiter,
+    Admitter Admitter,
     IngestionMetrics Metrics,
     IOptions<IngestionOptions> Options);

@@ -6,6 +6,7 @@ using Beacon.Ingestion.Ingestion;
 using Beacon.Ingestion.Readiness;
 using Microsoft.AspNetCore.OutputCaching.StackExchangeRedis;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Beacon.Ingestion.Extensions;
@@ -31,6 +32,7 @@ internal static class Extensions
         services.AddHostedService<ConfigChangeListener>();
         services.AddSingleton<ClientInfoReader>();
         services.AddSingleton<RateLimiter>();
+        services.AddSingleton<Admitter>();
         services.AddSingleton<EventQueue>();
         services.AddSingleton<DropLog>();
         services.AddSingleton<IngestionMetrics>();
@@ -45,8 +47,20 @@ internal static class Extensions
         services.AddHealthChecks().AddCheck<WarmUpHealthCheck>(WarmUpHealthCheck.Name, tags: ["ready"]);
 
         // A body that arrived stays readable when its client closed at once (DESIGN §3: abort-safe ingest).
-        services.Configure<KestrelServerOptions>(kestrel =>
-            kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Use(HalfClosedConnections.KeepInputReadable)));
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<IngestionOptions>>((kestrel, ingestion) =>
+        {
+            kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Use(HalfClosedConnections.KeepInputReadable));
+            var options = ingestion.Value.Kestrel;
+            var limits = kestrel.Limits;
+            limits.MaxConcurrentConnections = options.MaxConcurrentConnections;
+            limits.MaxConcurrentUpgradedConnections = options.MaxConcurrentUpgradedConnections;
+            limits.MaxRequestHeaderCount = options.MaxRequestHeaderCount;
+            limits.MaxRequestHeadersTotalSize = options.MaxRequestHeadersTotalSize;
+            limits.MaxRequestLineSize = options.MaxRequestLineSize;
+            limits.MinRequestBodyDataRate = new MinDataRate(options.MinRequestBodyBytesPerSecond, options.MinRequestBodyGracePeriod);
+            limits.KeepAliveTimeout = options.KeepAliveTimeout;
+            limits.RequestHeadersTimeout = options.RequestHeadersTimeout;
+        });
 
         services.ConfigureHttpJsonOptions(options =>
         {

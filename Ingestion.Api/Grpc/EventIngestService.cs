@@ -11,7 +11,8 @@ using Microsoft.Extensions.Options;
 namespace Beacon.Ingestion.Grpc;
 
 /// <summary>
-/// The gRPC door (<c>beacon.v1.EventIngest</c>): authenticates a call once from its metadata, then hands each
+/// The gRPC door (<c>beacon.v1.EventIngest</c>): admits a call from its metadata through the one <see cref="Admitter"/>
+/// (and, on a stream, each batch again: a revoked token or a new limit reaches an open stream), then hands each
 /// batch to the one <see cref="IngestionPipeline"/> the JSON doors use and translates the outcome into
 /// acks and status codes. Nothing is validated, enriched or queued here.
 /// </summary>
@@ -23,7 +24,7 @@ namespace Beacon.Ingestion.Grpc;
 public class EventIngestService(
     IngestionPipeline pipeline,
     ClientInfoReader clientInfo,
-    RateLimiter rateLimiter,
+    Admitter admitter,
     IOptions<IngestionOptions> ingestionOptions,
     IOptions<GrpcIngestOptions> grpcOptions,
     ILogger<EventIngestService> logger)
@@ -40,12 +41,12 @@ public class EventIngestService(
     public virtual async Task<SendEventsResponse> Send(Received<SendEventsRequest> received, ServerCallContext context)
     {
         // The message has been read: from here on the call is ingested even if the client cancels it (DESIGN §3).
-        var caller = await AuthenticateAsync(context, CancellationToken.None);
+        var caller = await AdmitCallAsync(context, DoorLimits.Storefront, CancellationToken.None);
         if (ShapeError(received.EventCount) is { } problem)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
         }
-        var result = await IngestAsync(caller, received);
+        var result = await IngestAsync(caller, Task.FromResult(caller.Token), received);
         var response = new SendEventsResponse
         {
             Accepted = (uint)result.Accepted,
@@ -60,12 +61,15 @@ public class EventIngestService(
     /// Reads batches and appends up to <see cref="GrpcIngestOptions.MaxBatchesInFlight"/> of them to the queue at
     /// once, while a second loop writes one ack per batch in arrival order as soon as that batch (and every batch
     /// before it) is durably queued. A failing batch ends the call: the batches acked before it are stored, the
-    /// rest must be sent again (event ids make that safe).
+    /// rest must be sent again (event ids make that safe). Each batch is admitted again before it is ingested (token
+    /// from the cache that config changes refresh, and the rate limits), so a revoked token's next batch ends the call
+    /// UNAUTHENTICATED with nothing of it queued.
     /// </summary>
     public virtual async Task Stream(IAsyncStreamReader<Received<EventBatch>> requestStream, IServerStreamWriter<BatchAck> responseStream, ServerCallContext context)
     {
-        // Nothing has been read yet: a call cancelled now has nothing to ingest.
-        var caller = await AuthenticateAsync(context, context.CancellationToken);
+        // Nothing has been read yet: a call cancelled now has nothing to ingest. The call itself is not counted: each of
+        // its batches is.
+        var caller = await AdmitCallAsync(context, null, context.CancellationToken);
         var inFlight = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(Math.Max(1, grpcOptions.Value.MaxBatchesInFlight))
         {
             SingleReader = true,
@@ -74,6 +78,9 @@ public class EventIngestService(
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         var acking = WriteAcksAsync(inFlight.Reader, responseStream, stop);
         var batches = 0L;
+        // Batches are admitted one after another in arrival order (one limiter round trip each, overlapped with the
+        // ingestion of the batches before): a refused batch refuses every batch after it, so nothing past it is queued.
+        var admitted = Task.FromResult(caller.Token);
         try
         {
             await foreach (var received in requestStream.ReadAllAsync(stop.Token))
@@ -90,7 +97,9 @@ public class EventIngestService(
                 // Validation, enrichment and encoding run on the thread pool, so the next batch is read meanwhile:
                 // one stream can use every core, and its batches meet other calls' in the same group commit.
                 // A batch that has been read is ingested even if the call ends before its ack (DESIGN §3).
-                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, received)));
+                admitted = ReadmitAfterAsync(admitted, caller);
+                var admission = admitted;
+                var pending = new PendingBatch(batch.Sequence, Task.Run(() => IngestAsync(caller, admission, received)));
                 try
                 {
                     await inFlight.Writer.WriteAsync(pending, stop.Token);
@@ -150,70 +159,62 @@ public class EventIngestService(
         }
     }
 
-    private async Task<Caller> AuthenticateAsync(ServerCallContext context, CancellationToken cancellationToken)
+    private async Task<Caller> AdmitCallAsync(ServerCallContext context, DoorLimits? limits, CancellationToken cancellationToken)
     {
         var token = context.RequestHeaders.GetValue(TokenMetadataKey);
         if (string.IsNullOrEmpty(token))
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, $"Missing access token: send it in the '{TokenMetadataKey}' metadata."));
         }
-        StoreToken? storeToken;
-        try
-        {
-            storeToken = await pipeline.AuthenticateAsync(token, cancellationToken);
-        }
-        catch (TokenStoreUnavailableException)
-        {
-            throw Unavailable("The token store is unavailable; retry shortly.");
-        }
-        if (storeToken is null)
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "Unknown or revoked access token."));
-        }
-
         var httpContext = context.GetHttpContext();
+        var origin = context.RequestHeaders.GetValue("origin");
+        var client = clientInfo.Read(httpContext);
+        var storeToken = await AdmitAsync(token, origin, client, limits, cancellationToken);
         if (storeToken.Rehearsal)
         {
             IngestionWarmUp.ExcludeFromMetrics(httpContext);
         }
-        var client = clientInfo.Read(httpContext);
-        // Apps are the native twin of /beacon, which has no default limit: only a limit set on the token applies
-        // (e.g. to contain a leaked token). The Alana defaults would throttle a whole app audience per minute.
-        if (storeToken.RateLimitPerMinute is null && storeToken.RateLimitPerIpPerMinute is null)
-        {
-            return new Caller(storeToken, client);
-        }
-        RateLimitDecision decision;
-        try
-        {
-            decision = await rateLimiter.CheckAsync(storeToken, client.IpAddress);
-        }
-        catch (QueueUnavailableException)
-        {
-            throw Unavailable("The event queue is unavailable; nothing was stored, retry shortly.");
-        }
-        if (!decision.Allowed)
-        {
-            throw new RpcException(
-                new Status(StatusCode.ResourceExhausted, $"Too many calls for this token; retry in {Math.Ceiling(decision.RetryAfter.TotalSeconds):0} s."),
-                new Metadata { { RetryPushbackKey, ((long)decision.RetryAfter.TotalMilliseconds).ToString() } });
-        }
-        return new Caller(storeToken, client);
+        return new Caller(token, origin, client, storeToken);
     }
 
-    private async Task<IngestResult> IngestAsync<T>(Caller caller, Received<T> received)
+    /// <exception cref="RpcException">Not admitted: the status the verdict stands for.</exception>
+    private async Task<StoreToken> AdmitAsync(string token, string? origin, ClientInfo client, DoorLimits? limits, CancellationToken cancellationToken)
+    {
+        var admission = await admitter.AdmitAsync(token, origin, client.IpAddress, limits, cancellationToken);
+        return admission.Verdict switch
+        {
+            AdmissionVerdict.Admitted => admission.Token!,
+            AdmissionVerdict.Unauthenticated => throw new RpcException(new Status(StatusCode.Unauthenticated, "Unknown or revoked access token.")),
+            AdmissionVerdict.OriginRefused => throw new RpcException(new Status(StatusCode.PermissionDenied, "Origin not allowed for this token.")),
+            AdmissionVerdict.Limited => throw new RpcException(
+                new Status(StatusCode.ResourceExhausted, $"Too many calls for this token; retry in {Math.Ceiling(admission.RetryAfter.TotalSeconds):0} s."),
+                new Metadata { { RetryPushbackKey, ((long)admission.RetryAfter.TotalMilliseconds).ToString() } }),
+            AdmissionVerdict.TokenStoreUnavailable => throw Unavailable("The token store is unavailable; retry shortly."),
+            _ => throw Unavailable("The event queue is unavailable; nothing was stored, retry shortly."),
+        };
+    }
+
+    // A batch that has been read is admitted whatever happens to the call meanwhile (DESIGN §3).
+    private async Task<StoreToken> ReadmitAfterAsync(Task<StoreToken> previous, Caller caller)
+    {
+        await previous;
+        return await AdmitAsync(caller.RawToken, caller.Origin, caller.Client, DoorLimits.Storefront, CancellationToken.None);
+    }
+
+    private async Task<IngestResult> IngestAsync<T>(Caller caller, Task<StoreToken> admission, Received<T> received)
         where T : Google.Protobuf.IMessage<T>
     {
-        var eventBytes = received.EventBytes;
-        var incoming = new IncomingEvent[received.EventCount];
-        for (var i = 0; i < incoming.Length; i++)
-        {
-            incoming[i] = Translate(eventBytes[i], i);
-        }
         try
         {
+            var token = await admission;
+            var eventBytes = received.EventBytes;
+            var incoming = new IncomingEvent[received.EventCount];
+            for (var i = 0; i < incoming.Length; i++)
+            {
+                incoming[i] = Translate(eventBytes[i], i);
+            }
             return await pipeline.IngestAsync(
-                new IngestRequest(caller.Token, IngestSources.Grpc, EventFamily.Layers, incoming, caller.Client));
+                new IngestRequest(token, IngestSources.Grpc, EventFamily.Layers, incoming, caller.Client));
         }
         catch (QueueUnavailableException)
         {
@@ -266,7 +267,8 @@ public class EventIngestService(
         new Status(StatusCode.Unavailable, message),
         new Metadata { { RetryPushbackKey, ((long)QueueUnavailableException.RetryAfter.TotalMilliseconds).ToString() } });
 
-    private sealed record Caller(StoreToken Token, ClientInfo Client);
+    /// <summary>The call's credentials as sent (each stream batch is admitted with them again) and the token admitted first.</summary>
+    private sealed record Caller(string RawToken, string? Origin, ClientInfo Client, StoreToken Token);
 
     private readonly record struct PendingBatch(ulong Sequence, Task<IngestResult> Ingesting);
 }

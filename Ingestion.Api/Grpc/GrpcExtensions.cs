@@ -29,6 +29,9 @@ public static class GrpcExtensions
             http2.KeepAlivePingDelay = options.Value.KeepAlivePingDelay;
             http2.KeepAlivePingTimeout = options.Value.KeepAlivePingTimeout;
             http2.MaxStreamsPerConnection = options.Value.MaxStreamsPerConnection;
+            http2.HeaderTableSize = options.Value.HeaderTableSize;
+            http2.MaxFrameSize = options.Value.MaxFrameSize;
+            http2.MaxRequestHeaderFieldSize = options.Value.MaxRequestHeaderFieldSize;
         });
 
         // grpc.health.v1: "" reports every check (as /health does); the ingest service needs the queue and the warm-up,

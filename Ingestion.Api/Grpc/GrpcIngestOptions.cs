@@ -23,6 +23,15 @@ public sealed class GrpcIngestOptions
     /// <summary>Concurrent calls per HTTP/2 connection (one app normally needs one stream).</summary>
     public int MaxStreamsPerConnection { get; set; } = 100;
 
+    /// <summary>HPACK dynamic table per connection (the HTTP/2 default): gRPC metadata is a handful of headers.</summary>
+    public int HeaderTableSize { get; set; } = 4096;
+
+    /// <summary>Largest HTTP/2 frame accepted (the protocol's minimum, 16 KiB): a batch arrives in several frames.</summary>
+    public int MaxFrameSize { get; set; } = 16 * 1024;
+
+    /// <summary>Largest single header (HPACK-decoded), e.g. the token metadata.</summary>
+    public int MaxRequestHeaderFieldSize { get; set; } = 8 * 1024;
+
     /// <summary>
     /// Batches of one stream being appended to Redis at the same time. Acks still go out in order; overlapping
     /// the appends lets a fast client fill the group commit instead of waiting one round trip per batch.

@@ -8,24 +8,17 @@ namespace Beacon.Ingestion.Ingestion;
 
 /// <summary>
 /// THE ingestion path every door calls (JSON <c>/beacon</c>, JSON <c>/api/v1/events</c>, gRPC): the door
-/// authenticates with <see cref="AuthenticateAsync"/> (and checks origin / rate limit as its contract says),
-/// translates its payload into <see cref="IncomingEvent"/>s, then <see cref="IngestAsync"/> validates each event
-/// against the catalog, enriches, dedups and enqueues. It returns only after Redis acknowledged every accepted
+/// admits the request with <see cref="Admitter"/> (token, origin, rate limits), translates its payload into
+/// <see cref="IncomingEvent"/>s, then <see cref="IngestAsync"/> validates each event against the catalog, enriches, dedups and enqueues. It returns only after Redis acknowledged every accepted
 /// event, or throws <see cref="QueueUnavailableException"/> (nothing may then be reported as stored).
 /// </summary>
 public sealed class IngestionPipeline(
-    TokenCache tokens,
     EventEnricher enricher,
     EventQueue queue,
     DropLog drops,
     IngestionMetrics metrics,
     ILogger<IngestionPipeline> logger)
 {
-    /// <summary>The active token, or null (unknown, revoked or missing: answer 401 / UNAUTHENTICATED).</summary>
-    /// <exception cref="TokenStoreUnavailableException">Postgres is down and the token was never seen (503 / UNAVAILABLE).</exception>
-    public ValueTask<StoreToken?> AuthenticateAsync(string? token, CancellationToken cancellationToken) =>
-        tokens.FindAsync(token, cancellationToken);
-
     /// <summary>
     /// Validates, enriches, dedups and enqueues one batch. The door has already checked the batch's shape
     /// (1 to <see cref="IngestionOptions.MaxEventsPerBatch"/> events: 422 / INVALID_ARGUMENT otherwise).

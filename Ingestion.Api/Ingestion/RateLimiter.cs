@@ -10,7 +10,8 @@ public readonly record struct RateLimitDecision(bool Allowed, TimeSpan RetryAfte
 
 /// <summary>
 /// Fixed-window request limits per token and per token + client IP (DESIGN §3), counted in Redis so every
-/// instance shares them. Both counters are bumped by one script; their keys share the token's hash tag so it
+/// instance shares them: one script call (one round trip) per request or stream batch. The counters are the token's
+/// whatever the door; the thresholds are the token's own limits, else the door's defaults (<see cref="RateLimitOptions"/>). Both counters are bumped by one script; their keys share the token's hash tag so it
 /// also works on Redis Cluster.
 /// </summary>
 public sealed class RateLimiter(IConnectionMultiplexer redis, IOptions<IngestionOptions> options)
@@ -26,7 +27,7 @@ public sealed class RateLimiter(IConnectionMultiplexer redis, IOptions<Ingestion
     private readonly RateLimitOptions _options = options.Value.RateLimit;
 
     /// <exception cref="QueueUnavailableException">Redis is unreachable (the request could not be stored anyway).</exception>
-    public async Task<RateLimitDecision> CheckAsync(StoreToken token, IPAddress? clientIp)
+    public async Task<RateLimitDecision> CheckAsync(StoreToken token, IPAddress? clientIp, DoorLimits limits)
     {
         var windowMs = Math.Max(1L, (long)_options.Window.TotalMilliseconds);
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
@@ -49,8 +50,9 @@ public sealed class RateLimiter(IConnectionMultiplexer redis, IOptions<Ingestion
             throw new QueueUnavailableException("The rate limiter is unavailable.", ex);
         }
         var counts = (long[])result!;
-        var perKey = token.RateLimitPerMinute ?? _options.PerKey;
-        var perIp = token.RateLimitPerIpPerMinute ?? _options.PerKeyAndIp;
+        var alana = limits == DoorLimits.Alana;
+        var perKey = token.RateLimitPerMinute ?? (alana ? _options.PerKey : _options.StorefrontPerToken);
+        var perIp = token.RateLimitPerIpPerMinute ?? (alana ? _options.PerKeyAndIp : _options.StorefrontPerTokenAndIp);
         if (counts[0] <= perKey && counts[1] <= perIp)
         {
             return new RateLimitDecision(true, TimeSpan.Zero);

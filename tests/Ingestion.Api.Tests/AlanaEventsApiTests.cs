@@ -158,14 +158,4 @@ public sealed class AlanaEventsApiTests(IngestionHost host) : IClassFixture<Inge
         Assert.Equal(4, statuses.Count(s => s == HttpStatusCode.OK));
         Assert.Equal(2, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
     }
-
-    // The windows are 2 s in tests: start a burst early in one so it does not straddle two.
-    private static async Task WaitForFreshWindowAsync()
-    {
-        var intoWindow = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() % 2000;
-        if (intoWindow > 1000)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(2000 - intoWindow + 20));
-        }
-    }
 }

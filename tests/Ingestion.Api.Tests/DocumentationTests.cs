@@ -36,7 +36,7 @@ public sealed class DocumentationTests(IngestionHost host) : IClassFixture<Inges
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var paths = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("paths");
         var beacon = paths.GetProperty("/beacon").GetProperty("post");
-        Assert.Equal(["200", "201", "401", "403", "413", "422", "503"], beacon.GetProperty("responses").EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(["200", "201", "401", "403", "413", "422", "429", "503"], beacon.GetProperty("responses").EnumerateObject().Select(p => p.Name).Order());
         var content = beacon.GetProperty("requestBody").GetProperty("content");
         Assert.True(content.TryGetProperty("text/plain", out _));
         Assert.Equal("product_click", content.GetProperty("application/json").GetProperty("example").GetProperty("events")[0].GetProperty("event_type").GetString());

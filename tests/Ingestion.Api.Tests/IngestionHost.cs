@@ -93,6 +93,16 @@ public sealed class IngestionHost : IAsyncLifetime
         return entries.Count(e => QueueEntries.Read(e.Values).Any(v => v.StoreId == storeId.ToString()));
     }
 
+    /// <summary>The windows are 2 s here: start a burst early in one so it does not straddle two.</summary>
+    public static async Task WaitForFreshWindowAsync()
+    {
+        var intoWindow = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() % 2000;
+        if (intoWindow > 1000)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(2000 - intoWindow + 20));
+        }
+    }
+
     public static StringContent Json(string body, string mediaType = "application/json") =>
         new(body, Encoding.UTF8, new MediaTypeHeaderValue(mediaType));
 

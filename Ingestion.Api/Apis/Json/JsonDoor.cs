@@ -7,8 +7,8 @@ using Microsoft.Extensions.Primitives;
 namespace Beacon.Ingestion.Apis.Json;
 
 /// <summary>
-/// The steps both JSON doors share, in contract order: authenticate (401), origin (403), the door's rate limit
-/// (429), body size (413), top-level shape (422), then the one ingestion path. Only the token's source, the
+/// The steps both JSON doors share, in contract order: the one admission step (<see cref="Admitter"/>: 401, 403,
+/// 429), body size (413), top-level shape (422), then the one ingestion path. Only the token's source, the
 /// event family and the success body differ between <c>/beacon</c> and <c>/api/v1/events</c>.
 /// <para>
 /// Nothing here observes <see cref="HttpContext.RequestAborted"/>: a body that has arrived is ingested even when its
@@ -22,57 +22,45 @@ public static class JsonDoor
 {
     public static readonly string[] CorsMethods = ["POST", "OPTIONS"];
 
+    // A one-page beacon fits; 5,000 requests waiting for their bodies hold 20 MB of buffers at most.
+    private const int InitialBodyBuffer = 4 * 1024;
+
     /// <summary>The outcome: an error result to send as is, or the ingested batch.</summary>
     public readonly record struct Outcome(IResult? Error, IngestResult? Result, bool DryRun);
 
     public static async Task<Outcome> IngestAsync(
-        HttpContext context, IngestionServices services, string? token, EventFamily family, string source, bool rateLimited)
+        HttpContext context, IngestionServices services, string? token, EventFamily family, string source, DoorLimits limits)
     {
-        StoreToken? storeToken;
-        try
-        {
-            storeToken = await services.Pipeline.AuthenticateAsync(token, CancellationToken.None);
-        }
-        catch (TokenStoreUnavailableException)
-        {
-            return Fail(Unavailable(context, "The token store is unavailable; retry shortly."));
-        }
-        if (storeToken is null)
-        {
-            return Fail(TypedResults.Json(new ErrorBody("Unauthenticated"), IngestionJsonContext.Default.ErrorBody, statusCode: 401));
-        }
-        if (storeToken.Rehearsal)
+        var origin = context.Request.Headers.Origin.ToString();
+        var client = services.ClientInfo.Read(context);
+        var admission = await services.Admitter.AdmitAsync(token, origin, client.IpAddress, limits, CancellationToken.None);
+        if (admission.Token is { Rehearsal: true })
         {
             IngestionWarmUp.ExcludeFromMetrics(context);
         }
-        var origin = context.Request.Headers.Origin.ToString();
-        if (!storeToken.AllowsOrigin(origin))
+        switch (admission.Verdict)
         {
-            return Fail(TypedResults.Json(new ErrorBody("Origin not allowed"), IngestionJsonContext.Default.ErrorBody, statusCode: 403));
+            case AdmissionVerdict.TokenStoreUnavailable:
+                return Fail(Unavailable(context, "The token store is unavailable; retry shortly."));
+            case AdmissionVerdict.Unauthenticated:
+                return Fail(TypedResults.Json(new ErrorBody("Unauthenticated"), IngestionJsonContext.Default.ErrorBody, statusCode: 401));
+            case AdmissionVerdict.OriginRefused:
+                return Fail(TypedResults.Json(new ErrorBody("Origin not allowed"), IngestionJsonContext.Default.ErrorBody, statusCode: 403));
         }
         if (origin.Length > 0)
         {
             AllowOrigin(context.Response, origin);
         }
-
-        var client = services.ClientInfo.Read(context);
-        if (rateLimited)
+        if (admission.Verdict == AdmissionVerdict.LimiterUnavailable)
         {
-            RateLimitDecision decision;
-            try
-            {
-                decision = await services.RateLimiter.CheckAsync(storeToken, client.IpAddress);
-            }
-            catch (QueueUnavailableException)
-            {
-                return Fail(Unavailable(context, "The event queue is unavailable; retry shortly."));
-            }
-            if (!decision.Allowed)
-            {
-                context.Response.Headers.RetryAfter = Math.Ceiling(decision.RetryAfter.TotalSeconds).ToString("0");
-                return Fail(TypedResults.Json(new ErrorBody("Too many requests"), IngestionJsonContext.Default.ErrorBody, statusCode: 429));
-            }
+            return Fail(Unavailable(context, "The event queue is unavailable; retry shortly."));
         }
+        if (admission.Verdict == AdmissionVerdict.Limited)
+        {
+            context.Response.Headers.RetryAfter = Math.Ceiling(admission.RetryAfter.TotalSeconds).ToString("0");
+            return Fail(TypedResults.Json(new ErrorBody("Too many requests"), IngestionJsonContext.Default.ErrorBody, statusCode: 429));
+        }
+        var storeToken = admission.Token!;
 
         var options = services.Options.Value;
         var (buffer, length) = await ReadBodyAsync(context.Request, options.MaxBodyBytes);
@@ -178,7 +166,9 @@ public static class JsonDoor
         {
             return (null, 0);
         }
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(request.ContentLength + 1 ?? 16 * 1024, limit + 1L));
+        // The buffer grows (x2) with the bytes that arrive: a declared Content-Length alone (thousands of slow clients
+        // each announcing 1 MiB) must not pin memory. A small body still gets one exact buffer.
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Min(request.ContentLength + 1 ?? InitialBodyBuffer, InitialBodyBuffer), limit + 1L));
         var length = 0;
         try
         {
