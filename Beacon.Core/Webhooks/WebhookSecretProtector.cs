@@ -31,31 +31,30 @@ public sealed class WebhookSecretProtector(MasterKey masterKey)
             pipeline.PreviousSecretExpiresAt);
 
     /// <summary>
-    /// Seals the secrets still stored in plaintext (rows written before secrets were encrypted). Idempotent:
-    /// sealed values are recognised by their prefix and left alone. Runs after the migrations.
-    /// Several processes running it at once seal a row twice at worst, which still opens.
+    /// Seals the secrets still stored in plaintext (rows written before secrets were encrypted), then validates the
+    /// check constraints the migration added <c>NOT VALID</c>. Idempotent: sealed values are recognised by their
+    /// prefix and left alone. Runs after the migrations (the <c>migrate</c> command); a row changed by another run
+    /// meanwhile is left to that run.
     /// </summary>
     public async Task<int> SealPlaintextSecretsAsync(BeaconDbContext db, CancellationToken cancellationToken)
     {
-        var plaintext = await db.Pipelines
+        var rows = await db.Pipelines
             .Where(p => !p.Secret.StartsWith(SecretBox.Prefix)
                 || (p.PreviousSecret != null && !p.PreviousSecret.StartsWith(SecretBox.Prefix)))
+            .Select(p => new { p.Id, p.Secret, p.PreviousSecret })
             .ToListAsync(cancellationToken);
-        foreach (var pipeline in plaintext)
+        var sealedRows = 0;
+        foreach (var row in rows)
         {
-            if (!SecretBox.IsSealed(pipeline.Secret))
-            {
-                pipeline.Secret = Seal(pipeline.Secret);
-            }
-            pipeline.PreviousSecret = string.IsNullOrEmpty(pipeline.PreviousSecret) || SecretBox.IsSealed(pipeline.PreviousSecret)
-                ? NullIfEmpty(pipeline.PreviousSecret)
-                : Seal(pipeline.PreviousSecret);
+            var secret = SecretBox.IsSealed(row.Secret) ? row.Secret : Seal(row.Secret);
+            var previous = string.IsNullOrEmpty(row.PreviousSecret) ? null
+                : SecretBox.IsSealed(row.PreviousSecret) ? row.PreviousSecret
+                : Seal(row.PreviousSecret);
+            sealedRows += await db.Pipelines
+                .Where(p => p.Id == row.Id && p.Secret == row.Secret && p.PreviousSecret == row.PreviousSecret)
+                .ExecuteUpdateAsync(s => s.SetProperty(p => p.Secret, secret).SetProperty(p => p.PreviousSecret, previous), cancellationToken);
         }
-        await db.SaveChangesAsync(cancellationToken);
-        // The migration added the constraints NOT VALID; with every row sealed they now hold for the whole table.
         await db.Database.ExecuteSqlRawAsync(ValidateConstraintsSql, cancellationToken);
-        return plaintext.Count;
+        return sealedRows;
     }
-
-    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }
