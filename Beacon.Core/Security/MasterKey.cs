@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Beacon.Core.Security;
 
@@ -55,4 +57,16 @@ public sealed class MasterKey
     /// <summary>A 256-bit key for one purpose; the same purpose always gives the same key.</summary>
     public byte[] Derive(string purpose) =>
         HKDF.DeriveKey(HashAlgorithmName.SHA256, _key, KeyLength, salt: [], info: Encoding.UTF8.GetBytes(purpose));
+}
+
+/// <summary>Reads the master key as the host starts, so a missing or malformed one stops the service with its reason.</summary>
+internal sealed class MasterKeyCheck(IServiceProvider services) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = services.GetRequiredService<MasterKey>();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

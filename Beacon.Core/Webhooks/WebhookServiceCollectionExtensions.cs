@@ -2,6 +2,7 @@ using Beacon.Core.Security;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 
 namespace Beacon.Core.Webhooks;
 
@@ -17,6 +18,7 @@ public static class WebhookServiceCollectionExtensions
         services.TryAddSingleton<WebhookSender>();
         services.TryAddSingleton(_ => MasterKey.FromConfiguration(configuration));
         services.TryAddSingleton<WebhookSecretProtector>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MasterKeyCheck>());
         return services;
     }
 }

@@ -98,6 +98,16 @@ public sealed class SecretsAtRestTests(AdminApp app, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task WithoutAMasterKeyTheSiteDoesNotStart()
+    {
+        var settings = AdminApp.Settings;
+        settings[MasterKey.ConfigurationKey] = "";
+        await using var factory = new PeerFactory(app.Backends, settings);
+        var failure = Assert.ThrowsAny<Exception>(() => factory.Services);
+        Assert.Contains(MasterKey.ConfigurationKey, failure.ToString());
+    }
+
+    [Fact]
     public async Task NothingInRedisHoldsASecretInPlaintext()
     {
         var (store, merchant, client) = await app.MerchantWithStoreAsync();
