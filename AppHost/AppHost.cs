@@ -43,6 +43,9 @@ var credentials = new ReadyBanner.Credentials(
     builder.Configuration["Admin:BootstrapEmail"] ?? "admin@beacon.local",
     secrets.Get("admin-password", builder.Configuration["Admin:BootstrapPassword"], () => "Dev-" + LocalSecrets.Random(16) + "-1a"));
 builder.Services.AddSingleton(credentials);
+// Seals webhook secrets and the Data Protection key ring: given to the migrate step, the worker and Admin.Web only.
+var masterKey = builder.AddParameter("master-key",
+    secrets.Get("master-key", builder.Configuration["Beacon:MasterKey"], LocalSecrets.RandomKey), secret: true);
 builder.Services.AddHostedService<ReadyBanner>();
 
 // Migrations and the dev seed run once, to completion, before any service starts (aspire-shop's database manager).
@@ -51,6 +54,7 @@ var migrate = builder.AddService<Projects.Admin_Web>("migrate")
     .WithServiceDefaults(settings, builder.Configuration)
     .WithConfigurationSections(builder.Configuration, "Admin", "Queue")
     .WithEnvironment("Beacon__DevToken", credentials.DevToken)
+    .WithEnvironment("Beacon__MasterKey", masterKey)
     .WithReference(db).WaitFor(db)
     .WithReference(redis).WaitFor(redis);
 
@@ -73,6 +77,7 @@ builder.AddService<Projects.Pipelines_Worker>("worker")
     .WithReplicas(settings.ReplicasOf("worker"))
     .WithServiceDefaults(settings, builder.Configuration)
     .WithConfigurationSections(builder.Configuration, "Worker", "Delivery", "Queue", "Logging")
+    .WithEnvironment("Beacon__MasterKey", masterKey)
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithReference(db).WaitFor(db)
     .WithReference(redis).WaitFor(redis)
@@ -87,6 +92,7 @@ builder.AddService<Projects.Admin_Web>("admin")
     .WithEnvironment("Admin__AllowHttp", builder.Configuration["Admin:AllowHttp"] ?? "true")
     .WithEnvironment("Admin__BootstrapEmail", credentials.OperatorEmail)
     .WithEnvironment("Admin__BootstrapPassword", credentials.OperatorPassword)
+    .WithEnvironment("Beacon__MasterKey", masterKey)
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithReference(db).WaitFor(db)
     .WithReference(redis).WaitFor(redis)

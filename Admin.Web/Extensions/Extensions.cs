@@ -7,6 +7,7 @@ using Beacon.Core.DeadLetters;
 using Beacon.Core.Quarantine;
 using Beacon.Core.Webhooks;
 using Beacon.Core.Hosting;
+using Beacon.Core.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.DataProtection;
@@ -16,12 +17,15 @@ using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.OutputCaching.StackExchangeRedis;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using StackExchange.Redis;
 
 namespace Beacon.Admin.Extensions;
 
 internal static class Extensions
 {
+    public const string DataProtectionRedisKey = "beacon:admin:dataprotection";
+
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddBeaconRedis();
@@ -35,9 +39,13 @@ internal static class Extensions
         services.Configure<JsonOptions>(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
 
         // Keys in Redis: cookies, antiforgery tokens and invitation links stay valid across instances and restarts.
+        // Each key is sealed under the master key (registered by AddBeaconWebhooks) first, since ingestion shares that Redis.
         services.AddDataProtection().SetApplicationName("Beacon.Admin");
-        services.AddOptions<KeyManagementOptions>().Configure<IConnectionMultiplexer>((options, redis) =>
-            options.XmlRepository = new RedisXmlRepository(() => redis.GetDatabase(), "beacon:admin:dataprotection"));
+        services.AddOptions<KeyManagementOptions>().Configure<IConnectionMultiplexer, MasterKey>((options, redis, masterKey) =>
+        {
+            options.XmlRepository = new RedisXmlRepository(() => redis.GetDatabase(), DataProtectionRedisKey);
+            options.XmlEncryptor = new MasterKeyXmlEncryptor(masterKey);
+        });
 
         builder.AddAdminIdentity();
         builder.AddTrustedProxies();
@@ -99,6 +107,10 @@ internal static class Extensions
             .AddEntityFrameworkStores<BeaconDbContext>()
             .AddDefaultTokenProviders()
             .AddClaimsPrincipalFactory<BeaconClaimsPrincipalFactory>();
+
+        services.Replace(ServiceDescriptor.Scoped<ISecurityStampValidator, BeaconSecurityStampValidator>());
+        services.AddOptions<SecurityStampValidatorOptions>()
+            .Configure<Microsoft.Extensions.Options.IOptions<AdminOptions>>((o, admin) => o.ValidationInterval = admin.Value.PrincipalRevalidationInterval);
 
         services.AddOptions<DataProtectionTokenProviderOptions>()
             .Configure<Microsoft.Extensions.Options.IOptions<AdminOptions>>((o, admin) => o.TokenLifespan = admin.Value.InvitationLifetime);

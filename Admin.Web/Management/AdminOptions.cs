@@ -26,6 +26,12 @@ public sealed class AdminOptions
     /// <summary>Serve plain HTTP (cookies not Secure-only); for development on http://localhost only.</summary>
     public bool AllowHttp { get; set; }
 
+    /// <summary>
+    /// How long a sign-in cookie is trusted before the user is re-read from the database (operator flag,
+    /// lockout, security stamp): a demoted operator or a locked user loses access within this time.
+    /// </summary>
+    public TimeSpan PrincipalRevalidationInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Lifetime of an invitation link.</summary>
     public TimeSpan InvitationLifetime { get; set; } = TimeSpan.FromDays(3);
 

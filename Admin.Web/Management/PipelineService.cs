@@ -17,7 +17,8 @@ public sealed record PipelineWithSecret(Pipeline Entity, string Secret);
 /// the worker pick it up within a second.
 /// </summary>
 public sealed class PipelineService(
-    BeaconDbContext db, ChangeNotifier notifier, DestinationGuard guard, IOptions<AdminOptions> options, ILogger<PipelineService> logger)
+    BeaconDbContext db, ChangeNotifier notifier, DestinationGuard guard, WebhookSecretProtector secrets,
+    IOptions<AdminOptions> options, ILogger<PipelineService> logger)
 {
     public Task<List<Pipeline>> ListAsync(Guid storeId, CancellationToken cancellationToken) =>
         db.Pipelines.AsNoTracking().Where(p => p.StoreId == storeId).OrderBy(p => p.Name).ToListAsync(cancellationToken);
@@ -52,19 +53,20 @@ public sealed class PipelineService(
     /// <exception cref="StoreQuotaExceededException">The store has <see cref="AdminOptions.MaxPipelinesPerStore"/> pipelines already.</exception>
     public async Task<PipelineWithSecret> CreateAsync(Guid storeId, PipelineInput input, CancellationToken cancellationToken)
     {
+        var secret = WebhookSecret.New();
         var pipeline = new Pipeline
         {
             StoreId = storeId,
             Name = input.Name.Trim(),
             Kind = input.Kind,
-            Secret = WebhookSecret.New(),
+            Secret = secrets.Seal(secret),
         };
         Apply(pipeline, input);
         await db.AddWithinQuotaAsync(storeId, pipeline, db.Pipelines.Where(p => p.StoreId == storeId),
             options.Value.MaxPipelinesPerStore, "pipelines", cancellationToken);
         await notifier.StoreChangedAsync(storeId, cancellationToken);
         logger.LogInformation("Created {Kind} pipeline {PipelineId} for store {StoreId}", pipeline.Kind, pipeline.Id, storeId);
-        return new PipelineWithSecret(pipeline, pipeline.Secret);
+        return new PipelineWithSecret(pipeline, secret);
     }
 
     public async Task<Pipeline?> UpdateAsync(Guid storeId, Guid pipelineId, PipelineInput input, CancellationToken cancellationToken)
@@ -116,12 +118,13 @@ public sealed class PipelineService(
         }
         pipeline.PreviousSecret = pipeline.Secret;
         pipeline.PreviousSecretExpiresAt = DateTimeOffset.UtcNow + options.Value.SecretRotationOverlap;
-        pipeline.Secret = WebhookSecret.New();
+        var secret = WebhookSecret.New();
+        pipeline.Secret = secrets.Seal(secret);
         pipeline.UpdatedAt = DateTimeOffset.UtcNow;
         await db.SaveChangesAsync(cancellationToken);
         await notifier.StoreChangedAsync(storeId, cancellationToken);
         logger.LogInformation("Rotated the secret of pipeline {PipelineId}; the old one expires at {ExpiresAt}", pipelineId, pipeline.PreviousSecretExpiresAt);
-        return new PipelineWithSecret(pipeline, pipeline.Secret);
+        return new PipelineWithSecret(pipeline, secret);
     }
 
     private static void Apply(Pipeline pipeline, PipelineInput input)

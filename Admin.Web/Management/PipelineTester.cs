@@ -15,7 +15,8 @@ public sealed record TestEventResult(bool Succeeded, int? StatusCode, string Out
 /// Sends one signed <c>page_view</c> test event to a webhook pipeline through the worker's own
 /// <see cref="WebhookSender"/> (same signing, same SSRF guard and store scope), so a success here means real deliveries work.
 /// </summary>
-public sealed class PipelineTester(WebhookSender sender, DestinationGuard guard, TimeProvider time, ILogger<PipelineTester> logger)
+public sealed class PipelineTester(
+    WebhookSender sender, DestinationGuard guard, WebhookSecretProtector secrets, TimeProvider time, ILogger<PipelineTester> logger)
 {
     public const string TestEventType = "page_view";
 
@@ -48,7 +49,7 @@ public sealed class PipelineTester(WebhookSender sender, DestinationGuard guard,
         };
         var batchId = WebhookPayload.NewBatchId();
         var body = WebhookPayload.Serialize(batchId, [envelope]);
-        var result = await sender.SendAsync(new WebhookRequest(url, batchId, body, WebhookSecrets.Of(pipeline), scope), cancellationToken);
+        var result = await sender.SendAsync(new WebhookRequest(url, batchId, body, secrets.SecretsOf(pipeline), scope), cancellationToken);
 
         logger.LogInformation("Test event to pipeline {PipelineId}: {Outcome} {Status}", pipeline.Id, result.Outcome, result.StatusCode);
         // With a status, the error text would carry the destination's own reason phrase: the status alone is shown.

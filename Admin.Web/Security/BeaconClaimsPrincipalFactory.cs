@@ -5,7 +5,10 @@ using Microsoft.Extensions.Options;
 
 namespace Beacon.Admin.Security;
 
-/// <summary>Adds the operator claim to the sign-in cookie so authorization never needs the user row.</summary>
+/// <summary>
+/// Adds the operator claim to the sign-in cookie. <see cref="BeaconSecurityStampValidator"/> rebuilds the principal
+/// from the user row every <see cref="Management.AdminOptions.PrincipalRevalidationInterval"/>, so the claim follows a demotion.
+/// </summary>
 public sealed class BeaconClaimsPrincipalFactory(
     UserManager<BeaconUser> userManager,
     RoleManager<IdentityRole> roleManager,

@@ -1,5 +1,6 @@
 using Beacon.Core.Data;
 using Beacon.Core.Security;
+using Beacon.Core.Webhooks;
 using Microsoft.EntityFrameworkCore;
 
 namespace Beacon.Admin.Seeding;
@@ -12,7 +13,8 @@ public static class DevSeeder
 {
     public const string DevStoreName = "Dev Store";
 
-    public static async Task SeedAsync(BeaconDbContext db, IConfiguration configuration, ILogger logger, CancellationToken cancellationToken)
+    public static async Task SeedAsync(
+        BeaconDbContext db, WebhookSecretProtector secrets, IConfiguration configuration, ILogger logger, CancellationToken cancellationToken)
     {
         var token = configuration["Beacon:DevToken"];
         if (string.IsNullOrWhiteSpace(token))
@@ -31,7 +33,7 @@ public static class DevSeeder
                 StoreId = store.Id,
                 Name = "Events table",
                 Kind = PipelineKinds.Postgres,
-                Secret = WebhookSecret.New(),
+                Secret = secrets.Seal(WebhookSecret.New()),
             });
             logger.LogInformation("Seeded store {Store} with a postgres pipeline", store.Id);
         }

@@ -1,9 +1,10 @@
 using Beacon.Core.Data;
+using Beacon.Core.Webhooks;
 
 namespace Beacon.Admin.Seeding;
 
 /// <summary>
-/// The <c>migrate</c> command: applies migrations, creates the bootstrap operator and API key when
+/// The <c>migrate</c> command: applies migrations, encrypts webhook secrets still stored in plaintext, creates the bootstrap operator and API key when
 /// configured and, with <c>--seed-dev</c>, seeds the dev store.
 /// </summary>
 public static class MigrateCommand
@@ -14,6 +15,12 @@ public static class MigrateCommand
         var logger = scope.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Beacon.Migrate");
         var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
         await DatabaseMigrator.MigrateAsync(db, CancellationToken.None);
+        var secrets = scope.ServiceProvider.GetRequiredService<WebhookSecretProtector>();
+        var sealedCount = await secrets.SealPlaintextSecretsAsync(db, CancellationToken.None);
+        if (sealedCount > 0)
+        {
+            logger.LogInformation("Encrypted the webhook secrets of {Count} pipelines stored in plaintext", sealedCount);
+        }
         logger.LogInformation("Database is up to date");
 
         await scope.ServiceProvider.GetRequiredService<AdminBootstrapper>().RunAsync(CancellationToken.None);
@@ -21,7 +28,7 @@ public static class MigrateCommand
         if (seedDev)
         {
             var configuration = scope.ServiceProvider.GetRequiredService<IConfiguration>();
-            await DevSeeder.SeedAsync(db, configuration, logger, CancellationToken.None);
+            await DevSeeder.SeedAsync(db, secrets, configuration, logger, CancellationToken.None);
         }
         return 0;
     }

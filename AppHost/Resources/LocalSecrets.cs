@@ -20,6 +20,9 @@ internal sealed class LocalSecrets(string dataDirectory)
         return value;
     }
 
+    /// <summary>Base64 of 32 random bytes: the form <c>Beacon:MasterKey</c> takes.</summary>
+    public static string RandomKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
     public static string Random(int length) =>
         RandomNumberGenerator.GetString("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789", length);
 }

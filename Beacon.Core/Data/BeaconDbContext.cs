@@ -17,6 +17,9 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
     public DbSet<StoredEvent> Events => Set<StoredEvent>();
     public DbSet<QuarantinedEntry> Quarantine => Set<QuarantinedEntry>();
 
+    public const string SecretSealedConstraint = "ck_pipelines_secret_sealed";
+    public const string PreviousSecretSealedConstraint = "ck_pipelines_previous_secret_sealed";
+
     protected override void OnModelCreating(ModelBuilder builder)
     {
         base.OnModelCreating(builder);
@@ -43,6 +46,12 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
             e.Property(p => p.Kind).HasMaxLength(16);
             e.Property(p => p.Url).HasMaxLength(2048);
             e.Property(p => p.Settings).HasColumnType("jsonb");
+            // Signing secrets are stored sealed only (WebhookSecretProtector); the database refuses a plaintext one.
+            e.ToTable(t =>
+            {
+                t.HasCheckConstraint(SecretSealedConstraint, $"secret LIKE '{Security.SecretBox.Prefix}%'");
+                t.HasCheckConstraint(PreviousSecretSealedConstraint, $"previous_secret IS NULL OR previous_secret LIKE '{Security.SecretBox.Prefix}%'");
+            });
             e.HasOne(p => p.Store).WithMany(s => s.Pipelines).HasForeignKey(p => p.StoreId).OnDelete(DeleteBehavior.Cascade);
         });
 

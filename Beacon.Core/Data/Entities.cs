@@ -61,9 +61,9 @@ public sealed class Pipeline
     public string? Url { get; set; }
     /// <summary>Kind-specific settings (batch size, linger, headers...), as JSON.</summary>
     public Dictionary<string, string> Settings { get; set; } = [];
-    /// <summary>Standard Webhooks signing secret (<c>whsec_...</c>).</summary>
+    /// <summary>Standard Webhooks signing secret (<c>whsec_...</c>), sealed: <see cref="Webhooks.WebhookSecretProtector"/> opens it.</summary>
     public required string Secret { get; set; }
-    /// <summary>The secret being rotated out; deliveries are signed with both until <see cref="PreviousSecretExpiresAt"/>.</summary>
+    /// <summary>The secret being rotated out, sealed; deliveries are signed with both until <see cref="PreviousSecretExpiresAt"/>.</summary>
     public string? PreviousSecret { get; set; }
     public DateTimeOffset? PreviousSecretExpiresAt { get; set; }
     /// <summary>Event types delivered; empty delivers every type.</summary>

@@ -40,12 +40,12 @@ public static class WebhookSigner
     }
 }
 
-/// <summary>The signing secrets of a pipeline: the current one and, during a rotation, the previous one.</summary>
+/// <summary>
+/// The signing secrets of a pipeline, opened: the current one and, during a rotation, the previous one
+/// (<see cref="WebhookSecretProtector.SecretsOf"/>).
+/// </summary>
 public sealed record WebhookSecrets(string Secret, string? PreviousSecret = null, DateTimeOffset? PreviousSecretExpiresAt = null)
 {
     public bool PreviousIsActive(DateTimeOffset now) =>
         !string.IsNullOrEmpty(PreviousSecret) && (PreviousSecretExpiresAt is null || PreviousSecretExpiresAt > now);
-
-    public static WebhookSecrets Of(Data.Pipeline pipeline) =>
-        new(pipeline.Secret, pipeline.PreviousSecret, pipeline.PreviousSecretExpiresAt);
 }

@@ -153,6 +153,8 @@ public sealed partial class AccountTests(AdminApp app)
         };
         start.Environment["ConnectionStrings__beacondb"] = app.Backends.PostgresConnectionString;
         start.Environment["ConnectionStrings__redis"] = app.Backends.RedisConnectionString;
+        // Admin.Web's configuration: its commands run with the site's master key.
+        start.Environment["Beacon__MasterKey"] = TestSecrets.MasterKeyBase64;
         start.Environment.Remove(CreateOperatorCommand.PasswordVariable);
         using var process = System.Diagnostics.Process.Start(start)!;
         await process.StandardInput.WriteLineAsync("from the command line");

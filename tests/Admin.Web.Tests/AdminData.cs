@@ -32,7 +32,7 @@ public sealed class AdminData(IServiceProvider services)
             Name = name ?? $"pipeline-{Guid.NewGuid():N}"[..20],
             Kind = kind,
             Url = kind == PipelineKinds.Webhook ? url : null,
-            Secret = WebhookSecret.New(),
+            Secret = TestSecrets.Protector.Seal(WebhookSecret.New()),
         };
         return WithDbAsync(async db =>
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Beacon.Core.Data;
 using Beacon.Core.Queue;
+using Beacon.Core.Webhooks;
 using Microsoft.EntityFrameworkCore;
 
 namespace Beacon.Admin.Tests;
@@ -23,7 +24,8 @@ public sealed class PipelineTests(AdminApp app)
         await channel.WaitForAsync(ConfigChanges.StoreChanged(store.StoreId), TimeSpan.FromSeconds(5));
 
         var pipeline = await app.Data.WithDbAsync(db => db.Pipelines.SingleAsync(p => p.StoreId == store.StoreId));
-        Assert.Equal(secret, pipeline.Secret);
+        Assert.DoesNotContain(secret, pipeline.Secret);
+        Assert.Equal(secret, TestSecrets.Protector.Open(pipeline.Secret));
         Assert.Equal(PipelineKinds.Webhook, pipeline.Kind);
         Assert.True(pipeline.Enabled);
         // Stored in catalog order, whatever order the boxes were ticked in.
@@ -69,8 +71,8 @@ public sealed class PipelineTests(AdminApp app)
         var newSecret = TokenTests.SecretOf(await response.Content.ReadAsStringAsync());
 
         var rotated = await app.Data.PipelineAsync(pipeline.Id);
-        Assert.Equal(newSecret, rotated.Secret);
-        Assert.NotEqual(pipeline.Secret, newSecret);
+        Assert.Equal(newSecret, TestSecrets.Protector.Open(rotated.Secret));
+        Assert.NotEqual(TestSecrets.Protector.Open(pipeline.Secret), newSecret);
         Assert.Equal(pipeline.Secret, rotated.PreviousSecret);
         // Admin:SecretRotationOverlap is two hours in these tests.
         Assert.InRange(rotated.PreviousSecretExpiresAt!.Value, DateTimeOffset.UtcNow.AddMinutes(119), DateTimeOffset.UtcNow.AddMinutes(121));
@@ -120,6 +122,27 @@ public sealed class PipelineTests(AdminApp app)
         var received = Assert.Single(receiver.Requests);
         Assert.Contains("\"event_type\":\"page_view\"", System.Text.Encoding.UTF8.GetString(received.Body));
         Assert.StartsWith("v1,", received.Headers["webhook-signature"]);
+    }
+
+    [Fact]
+    public async Task AfterARotationTheTestEventIsSignedWithTheNewAndTheOldSecret()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var (store, _, client) = await app.MerchantWithStoreAsync();
+        var pipeline = await app.CreatePipelineAsync(store.StoreId, url: receiver.Url);
+        var oldSecret = TestSecrets.Protector.Open(pipeline.Secret);
+        var rotated = await client.PostFormAsync($"/stores/{store.StoreId}/pipelines/{pipeline.Id}/edit?handler=Rotate", new());
+        var newSecret = TokenTests.SecretOf(await rotated.Content.ReadAsStringAsync());
+
+        var response = await client.PostFormAsync($"/stores/{store.StoreId}/pipelines/{pipeline.Id}/edit?handler=Test", new());
+        Assert.Contains("<strong class=\"status\">200</strong>", await response.Content.ReadAsStringAsync());
+
+        var received = Assert.Single(receiver.Requests);
+        var id = received.Headers["webhook-id"];
+        var timestamp = long.Parse(received.Headers["webhook-timestamp"], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(
+            [WebhookSigner.Sign(newSecret, id, timestamp, received.Body), WebhookSigner.Sign(oldSecret, id, timestamp, received.Body)],
+            received.Headers["webhook-signature"].Split(' '));
     }
 
     private static List<KeyValuePair<string, string>> Form(string name, string? url, params string[] eventTypes)

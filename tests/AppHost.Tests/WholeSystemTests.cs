@@ -105,6 +105,10 @@ public sealed class WholeSystemTests : IDisposable
         {
             Assert.DoesNotContain(environment, v => v.StartsWith("Admin__", StringComparison.Ordinal) || v.StartsWith("Beacon__DevToken=", StringComparison.Ordinal));
         }
+        // The master key (webhook secrets, Data Protection keys) reaches the services that decrypt, never ingestion.
+        Assert.Contains(admin, v => v.StartsWith("Beacon__MasterKey=", StringComparison.Ordinal));
+        Assert.Contains(worker, v => v.StartsWith("Beacon__MasterKey=", StringComparison.Ordinal));
+        Assert.DoesNotContain(ingestion, v => v.StartsWith("Beacon__MasterKey", StringComparison.Ordinal));
         Assert.Contains("Ingestion__MaxBodyBytes=65536", ingestion);
         Assert.Contains("Delivery__AllowPrivateDestinations=true", worker);
         Assert.DoesNotContain("Delivery__AllowPrivateDestinations=true", ingestion);

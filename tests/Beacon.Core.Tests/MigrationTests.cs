@@ -1,6 +1,9 @@
 using Beacon.Core.Data;
+using Beacon.Core.Security;
 using Beacon.TestHost;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Npgsql;
 
 namespace Beacon.Core.Tests;
@@ -69,6 +72,48 @@ public sealed class MigrationTests(BackendsFixture fixture) : IClassFixture<Back
 
         Assert.Equal(["a"], await QueryStringsAsync(connectionString, "SELECT event_id FROM events_20250115"));
         Assert.Equal(["b"], await QueryStringsAsync(connectionString, "SELECT event_id FROM events_default"));
+    }
+
+    [Fact]
+    public async Task WebhookSecretsStoredInPlaintextAreSealedOnceAndTheConstraintsThenHold()
+    {
+        var connectionString = await fixture.Backends.Postgres.CreateDatabaseAsync($"seal_{Guid.NewGuid():N}");
+        var protector = TestSecrets.Protector;
+        var (plain, previous) = (WebhookSecret.New(), WebhookSecret.New());
+        var alreadySealed = protector.Seal(WebhookSecret.New());
+        await using (var db = Backends.CreateDbContext(connectionString))
+        {
+            // The schema as it was before secrets were encrypted, with rows written then.
+            await db.GetService<IMigrator>().MigrateAsync("20261201234707_StoreAllowedPrivateNetworks");
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO stores (id, name, created_at) VALUES ('00000000-0000-0000-0000-0000000000aa', 'old', now());
+                INSERT INTO pipelines (id, store_id, name, kind, settings, secret, previous_secret, event_types, enabled, created_at, updated_at) VALUES
+                    ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-0000000000aa', 'rotating', 'webhook', jsonb_build_object(), {plain}, {previous}, ARRAY[]::text[], true, now(), now()),
+                    ('00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-0000000000aa', 'empty previous', 'webhook', jsonb_build_object(), {plain}, '', ARRAY[]::text[], true, now(), now()),
+                    ('00000000-0000-0000-0000-000000000003', '00000000-0000-0000-0000-0000000000aa', 'sealed', 'webhook', jsonb_build_object(), {alreadySealed}, NULL, ARRAY[]::text[], true, now(), now());
+                """);
+            await DatabaseMigrator.MigrateAsync(db, CancellationToken.None);
+
+            Assert.Equal(2, await protector.SealPlaintextSecretsAsync(db, CancellationToken.None));
+        }
+        var stored = await QueryStringsAsync(connectionString,
+            "SELECT name || '|' || secret || '|' || coalesce(previous_secret, 'null') FROM pipelines ORDER BY id");
+        var rows = stored.Select(r => r.Split('|')).ToList();
+        Assert.Equal(plain, protector.Open(rows[0][1]));
+        Assert.Equal(previous, protector.Open(rows[0][2]));
+        Assert.Equal(plain, protector.Open(rows[1][1]));
+        Assert.Equal("null", rows[1][2]);
+        Assert.Equal(alreadySealed, rows[2][1]);
+
+        // A second run finds nothing, and the constraints now hold for every row, old ones included.
+        await using (var db = Backends.CreateDbContext(connectionString))
+        {
+            Assert.Equal(0, await protector.SealPlaintextSecretsAsync(db, CancellationToken.None));
+        }
+        Assert.Equal(stored, await QueryStringsAsync(connectionString,
+            "SELECT name || '|' || secret || '|' || coalesce(previous_secret, 'null') FROM pipelines ORDER BY id"));
+        Assert.Equal(["true", "true"], await QueryStringsAsync(connectionString,
+            "SELECT convalidated::text FROM pg_constraint WHERE conname LIKE 'ck_pipelines_%secret_sealed' ORDER BY conname"));
     }
 
     private static async Task<List<string>> QueryStringsAsync(string connectionString, string sql)

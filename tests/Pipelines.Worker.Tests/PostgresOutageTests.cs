@@ -24,7 +24,7 @@ public sealed class PostgresOutageTests(BackendsFixture fixture) : IClassFixture
                 Name = "webhook",
                 Kind = PipelineKinds.Webhook,
                 Url = receiver.Url,
-                Secret = WebhookSecret.New(),
+                Secret = TestSecrets.Protector.Seal(WebhookSecret.New()),
             });
             await db.SaveChangesAsync();
         }

@@ -21,10 +21,13 @@ public sealed class WebhookDeliveryTests(BackendsFixture fixture) : IClassFixtur
         var events = await scenario.EnqueueManyAsync(entries: 3, eventsPerEntry: 5);
         await receiver.WaitUntilAsync(r => r.AcceptedEventIds.Count >= 15, TimeSpan.FromSeconds(20), "15 events delivered");
 
+        // The worker read the secret sealed and signed with it opened.
+        Assert.DoesNotContain(WebhookSecret.Prefix, pipeline.Secret);
+        var secret = TestSecrets.Protector.Open(pipeline.Secret);
         foreach (var webhook in receiver.Received)
         {
             Assert.StartsWith("msg_", webhook.Id);
-            Assert.True(SpecVerifier.Verify(pipeline.Secret, webhook), $"signature {webhook.Signature} does not verify");
+            Assert.True(SpecVerifier.Verify(secret, webhook), $"signature {webhook.Signature} does not verify");
             Assert.False(SpecVerifier.Verify(WebhookSecret.New(), webhook), "a signature must not verify with another secret");
             var age = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - long.Parse(webhook.Timestamp);
             Assert.InRange(age, -5, 60);
@@ -47,8 +50,27 @@ public sealed class WebhookDeliveryTests(BackendsFixture fixture) : IClassFixtur
 
         var webhook = receiver.Received[0];
         Assert.Equal(2, webhook.Signature.Split(' ').Length);
-        Assert.True(SpecVerifier.Verify(pipeline.Secret, webhook));
+        Assert.True(SpecVerifier.Verify(TestSecrets.Protector.Open(pipeline.Secret), webhook));
         Assert.True(SpecVerifier.Verify(previous, webhook));
+    }
+
+    [Fact]
+    public async Task AWorkerWithAnotherMasterKeySendsNothingAndKeepsTheBatchForRetry()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        var pipeline = await scenario.AddWebhookPipelineAsync(receiver.Url);
+        scenario.StartWorker(new Dictionary<string, string?> { [MasterKey.ConfigurationKey] = MasterKey.Generate() });
+
+        await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 2);
+
+        // Not opened, so never sent (nor signed with a wrong key), and kept to retry once the key is right.
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.RetryBatches.AnyAsync(r => r.PipelineId == pipeline.Id && r.LastError!.Contains("Beacon:MasterKey"));
+        }, TimeSpan.FromSeconds(20), "a retry batch saying the secret does not open");
+        Assert.Empty(receiver.Received);
     }
 
     [Fact]

@@ -80,6 +80,7 @@ public sealed class Backends : IAsyncLifetime
     {
         ["ConnectionStrings:beacondb"] = PostgresConnectionString,
         ["ConnectionStrings:redis"] = RedisConnectionString,
+        [Core.Security.MasterKey.ConfigurationKey] = TestSecrets.MasterKeyBase64,
     };
 
     // As a class fixture it only hands out the shared servers; they stop when the test process exits.

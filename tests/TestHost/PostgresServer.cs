@@ -85,6 +85,12 @@ public sealed class PostgresServer : IAsyncDisposable
         return ConnectionString(name);
     }
 
+    /// <summary>A plain-text <c>pg_dump</c> of a database, schema and data: what a leaked backup would show.</summary>
+    public Task<string> DumpAsync(string database = "beacon") =>
+        ExternalProcess.RunAsync(Path.Combine(BinDirectory, "pg_dump"),
+            ["-h", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", "postgres", "--no-owner", database],
+            TimeSpan.FromSeconds(60));
+
     /// <summary>Stops the server at once (SIGQUIT: immediate shutdown), e.g. to test behaviour while Postgres is down.</summary>
     public async Task StopAsync()
     {

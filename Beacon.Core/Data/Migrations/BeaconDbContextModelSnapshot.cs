@@ -408,7 +408,12 @@ namespace Beacon.Core.Data.Migrations
                     b.HasIndex("StoreId")
                         .HasDatabaseName("ix_pipelines_store_id");
 
-                    b.ToTable("pipelines", (string)null);
+                    b.ToTable("pipelines", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_pipelines_previous_secret_sealed", "previous_secret IS NULL OR previous_secret LIKE 'enc:v1:%'");
+
+                            t.HasCheckConstraint("ck_pipelines_secret_sealed", "secret LIKE 'enc:v1:%'");
+                        });
                 });
 
             modelBuilder.Entity("Beacon.Core.Data.QuarantinedEntry", b =>

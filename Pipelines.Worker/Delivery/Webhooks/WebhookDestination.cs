@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Beacon.Core.Data;
 using Beacon.Core.Webhooks;
 using Beacon.Protos.V1;
@@ -9,7 +10,8 @@ namespace Beacon.Worker.Delivery.Webhooks;
 /// <c>webhook</c> pipelines: one signed POST per batch (Standard Webhooks). The <c>webhook-id</c> is the batch id,
 /// the same on every retry of the batch, so receivers can drop repeats.
 /// </summary>
-public sealed class WebhookDestination(WebhookSender sender, DestinationGuard guard, IOptions<WorkerOptions> options) : IPipelineDestination
+public sealed class WebhookDestination(
+    WebhookSender sender, DestinationGuard guard, WebhookSecretProtector secrets, IOptions<WorkerOptions> options) : IPipelineDestination
 {
     public string Kind => PipelineKinds.Webhook;
 
@@ -29,10 +31,21 @@ public sealed class WebhookDestination(WebhookSender sender, DestinationGuard gu
         {
             return new DeliveryResult(DeliveryOutcome.GiveUp, TimeSpan.Zero, Error: invalid);
         }
+        WebhookSecrets signing;
+        try
+        {
+            signing = secrets.SecretsOf(pipeline);
+        }
+        catch (CryptographicException)
+        {
+            // Sealed under another Beacon:MasterKey: retried, so the batch is delivered once the key is fixed.
+            return new DeliveryResult(DeliveryOutcome.Retry, TimeSpan.Zero,
+                Error: "The pipeline's signing secret does not open with this worker's Beacon:MasterKey");
+        }
         var messageId = MessageIdOf(batchId);
         var body = WebhookPayload.Serialize(messageId, events);
         var result = await sender.SendAsync(
-            new WebhookRequest(new Uri(pipeline.Url!), messageId, body, WebhookSecrets.Of(pipeline), scope), cancellationToken);
+            new WebhookRequest(new Uri(pipeline.Url!), messageId, body, signing, scope), cancellationToken);
         var outcome = result.Outcome switch
         {
             WebhookOutcome.Delivered => DeliveryOutcome.Delivered,

@@ -39,6 +39,7 @@ var env = new Dictionary<string, string>
     ["ConnectionStrings__beacondb"] = postgres.ConnectionString(),
     ["ConnectionStrings__redis"] = redisServer.ConnectionString,
     ["Delivery__AllowPrivateDestinations"] = "true",
+    ["Beacon__MasterKey"] = TestSecrets.MasterKeyBase64,
     ["Logging__LogLevel__Default"] = "Warning",
     ["DOTNET_ENVIRONMENT"] = "Production",
 };
@@ -232,7 +233,7 @@ async Task<Guid> NewStoreAsync(string kind, string? url)
 async Task AddPipelineAsync(Guid storeId, string kind, string? url)
 {
     await using var db = NewDb();
-    db.Pipelines.Add(new Pipeline { StoreId = storeId, Name = kind, Kind = kind, Url = url, Secret = WebhookSecret.New() });
+    db.Pipelines.Add(new Pipeline { StoreId = storeId, Name = kind, Kind = kind, Url = url, Secret = TestSecrets.Protector.Seal(WebhookSecret.New()) });
     await db.SaveChangesAsync();
 }
 

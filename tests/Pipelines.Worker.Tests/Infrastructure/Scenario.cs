@@ -79,8 +79,8 @@ public sealed class Scenario : IAsyncDisposable
             Name = "webhook " + Guid.NewGuid().ToString("N")[..6],
             Kind = PipelineKinds.Webhook,
             Url = url,
-            Secret = WebhookSecret.New(),
-            PreviousSecret = previousSecret,
+            Secret = TestSecrets.Protector.Seal(WebhookSecret.New()),
+            PreviousSecret = previousSecret is null ? null : TestSecrets.Protector.Seal(previousSecret),
             PreviousSecretExpiresAt = previousSecretExpiresAt,
             EventTypes = eventTypes?.ToList() ?? [],
         };
@@ -97,7 +97,7 @@ public sealed class Scenario : IAsyncDisposable
             StoreId = StoreId,
             Name = "postgres",
             Kind = PipelineKinds.Postgres,
-            Secret = WebhookSecret.New(),
+            Secret = TestSecrets.Protector.Seal(WebhookSecret.New()),
         };
         await using var db = CreateDbContext();
         db.Pipelines.Add(pipeline);
