@@ -2,12 +2,33 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Beacon.Core.Data;
 
-/// <summary>Applies pending migrations. Safe when several processes start at once: EF Core takes a
-/// Postgres advisory lock around the migration run, so the second caller waits and then finds nothing to do.</summary>
+/// <summary>
+/// Applies pending migrations. Safe when several processes start at once: the run holds a Postgres advisory lock
+/// of its own, so a second caller waits and then finds nothing to do (EF Core's own migration lock let two runs
+/// apply the same migration when they raced to create the history table).
+/// </summary>
 public static class DatabaseMigrator
 {
+    private const long MigrationLock = 0x42_45_41_43_4F_4E; // "BEACON"
+
     public static async Task MigrateAsync(BeaconDbContext db, CancellationToken cancellationToken)
     {
-        await db.Database.MigrateAsync(cancellationToken);
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await db.Database.ExecuteSqlRawAsync($"SELECT pg_advisory_lock({MigrationLock})", cancellationToken);
+            try
+            {
+                await db.Database.MigrateAsync(cancellationToken);
+            }
+            finally
+            {
+                await db.Database.ExecuteSqlRawAsync($"SELECT pg_advisory_unlock({MigrationLock})", CancellationToken.None);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 }

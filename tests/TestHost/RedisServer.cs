@@ -47,6 +47,9 @@ public sealed class RedisServer : IAsyncDisposable
                  {
                      "--port", Port.ToString(), "--bind", "127.0.0.1", "--dir", Root, "--save", "",
                      "--appendonly", _appendOnly ? "yes" : "no", "--daemonize", "no", "--protected-mode", "no",
+                     // A test that kills Redis expects every acknowledged write back: with everysec, Redis may hold
+                     // a write back up to 2 s while a slow fsync runs, and a busy machine then loses it.
+                     "--appendfsync", "always",
                  })
         {
             info.ArgumentList.Add(argument);
