@@ -14,7 +14,8 @@ public sealed class OutageTests(IngestionHost host) : IClassFixture<IngestionHos
     [Fact]
     public async Task WithRedisStoppedTheAnswerIs503WithRetryAfterAndNothingIsAcknowledged()
     {
-        await using var redis = await RedisServer.StartAsync(appendOnly: true);
+        // Killed after an ack: only appendfsync always promises the acknowledged event survives that.
+        await using var redis = await RedisServer.StartAsync(appendOnly: true, appendFsync: "always");
         await using var factory = new ServiceFactory<Program>(host.Backends, new Dictionary<string, string?>
         {
             ["ConnectionStrings:redis"] = redis.ConnectionString.Replace("syncTimeout=5000", "syncTimeout=1500"),
