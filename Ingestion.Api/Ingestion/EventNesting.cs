@@ -35,11 +35,24 @@ public static class EventNesting
         $"is over the request's budget of {MaxStructValues} values in contextual_data and metadata (all events together; an object counts {ObjectCost})";
 
     /// <summary>Parses an event as the worker will be able to read it, or throws <see cref="InvalidProtocolBufferException"/>.</summary>
+    /// <remarks>
+    /// The bytes are parsed inside the queue entry's framing (<c>EnrichedEventBatch</c> → <c>EnrichedEvent</c> →
+    /// <c>Event</c>), as the worker reads them: the same recursion limit, and what protobuf accepts only in a message
+    /// of its own is refused too (a stray end-group tag ends a top-level parse quietly but fails a nested one: the
+    /// fuzzer found such an event acknowledged and its entry unreadable).
+    /// </remarks>
     public static Event Parse(ReadOnlyMemory<byte> bytes)
     {
-        var copy = bytes.ToArray(); // only events WireEvent leaves to protobuf come here
-        using var input = CodedInputStream.CreateWithLimits(new MemoryStream(copy, writable: false), copy.Length, MaxDepth);
-        return Event.Parser.ParseFrom(input);
+        // Only events WireEvent leaves to protobuf come here.
+        var record = 1 + CodedOutputStream.ComputeLengthSize(bytes.Length) + bytes.Length;
+        var framed = new byte[1 + CodedOutputStream.ComputeLengthSize(record) + record];
+        var output = new CodedOutputStream(framed);
+        output.WriteTag(EnrichedEventBatch.EventsFieldNumber, WireFormat.WireType.LengthDelimited);
+        output.WriteLength(record);
+        output.WriteTag(EnrichedEvent.EventFieldNumber, WireFormat.WireType.LengthDelimited);
+        output.WriteBytes(UnsafeByteOperations.UnsafeWrap(bytes));
+        output.Flush();
+        return EnrichedEventBatch.Parser.ParseFrom(framed).Events[0].Event;
     }
 
     /// <summary>

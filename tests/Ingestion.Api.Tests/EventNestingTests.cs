@@ -34,6 +34,20 @@ public sealed class EventNestingTests
         Assert.Equal(readable, TryParse(() => EventNesting.Parse(e.ToByteArray())));
     }
 
+    // Found by the fuzzer: protobuf ends a top-level parse quietly at a stray end-group tag, but fails the same bytes
+    // nested in the queue entry. The event was acknowledged and its whole entry unreadable to the worker.
+    [Fact]
+    public void AnEventWithAStrayEndGroupTagIsRefusedAsTheWorkerWouldRefuseIt()
+    {
+        // 0x0C: the end-group tag of field 1, then the rest of an event.
+        byte[] bytes = [.. new Event { EventType = "page_view", ContextualData = new Struct() }.ToByteArray(), 0x0C, .. new Event { SessionId = "s" }.ToByteArray()];
+        byte[] framed = [0x0A, (byte)(2 + bytes.Length), 0x0A, (byte)bytes.Length, .. bytes];
+
+        Assert.True(TryParse(() => Event.Parser.ParseFrom(new CodedInputStream(bytes))), "protobuf reads the bytes alone from a stream, as the door did");
+        Assert.False(TryParse(() => EnrichedEventBatch.Parser.ParseFrom(framed)), "the worker cannot read them in an entry");
+        Assert.False(TryParse(() => EventNesting.Parse(bytes)));
+    }
+
     // Tiny or nested values cost per value, not per byte: a request's Struct fields share one budget, counted alike by the
     // JSON doors (while reading) and the gRPC door (from the tags, before protobuf builds anything).
     [Theory]
