@@ -355,7 +355,7 @@ public static class BadBodies
     // contextual_data nested around and far beyond what the queue holds, as objects, lists or both.
     private static byte[] DeepStruct(Random random)
     {
-        var depth = random.Next(2) == 0 ? random.Next(25, 40) : random.Next(40, 3_000);
+        var depth = random.Next(2) == 0 ? random.Next(25, 40) : random.Next(40, 300);
         var value = Value.ForNumber(1);
         for (var i = 0; i < depth; i++)
         {
