@@ -209,9 +209,10 @@ public class EventIngestService(
             var token = await admission;
             var eventBytes = received.EventBytes;
             var incoming = new IncomingEvent[received.EventCount];
+            var structValues = EventNesting.MaxStructValues;
             for (var i = 0; i < incoming.Length; i++)
             {
-                incoming[i] = Translate(eventBytes[i], i);
+                incoming[i] = Translate(eventBytes[i], i, ref structValues);
             }
             return await pipeline.IngestAsync(
                 new IngestRequest(token, IngestSources.Grpc, EventFamily.Layers, incoming, caller.Client));
@@ -229,11 +230,16 @@ public class EventIngestService(
 
     // An event is read from its bytes; what WireEvent leaves to protobuf is parsed (within the nesting the queue can
     // hold), and bytes that are no event reject that event alone (its index and why), not the batch around it.
-    private static IncomingEvent Translate(ReadOnlyMemory<byte> bytes, int index)
+    // Struct values cost the request's budget (EventNesting.Spend) before protobuf builds them.
+    private static IncomingEvent Translate(ReadOnlyMemory<byte> bytes, int index, ref int structValues)
     {
         if (WireEvent.Read(bytes.Span) is { } wire)
         {
             return IncomingEvent.Of(wire, bytes);
+        }
+        if (!EventNesting.Spend(bytes.Span, ref structValues))
+        {
+            return IncomingEvent.Rejected(new EventRejection(index, RejectionCodes.InvalidField, "field 'contextual_data' or 'metadata' " + EventNesting.OverBudget));
         }
         try
         {

@@ -23,6 +23,7 @@ public static class JsonBatchReader
 {
     private const int MaxDepth = 64;
 
+
     private static readonly FrozenDictionary<string, EventField> LayersNames =
         EventCatalog.FieldsOf(EventFamily.Layers).ToFrozenDictionary(f => f.Name, StringComparer.Ordinal);
 
@@ -36,6 +37,7 @@ public static class JsonBatchReader
         var names = (family == EventFamily.Alana ? AlanaNames : LayersNames).GetAlternateLookup<ReadOnlySpan<char>>();
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
         var count = 0;
+        var structValues = EventNesting.MaxStructValues;
         var sawEvents = false;
         if (body.Trim(" \t\r\n"u8).IsEmpty)
         {
@@ -89,7 +91,7 @@ public static class JsonBatchReader
                         }
                         continue;
                     }
-                    events.Add(ReadEvent(ref reader, family, names, count - 1));
+                    events.Add(ReadEvent(ref reader, family, names, count - 1, ref structValues));
                 }
             }
             EnsureEnd(ref reader);
@@ -130,7 +132,7 @@ public static class JsonBatchReader
     }
 
     private static IncomingEvent ReadEvent(ref Utf8JsonReader reader, EventFamily family,
-        FrozenDictionary<string, EventField>.AlternateLookup<ReadOnlySpan<char>> names, int index)
+        FrozenDictionary<string, EventField>.AlternateLookup<ReadOnlySpan<char>> names, int index, ref int structValues)
     {
         var e = new Event();
         EventRejection? problem = null;
@@ -157,7 +159,7 @@ public static class JsonBatchReader
             {
                 continue;
             }
-            var error = ReadField(ref reader, e, field);
+            var error = ReadField(ref reader, e, field, ref structValues);
             if (error is not null)
             {
                 reader.Skip();
@@ -169,7 +171,7 @@ public static class JsonBatchReader
     }
 
     /// <summary>Sets the field from the current value; returns what is wrong with it, or null.</summary>
-    private static string? ReadField(ref Utf8JsonReader reader, Event e, EventField field)
+    private static string? ReadField(ref Utf8JsonReader reader, Event e, EventField field, ref int structValues)
     {
         switch (field.Type)
         {
@@ -229,7 +231,16 @@ public static class JsonBatchReader
                 {
                     return "must be a JSON object";
                 }
-                var value = ReadStruct(ref reader);
+                var depth = reader.CurrentDepth;
+                if (ReadStruct(ref reader, ref structValues) is not { } value)
+                {
+                    // Only the reader's own pass over the rest of the field: it builds nothing.
+                    while (reader.TokenType != JsonTokenType.EndObject || reader.CurrentDepth != depth)
+                    {
+                        reader.Read();
+                    }
+                    return EventNesting.OverBudget;
+                }
                 if (EventNesting.IsTooDeep(value))
                 {
                     return $"is nested too deeply to be stored (at most {EventNesting.MaxObjectLevels} levels of objects, fewer with arrays)";
@@ -287,35 +298,52 @@ public static class JsonBatchReader
         return System.Text.Encoding.ASCII.GetString(reader.ValueSpan);
     }
 
-    private static Struct ReadStruct(ref Utf8JsonReader reader)
+    // Null once the values read exhaust the budget; the reader is then left inside the object.
+    private static Struct? ReadStruct(ref Utf8JsonReader reader, ref int budget)
     {
         var result = new Struct();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = reader.GetString()!;
             reader.Read();
-            result.Fields[name] = ReadValue(ref reader);
+            if (ReadValue(ref reader, ref budget) is not { } value)
+            {
+                return null;
+            }
+            result.Fields[name] = value;
         }
         return result;
     }
 
-    private static Value ReadValue(ref Utf8JsonReader reader) => reader.TokenType switch
+    private static Value? ReadValue(ref Utf8JsonReader reader, ref int budget)
     {
-        JsonTokenType.StartObject => Value.ForStruct(ReadStruct(ref reader)),
-        JsonTokenType.StartArray => ReadList(ref reader),
-        JsonTokenType.String => Value.ForString(reader.GetString()!),
-        JsonTokenType.Number => Value.ForNumber(reader.GetDouble()),
-        JsonTokenType.True => Value.ForBool(true),
-        JsonTokenType.False => Value.ForBool(false),
-        _ => Value.ForNull(),
-    };
+        budget -= reader.TokenType == JsonTokenType.StartObject ? EventNesting.ObjectCost : 1;
+        if (budget < 0)
+        {
+            return null;
+        }
+        return reader.TokenType switch
+        {
+            JsonTokenType.StartObject => ReadStruct(ref reader, ref budget) is { } value ? Value.ForStruct(value) : null,
+            JsonTokenType.StartArray => ReadList(ref reader, ref budget),
+            JsonTokenType.String => Value.ForString(reader.GetString()!),
+            JsonTokenType.Number => Value.ForNumber(reader.GetDouble()),
+            JsonTokenType.True => Value.ForBool(true),
+            JsonTokenType.False => Value.ForBool(false),
+            _ => Value.ForNull(),
+        };
+    }
 
-    private static Value ReadList(ref Utf8JsonReader reader)
+    private static Value? ReadList(ref Utf8JsonReader reader, ref int budget)
     {
         var list = new ListValue();
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            list.Values.Add(ReadValue(ref reader));
+            if (ReadValue(ref reader, ref budget) is not { } value)
+            {
+                return null;
+            }
+            list.Values.Add(value);
         }
         return new Value { ListValue = list };
     }
