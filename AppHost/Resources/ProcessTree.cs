@@ -11,7 +11,7 @@ internal static partial class ProcessTree
 
     public static async Task SignalAndWaitAsync(int root, int signal, TimeSpan grace)
     {
-        var tree = Descendants(root).Prepend(root).Where(IsAlive).ToList();
+        var tree = Of(root).Where(IsAlive).ToList();
         foreach (var pid in tree)
         {
             _ = Kill(pid, signal);
@@ -40,6 +40,9 @@ internal static partial class ProcessTree
             return false;
         }
     }
+
+    /// <summary>The process and every descendant it has now.</summary>
+    public static IEnumerable<int> Of(int root) => Descendants(root).Prepend(root);
 
     private static IEnumerable<int> Descendants(int root)
     {

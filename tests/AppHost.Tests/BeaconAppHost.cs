@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
-using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Aspire.Hosting;
+using Beacon.AppHost.Resources;
 using Beacon.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -1,11 +1,12 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net;
 using System.Reflection;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using Aspire.Hosting.ApplicationModel;
+using Beacon.AppHost.Resources;
 using Beacon.Protos.V1;
 using Beacon.TestHost;
 using Google.Protobuf.WellKnownTypes;
@@ -222,7 +223,7 @@ public sealed class WholeSystemTests : IDisposable
 
     private static async Task AssertNothingLeftAsync(IReadOnlyCollection<int> pids, BeaconAppHost.PortSet ports)
     {
-        await WaitUntilAsync(() => !pids.Any(ProcessTree.IsRunning), "every process of the run has exited");
+        await WaitUntilAsync(() => !pids.Any(ProcessTree.IsAlive), "every process of the run has exited");
         foreach (var port in ports.All)
         {
             using var client = new System.Net.Sockets.TcpClient();
