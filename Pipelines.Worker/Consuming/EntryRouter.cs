@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
+using Beacon.Worker.Archive;
 using Beacon.Worker.Delivery;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
@@ -10,8 +11,8 @@ using StackExchange.Redis;
 namespace Beacon.Worker.Consuming;
 
 /// <summary>
-/// Routes a stream entry to the lanes of the pipelines that want its events (store, enabled, event-type filter)
-/// and acks it once all of them have delivered or parked their part. An entry it cannot read is acked only once
+/// Routes a stream entry to the archive and to the lanes of the pipelines that want its events (store, enabled,
+/// event-type filter) and acks it once the archive has its events and every pipeline has delivered or parked its part. An entry it cannot read is acked only once
 /// it is in the quarantine (<see cref="EntryQuarantine"/>).
 /// </summary>
 public sealed class EntryRouter(
@@ -19,6 +20,7 @@ public sealed class EntryRouter(
     PipelineLanes lanes,
     DeliveryOutcomes outcomes,
     EntryQuarantine quarantine,
+    ArchiveWriter archive,
     StreamAcker acker,
     IOptions<WorkerOptions> options,
     ILogger<EntryRouter> logger)
@@ -91,6 +93,19 @@ public sealed class EntryRouter(
                     tracked.PartAbandoned();
                 }
                 return;
+            }
+            if (archive.Enabled)
+            {
+                tracked.AddPart();
+                try
+                {
+                    await archive.EnqueueAsync(new ArchiveItem(tracked, parsed.All), cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    tracked.PartAbandoned();
+                    throw;
+                }
             }
             foreach (var (storeId, events) in parsed.EventsByStore)
             {
@@ -223,11 +238,12 @@ public sealed class EntryRouter(
             }
             list.Add(envelope);
         }
-        return new ParsedEntry(byStore.Select(pair => (pair.Key, pair.Value)).ToList(), null);
+        return new ParsedEntry(byStore.Select(pair => (pair.Key, pair.Value)).ToList(), null, events);
     }
 
-    private sealed record ParsedEntry(List<(Guid StoreId, List<EnrichedEvent> Events)> EventsByStore, UnreadableEntry? Unreadable)
+    private sealed record ParsedEntry(
+        List<(Guid StoreId, List<EnrichedEvent> Events)> EventsByStore, UnreadableEntry? Unreadable, IReadOnlyList<EnrichedEvent> All)
     {
-        public static ParsedEntry Of(UnreadableEntry unreadable) => new([], unreadable);
+        public static ParsedEntry Of(UnreadableEntry unreadable) => new([], unreadable, []);
     }
 }
