@@ -108,8 +108,8 @@ public sealed class WorkerOptions
     /// <summary>Events a worker replays per second, at most, so live traffic keeps its capacity.</summary>
     public int ReplayEventsPerSecond { get; set; } = 2_000;
 
-    /// <summary>Archived events read per page of a replay; progress is saved after each page.</summary>
-    public int ReplayPageSize { get; set; } = 500;
+    /// <summary>Archive rows (ingested batches of 1 to 100 events) read per page of a replay; progress is saved after each page.</summary>
+    public int ReplayPageSize { get; set; } = 20;
 
     /// <summary>How often a worker looks for replays to run.</summary>
     public TimeSpan ReplayPollInterval { get; set; } = TimeSpan.FromSeconds(1);

@@ -49,9 +49,10 @@ public sealed record DeliveryAttempt(
 
 public sealed class EventTraces(NpgsqlDataSource dataSource, DroppedEvents drops, TimeProvider time, IOptions<AdminOptions> options)
 {
-    // A repeat of an id after the dedup window is archived again: the newest acceptance is the one traced.
+    // A repeat of an id after the dedup window is archived again: the newest acceptance is the one traced. Served by
+    // the GIN index on event_ids.
     private const string ArchiveSql = """
-        SELECT received_at, envelope FROM event_archive WHERE store_id = $1 AND event_id = $2 ORDER BY received_at DESC LIMIT 1
+        SELECT events FROM event_archive WHERE event_ids @> ARRAY[$2]::text[] AND store_id = $1 ORDER BY received_at DESC LIMIT 1
         """;
 
     // Served by the GIN index on event_ids.
@@ -71,9 +72,9 @@ public sealed class EventTraces(NpgsqlDataSource dataSource, DroppedEvents drops
             command.Parameters.Add(new() { Value = storeId });
             command.Parameters.Add(new() { Value = eventId });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken))
+            if (await reader.ReadAsync(cancellationToken)
+                && EventArchiveTable.ReadEvents(reader.GetFieldValue<byte[]>(0)).LastOrDefault(e => e.Event?.EventId == eventId) is { } envelope)
             {
-                var envelope = EnrichedEvent.Parser.ParseFrom(reader.GetFieldValue<byte[]>(1));
                 return new EventTrace(eventId, EventTrace.Accepted, null, envelope.Event?.EventType, envelope.Source,
                     EventJson.ReceivedAtOf(envelope), EnrichmentOf(envelope), deliveries);
             }

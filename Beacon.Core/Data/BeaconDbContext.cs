@@ -99,7 +99,7 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
             e.HasIndex(r => new { r.PipelineId, r.CreatedAt });
             e.HasIndex(r => r.Status);
             e.Property(r => r.Status).HasMaxLength(16);
-            e.Property(r => r.CursorEventId).HasMaxLength(64);
+            e.Property(r => r.CursorEntryId).HasMaxLength(300);
             e.HasOne<Pipeline>().WithMany().HasForeignKey(r => r.PipelineId).OnDelete(DeleteBehavior.Cascade);
         });
 

@@ -221,8 +221,9 @@ public static class ReplayStatuses
 
 /// <summary>
 /// A window of archived events being delivered again into one pipeline (DESIGN §10). A worker leases it
-/// (<see cref="LeasedUntil"/>) and walks the archive in (received_at, event_id) order from <see cref="CursorReceivedAt"/>
-/// / <see cref="CursorEventId"/>, so a crashed worker's replay goes on where the last committed page ended.
+/// (<see cref="LeasedUntil"/>) and walks the archive's rows in (received_at, entry_id) order from
+/// <see cref="CursorReceivedAt"/> / <see cref="CursorEntryId"/>, so a crashed worker's replay goes on where the last
+/// committed page ended.
 /// </summary>
 public sealed class Replay
 {
@@ -244,7 +245,7 @@ public sealed class Replay
     /// <summary>Events the pipeline's filter does not take.</summary>
     public long Skipped { get; set; }
     public DateTimeOffset? CursorReceivedAt { get; set; }
-    public string? CursorEventId { get; set; }
+    public string? CursorEntryId { get; set; }
     public DateTimeOffset? LeasedUntil { get; set; }
     public string? Error { get; set; }
     public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;

@@ -1,22 +1,26 @@
 using System.Threading.Channels;
 using Beacon.Core.Data;
+using Beacon.Core.Queue;
 using Beacon.Core.Webhooks;
 using Beacon.Protos.V1;
 using Beacon.Worker.Consuming;
-using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace Beacon.Worker.Archive;
 
-/// <summary>The events of one stream entry, waiting to be archived.</summary>
-public sealed record ArchiveItem(InFlightEntry Entry, IReadOnlyList<EnrichedEvent> Events);
+/// <summary>
+/// The events of one stream entry, waiting to be archived, with the entry's batch field as it is in the stream
+/// (null for entries in another shape), which is archived as it is when the entry is one ingested batch.
+/// </summary>
+public sealed record ArchiveItem(InFlightEntry Entry, IReadOnlyList<EnrichedEvent> Events, byte[]? BatchBytes);
 
 /// <summary>
-/// Writes every event the worker reads into <c>event_archive</c> (binary COPY of the envelope's protobuf bytes),
-/// whatever pipelines the store has. The archive is one more part of each entry: the entry is acked only once its
-/// events are archived, and stays pending for a reclaim if the COPY fails. Entries of many reads share a COPY.
+/// Writes every event the worker reads into <c>event_archive</c> (binary COPY, one row per ingested batch:
+/// <see cref="EventArchiveTable"/>), whatever pipelines the store has. The archive is one more part of each entry: the
+/// entry is acked only once its events are archived, and stays pending for a reclaim if the COPY fails. Entries of
+/// many reads share a COPY.
 /// </summary>
 public sealed class ArchiveWriter(
     NpgsqlDataSource dataSource,
@@ -24,7 +28,7 @@ public sealed class ArchiveWriter(
     IOptions<WorkerOptions> options,
     ILogger<ArchiveWriter> logger) : BackgroundService
 {
-    private const string CopySql = "COPY event_archive (store_id, received_at, event_id, event_type, envelope) FROM STDIN (FORMAT BINARY)";
+    private const string CopySql = "COPY event_archive (store_id, received_at, entry_id, event_ids, events) FROM STDIN (FORMAT BINARY)";
 
     private readonly Channel<ArchiveItem> _items = Channel.CreateBounded<ArchiveItem>(new BoundedChannelOptions(4_000)
     {
@@ -117,14 +121,14 @@ public sealed class ArchiveWriter(
             await using var importer = await connection.BeginBinaryImportAsync(CopySql);
             foreach (var item in items)
             {
-                foreach (var envelope in item.Events)
+                foreach (var row in RowsOf(item))
                 {
                     importer.StartRow();
-                    importer.Write(Guid.Parse(envelope.StoreId), NpgsqlDbType.Uuid);
-                    importer.Write(EventJson.ReceivedAtOf(envelope).UtcDateTime, NpgsqlDbType.TimestampTz);
-                    importer.Write(WithoutNul(envelope.Event.EventId), NpgsqlDbType.Text);
-                    importer.Write(WithoutNul(envelope.Event.EventType), NpgsqlDbType.Text);
-                    importer.Write(envelope.ToByteArray(), NpgsqlDbType.Bytea);
+                    importer.Write(row.StoreId, NpgsqlDbType.Uuid);
+                    importer.Write(row.ReceivedAt.UtcDateTime, NpgsqlDbType.TimestampTz);
+                    importer.Write(item.Entry.Stream + "/" + item.Entry.Id, NpgsqlDbType.Text);
+                    importer.Write(row.EventIds, NpgsqlDbType.Array | NpgsqlDbType.Text);
+                    importer.Write(row.Events, NpgsqlDbType.Bytea);
                 }
             }
             await importer.CompleteAsync();
@@ -145,6 +149,24 @@ public sealed class ArchiveWriter(
         }
     }
 
-    // Postgres text cannot hold U+0000; ingestion accepts it in ids (the envelope keeps the original).
+    private sealed record ArchiveRow(Guid StoreId, DateTimeOffset ReceivedAt, string[] EventIds, byte[] Events);
+
+    /// <summary>
+    /// One row per store and receipt time of the entry: an ingested batch is one, and its bytes are archived as the
+    /// stream holds them; any other entry's groups are encoded again the way ingestion encodes a batch.
+    /// </summary>
+    private static IEnumerable<ArchiveRow> RowsOf(ArchiveItem item)
+    {
+        var groups = item.Events.GroupBy(e => (e.StoreId, ReceivedAt: EventJson.ReceivedAtOf(e))).ToList();
+        foreach (var group in groups)
+        {
+            var events = group.ToList();
+            var bytes = groups.Count == 1 && item.BatchBytes is { } raw ? raw : (byte[])QueueEntries.Fields(events)[0].Value!;
+            yield return new ArchiveRow(Guid.Parse(group.Key.StoreId), group.Key.ReceivedAt,
+                events.Select(e => WithoutNul(e.Event.EventId)).ToArray(), bytes);
+        }
+    }
+
+    // Postgres text cannot hold U+0000; ingestion accepts it in ids (the archived bytes keep the original).
     private static string WithoutNul(string value) => value.Contains('\0') ? value.Replace("\0", "") : value;
 }

@@ -40,14 +40,16 @@ public sealed class ReplayRunner(
 
     // Duplicate archive rows (an entry archived twice after a reclaim) sit next to each other in this order.
     private const string PageSql = """
-        SELECT received_at, event_id, event_type, envelope FROM event_archive
-        WHERE store_id = $1 AND received_at < $3 AND (received_at, event_id) > ($2, $4)
-        ORDER BY received_at, event_id
+        SELECT received_at, entry_id, events FROM event_archive
+        WHERE store_id = $1 AND received_at < $3 AND (received_at, entry_id) > ($2, $4)
+        ORDER BY received_at, entry_id
         LIMIT $5
         """;
 
     private const string CountSql = """
-        SELECT count(DISTINCT (received_at, event_id)) FROM event_archive WHERE store_id = $1 AND received_at >= $2 AND received_at < $3
+        SELECT coalesce(sum(cardinality(event_ids)), 0) FROM (
+            SELECT DISTINCT ON (received_at, entry_id) event_ids FROM event_archive
+            WHERE store_id = $1 AND received_at >= $2 AND received_at < $3) rows
         """;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -145,7 +147,7 @@ public sealed class ReplayRunner(
             if (page.Last is { } last)
             {
                 replay.CursorReceivedAt = last.ReceivedAt;
-                replay.CursorEventId = last.EventId;
+                replay.CursorEntryId = last.EntryId;
             }
             var now = time.GetUtcNow();
             var done = page.Rows < pageSize;
@@ -167,7 +169,7 @@ public sealed class ReplayRunner(
                 return;
             }
             // The throttle: a page of N events takes at least N / ReplayEventsPerSecond seconds.
-            var due = TimeSpan.FromSeconds((double)page.Rows / perSecond) - time.GetElapsedTime(started);
+            var due = TimeSpan.FromSeconds((double)page.Events.Count / perSecond) - time.GetElapsedTime(started);
             if (due > TimeSpan.Zero)
             {
                 await Task.Delay(due, time, stoppingToken);
@@ -175,7 +177,7 @@ public sealed class ReplayRunner(
         }
     }
 
-    private sealed record ArchivePage(List<EnrichedEvent> Events, int Rows, (DateTimeOffset ReceivedAt, string EventId)? Last);
+    private sealed record ArchivePage(List<EnrichedEvent> Events, int Rows, (DateTimeOffset ReceivedAt, string EntryId)? Last);
 
     private async Task<ArchivePage> ReadPageAsync(Replay replay, int pageSize, CancellationToken cancellationToken)
     {
@@ -184,7 +186,7 @@ public sealed class ReplayRunner(
         // Before the first page the cursor sits just before the window: nothing sorts below "" at `from`.
         command.Parameters.Add(new() { Value = replay.CursorReceivedAt ?? replay.From.AddTicks(-10) });
         command.Parameters.Add(new() { Value = replay.To });
-        command.Parameters.Add(new() { Value = replay.CursorEventId ?? "" });
+        command.Parameters.Add(new() { Value = replay.CursorEntryId ?? "" });
         command.Parameters.Add(new() { Value = pageSize });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var events = new List<EnrichedEvent>();
@@ -201,12 +203,12 @@ public sealed class ReplayRunner(
             last = key;
             try
             {
-                events.Add(EnrichedEvent.Parser.ParseFrom(reader.GetFieldValue<byte[]>(3)));
+                events.AddRange(EventArchiveTable.ReadEvents(reader.GetFieldValue<byte[]>(2)));
             }
             catch (Google.Protobuf.InvalidProtocolBufferException ex)
             {
-                // Written by this worker from an envelope it had parsed; skipping it beats stopping the replay.
-                logger.LogError(ex, "Archived event {EventId} of store {StoreId} cannot be read; not replayed", key.Item2, replay.StoreId);
+                // The bytes of an entry this worker had read; skipping them beats stopping the replay.
+                logger.LogError(ex, "Archived batch {EntryId} of store {StoreId} cannot be read; not replayed", key.Item2, replay.StoreId);
             }
         }
         return new ArchivePage(events, rows, last);

@@ -99,7 +99,7 @@ public sealed class EntryRouter(
                 tracked.AddPart();
                 try
                 {
-                    await archive.EnqueueAsync(new ArchiveItem(tracked, parsed.All), cancellationToken);
+                    await archive.EnqueueAsync(new ArchiveItem(tracked, parsed.All, SingleBatchOf(entry)), cancellationToken);
                 }
                 catch (OperationCanceledException)
                 {
@@ -150,6 +150,10 @@ public sealed class EntryRouter(
 
     // Parks events this worker cannot hand to a lane: the lane stays full (a hanging destination: park instead of
     // waiting, so other pipelines go on) or the pipeline's kind is unknown.
+    // The entry's bytes when it is one batch field, as ingestion writes it (then the archive stores them as they are).
+    private static byte[]? SingleBatchOf(StreamEntry entry) =>
+        entry.Values is [{ Name: var name, Value: var value }] && name == QueueKeys.BatchField ? (byte[]?)value : null;
+
     private async Task ParkAsync(Beacon.Core.Data.Pipeline pipeline, LaneItem item, CancellationToken cancellationToken)
     {
         try

@@ -4,6 +4,7 @@ using Beacon.Protos.V1;
 using Beacon.TestHost;
 using Beacon.Worker.Archive;
 using Beacon.Worker.Tests.Infrastructure;
+using Google.Protobuf.WellKnownTypes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -13,19 +14,36 @@ namespace Beacon.Worker.Tests;
 public sealed class ArchiveTests(BackendsFixture fixture) : IClassFixture<BackendsFixture>
 {
     [Fact]
-    public async Task EveryEventIsArchivedWithItsQueueBytesEvenWhenTheStoreHasNoPipeline()
+    public async Task EveryIngestedBatchIsArchivedAsTheQueueHoldsItEvenWhenTheStoreHasNoPipeline()
     {
         await using var scenario = await Scenario.StartAsync(fixture.Backends);
         scenario.StartWorker();
 
-        var events = await scenario.EnqueueManyAsync(entries: 3, eventsPerEntry: 4);
+        // As ingestion queues a request: one entry, the envelope (store, source, receipt, enrichment) shared.
+        var entries = new List<(List<EnrichedEvent> Events, byte[] Bytes)>();
+        for (var i = 0; i < 3; i++)
+        {
+            var receivedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+            var events = Enumerable.Range(0, 4).Select(_ => scenario.NewEvent()).ToList();
+            events.ForEach(e => e.ReceivedAt = receivedAt);
+            var fields = QueueEntries.Fields(events);
+            await scenario.Redis.GetDatabase().StreamAddAsync(scenario.Stream, fields);
+            entries.Add((events, (byte[])fields[0].Value!));
+        }
 
-        await Eventually.WaitAsync(async () => (await ArchivedAsync(scenario)).Count == events.Count,
-            TimeSpan.FromSeconds(20), "12 archived events");
+        await Eventually.WaitAsync(async () => (await ArchivedAsync(scenario)).Count == 12, TimeSpan.FromSeconds(20), "12 archived events");
         var archived = await ArchivedAsync(scenario);
-        foreach (var sent in events)
+        foreach (var sent in entries.SelectMany(e => e.Events))
         {
             Assert.Equal(sent, archived[sent.Event.EventId]);
+        }
+        // One row per batch, holding the entry's own bytes and the ids of its events.
+        var rows = await ArchiveRowsAsync(scenario);
+        Assert.Equal(3, rows.Count);
+        foreach (var (events, bytes) in entries)
+        {
+            var row = Assert.Single(rows, r => r.Bytes.AsSpan().SequenceEqual(bytes));
+            Assert.Equal(events.Select(e => e.Event.EventId), row.EventIds);
         }
         // Archived is enough to ack: nothing stays pending.
         await Eventually.WaitAsync(async () => (await scenario.Redis.GetDatabase().StreamPendingAsync(scenario.Stream, QueueKeys.ConsumerGroup)).PendingMessageCount == 0,
@@ -86,7 +104,7 @@ public sealed class ArchiveTests(BackendsFixture fixture) : IClassFixture<Backen
         scenario.StartWorker(new Dictionary<string, string?>
         {
             ["Worker:ReplayPollInterval"] = "00:00:00.100",
-            ["Worker:ReplayPageSize"] = "10",
+            ["Worker:ReplayPageSize"] = "2",
             ["Worker:ReplayEventsPerSecond"] = "100",
         });
         var before = await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 3);
@@ -159,19 +177,22 @@ public sealed class ArchiveTests(BackendsFixture fixture) : IClassFixture<Backen
         Assert.Contains(DayPartitions.Name(DeliveryAttemptsTable.Name, today), await PartitionsAsync(scenario, DeliveryAttemptsTable.Name));
     }
 
-    private static async Task<Dictionary<string, EnrichedEvent>> ArchivedAsync(Scenario scenario)
+    private static async Task<Dictionary<string, EnrichedEvent>> ArchivedAsync(Scenario scenario) =>
+        (await ArchiveRowsAsync(scenario)).SelectMany(r => EventArchiveTable.ReadEvents(r.Bytes)).ToDictionary(e => e.Event.EventId);
+
+    private static async Task<List<(string[] EventIds, byte[] Bytes)>> ArchiveRowsAsync(Scenario scenario)
     {
         await using var connection = new NpgsqlConnection(scenario.Backends.PostgresConnectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT event_id, envelope FROM event_archive WHERE store_id = $1", connection);
+        await using var command = new NpgsqlCommand("SELECT event_ids, events FROM event_archive WHERE store_id = $1", connection);
         command.Parameters.Add(new() { Value = scenario.StoreId });
         await using var reader = await command.ExecuteReaderAsync();
-        var archived = new Dictionary<string, EnrichedEvent>();
+        var rows = new List<(string[], byte[])>();
         while (await reader.ReadAsync())
         {
-            archived[reader.GetString(0)] = EnrichedEvent.Parser.ParseFrom(reader.GetFieldValue<byte[]>(1));
+            rows.Add((reader.GetFieldValue<string[]>(0), reader.GetFieldValue<byte[]>(1)));
         }
-        return archived;
+        return rows;
     }
 
     private static async Task<List<(int, int?, string, string?, string[], Guid)>> AttemptsAsync(Scenario scenario, Guid pipelineId)

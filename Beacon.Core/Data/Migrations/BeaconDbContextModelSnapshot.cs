@@ -488,10 +488,10 @@ namespace Beacon.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
-                    b.Property<string>("CursorEventId")
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)")
-                        .HasColumnName("cursor_event_id");
+                    b.Property<string>("CursorEntryId")
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)")
+                        .HasColumnName("cursor_entry_id");
 
                     b.Property<DateTimeOffset?>("CursorReceivedAt")
                         .HasColumnType("timestamp with time zone")

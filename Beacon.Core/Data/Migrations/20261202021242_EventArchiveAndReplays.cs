@@ -30,7 +30,7 @@ namespace Beacon.Core.Data.Migrations
                     sent = table.Column<long>(type: "bigint", nullable: false),
                     skipped = table.Column<long>(type: "bigint", nullable: false),
                     cursor_received_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
-                    cursor_event_id = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    cursor_entry_id = table.Column<string>(type: "character varying(300)", maxLength: 300, nullable: true),
                     leased_until = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     error = table.Column<string>(type: "text", nullable: true),
                     created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),

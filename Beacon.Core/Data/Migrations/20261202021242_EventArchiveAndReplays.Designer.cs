@@ -13,7 +13,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Beacon.Core.Data.Migrations
 {
     [DbContext(typeof(BeaconDbContext))]
-    [Migration("20261202014442_EventArchiveAndReplays")]
+    [Migration("20261202021242_EventArchiveAndReplays")]
     partial class EventArchiveAndReplays
     {
         /// <inheritdoc />
@@ -491,10 +491,10 @@ namespace Beacon.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
-                    b.Property<string>("CursorEventId")
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)")
-                        .HasColumnName("cursor_event_id");
+                    b.Property<string>("CursorEntryId")
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)")
+                        .HasColumnName("cursor_entry_id");
 
                     b.Property<DateTimeOffset?>("CursorReceivedAt")
                         .HasColumnType("timestamp with time zone")
