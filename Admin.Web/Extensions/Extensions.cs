@@ -80,6 +80,10 @@ internal static class Extensions
         services.AddScoped<PipelineTester>();
         services.AddSingleton<SignInThrottle>();
         services.AddSingleton<DroppedEvents>();
+        services.AddScoped<EventTraces>();
+        services.AddScoped<ReplayService>();
+        services.AddScoped<RecentDeliveries>();
+        services.AddScoped<ArchivedEvents>();
         services.AddBeaconDeadLetters();
         services.AddBeaconQuarantine();
         services.AddBeaconWebhooks(builder.Configuration);
