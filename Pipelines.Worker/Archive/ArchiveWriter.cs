@@ -7,14 +7,15 @@ using Beacon.Worker.Consuming;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using StackExchange.Redis;
 
 namespace Beacon.Worker.Archive;
 
 /// <summary>
-/// The events of one stream entry, waiting to be archived, with the entry's batch field as it is in the stream
-/// (null for entries in another shape), which is archived as it is when the entry is one ingested batch.
+/// The events of one stream entry, waiting to be archived, with the entry's batch fields as they are in the stream
+/// (null for entries in another shape): each is one ingested batch, archived as it is.
 /// </summary>
-public sealed record ArchiveItem(InFlightEntry Entry, IReadOnlyList<EnrichedEvent> Events, byte[]? BatchBytes);
+public sealed record ArchiveItem(InFlightEntry Entry, IReadOnlyList<EnrichedEvent> Events, IReadOnlyList<byte[]>? BatchFields);
 
 /// <summary>
 /// Writes every event the worker reads into <c>event_archive</c> (binary COPY, one row per ingested batch:
@@ -152,18 +153,34 @@ public sealed class ArchiveWriter(
     private sealed record ArchiveRow(Guid StoreId, DateTimeOffset ReceivedAt, string[] EventIds, byte[] Events);
 
     /// <summary>
-    /// One row per store and receipt time of the entry: an ingested batch is one, and its bytes are archived as the
-    /// stream holds them; any other entry's groups are encoded again the way ingestion encodes a batch.
+    /// One row per ingested batch: each batch field of the entry (one request's events, of one store and receipt time)
+    /// is archived as the stream holds it. Any other entry is grouped by store and receipt time and encoded again the
+    /// way ingestion encodes a batch.
     /// </summary>
     private static IEnumerable<ArchiveRow> RowsOf(ArchiveItem item)
     {
-        var groups = item.Events.GroupBy(e => (e.StoreId, ReceivedAt: EventJson.ReceivedAtOf(e))).ToList();
-        foreach (var group in groups)
+        if (item.BatchFields is { } fields)
+        {
+            var offset = 0;
+            foreach (var field in fields)
+            {
+                var count = QueueEntries.Count([new NameValueEntry(QueueKeys.BatchField, field)]);
+                if (count == 0)
+                {
+                    continue;
+                }
+                var events = item.Events.Skip(offset).Take(count).ToList();
+                offset += count;
+                yield return new ArchiveRow(Guid.Parse(events[0].StoreId), EventJson.ReceivedAtOf(events[0]),
+                    events.Select(e => WithoutNul(e.Event.EventId)).ToArray(), field);
+            }
+            yield break;
+        }
+        foreach (var group in item.Events.GroupBy(e => (e.StoreId, ReceivedAt: EventJson.ReceivedAtOf(e))))
         {
             var events = group.ToList();
-            var bytes = groups.Count == 1 && item.BatchBytes is { } raw ? raw : (byte[])QueueEntries.Fields(events)[0].Value!;
             yield return new ArchiveRow(Guid.Parse(group.Key.StoreId), group.Key.ReceivedAt,
-                events.Select(e => WithoutNul(e.Event.EventId)).ToArray(), bytes);
+                events.Select(e => WithoutNul(e.Event.EventId)).ToArray(), (byte[])QueueEntries.Fields(events)[0].Value!);
         }
     }
 

@@ -116,7 +116,7 @@ public sealed class EntryRouter(
                 tracked.AddPart();
                 try
                 {
-                    await archive.EnqueueAsync(new ArchiveItem(tracked, parsed.All, SingleBatchOf(entry)), cancellationToken);
+                    await archive.EnqueueAsync(new ArchiveItem(tracked, parsed.All, BatchFieldsOf(entry)), cancellationToken);
                 }
                 catch (OperationCanceledException)
                 {
@@ -167,9 +167,11 @@ public sealed class EntryRouter(
 
     // Parks events this worker cannot hand to a lane: the lane stays full (a hanging destination: park instead of
     // waiting, so other pipelines go on) or the pipeline's kind is unknown.
-    // The entry's bytes when it is one batch field, as ingestion writes it (then the archive stores them as they are).
-    private static byte[]? SingleBatchOf(StreamEntry entry) =>
-        entry.Values is [{ Name: var name, Value: var value }] && name == QueueKeys.BatchField ? (byte[]?)value : null;
+    // The entry's batch fields when it holds nothing else, as ingestion writes it (then the archive stores them as they are).
+    private static byte[][]? BatchFieldsOf(StreamEntry entry) =>
+        entry.Values.Length > 0 && Array.TrueForAll(entry.Values, f => f.Name == QueueKeys.BatchField)
+            ? Array.ConvertAll(entry.Values, f => (byte[])f.Value!)
+            : null;
 
     private async Task ParkAsync(Beacon.Core.Data.Pipeline pipeline, LaneItem item, CancellationToken cancellationToken)
     {

@@ -8,6 +8,7 @@ using Google.Protobuf.WellKnownTypes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Beacon.Worker.Tests;
 
@@ -48,6 +49,33 @@ public sealed class ArchiveTests(BackendsFixture fixture) : IClassFixture<Backen
         // Archived is enough to ack: nothing stays pending.
         await Eventually.WaitAsync(async () => (await scenario.Redis.GetDatabase().StreamPendingAsync(scenario.Stream, QueueKeys.ConsumerGroup)).PendingMessageCount == 0,
             TimeSpan.FromSeconds(10), "every entry acked");
+    }
+
+    [Fact]
+    public async Task AnEntrySharedByRequestsIsArchivedAsOneRowPerRequestWithItsOwnBytes()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        scenario.StartWorker();
+
+        // Requests that shared an append share an entry: a batch field each, with its own receipt time.
+        var requests = Enumerable.Range(0, 3).Select(i =>
+        {
+            var receivedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMilliseconds(-i));
+            var events = Enumerable.Range(0, 2).Select(_ => scenario.NewEvent()).ToList();
+            events.ForEach(e => e.ReceivedAt = receivedAt);
+            return (Events: events, Bytes: (byte[])QueueEntries.Fields(events)[0].Value!);
+        }).ToList();
+        await scenario.Redis.GetDatabase().StreamAddAsync(scenario.Stream,
+            requests.Select(r => new NameValueEntry(QueueKeys.BatchField, r.Bytes)).ToArray());
+
+        await Eventually.WaitAsync(async () => (await ArchivedAsync(scenario)).Count == 6, TimeSpan.FromSeconds(20), "6 archived events");
+        var rows = await ArchiveRowsAsync(scenario);
+        Assert.Equal(3, rows.Count);
+        foreach (var (events, bytes) in requests)
+        {
+            var row = Assert.Single(rows, r => r.Bytes.AsSpan().SequenceEqual(bytes));
+            Assert.Equal(events.Select(e => e.Event.EventId), row.EventIds);
+        }
     }
 
     [Fact]
