@@ -29,7 +29,13 @@ public sealed class WorkerOptions
     /// <summary>Pipelines are reloaded this often even without a config-change message.</summary>
     public TimeSpan PipelineRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Events per webhook request.</summary>
+    /// <summary>
+    /// How long after a deletion request (without suppression) the worker still drops queued events of its
+    /// identifier that were received before it.
+    /// </summary>
+    public TimeSpan DeletionMatchWindow { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Events per webhook request (a pipeline's <c>batchSize</c> setting overrides it).</summary>
     public int WebhookBatchSize { get; set; } = 100;
 
     /// <summary>How long a webhook batch waits to fill before it is sent.</summary>

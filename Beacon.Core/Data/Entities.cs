@@ -153,6 +153,56 @@ public sealed class QuarantinedEntry
     public DateTimeOffset FirstSeenAt { get; set; } = DateTimeOffset.UtcNow;
 }
 
+/// <summary>The identifiers a deletion or suppression can name (DESIGN §9), as the API and the events table spell them.</summary>
+public static class DeletionIdentifiers
+{
+    public const string DeviceId = "device_id";
+    public const string VisitorId = "visitor_id";
+    public const string CustomerId = "customer_id";
+    public const string UserId = "user_id";
+    public const string SessionId = "session_id";
+    public static readonly IReadOnlyList<string> All = [DeviceId, VisitorId, CustomerId, UserId, SessionId];
+}
+
+public static class DeletionStatuses
+{
+    public const string Pending = "pending";
+    public const string Running = "running";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+}
+
+/// <summary>
+/// A request to delete a store's event data (DESIGN §9): one shopper's (<see cref="IdentifierField"/> =
+/// <see cref="IdentifierValue"/>) or, with no identifier, the whole store's after the store was deleted. Run in the
+/// background by Admin.Web's deletion runner; the row is the audit record and outlives the store (no foreign key).
+/// With <see cref="Suppress"/> the identifier's new events keep being dropped (reason <c>suppressed</c>) until
+/// <see cref="LiftedAt"/>; the worker also drops any queued event of the identifier received before
+/// <see cref="RequestedAt"/>.
+/// </summary>
+public sealed class DataDeletion
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid StoreId { get; set; }
+    /// <summary>One of <see cref="DeletionIdentifiers"/>; null for a whole-store deletion.</summary>
+    public string? IdentifierField { get; set; }
+    public string? IdentifierValue { get; set; }
+    public bool Suppress { get; set; }
+    public DateTimeOffset? LiftedAt { get; set; }
+    public string? LiftedBy { get; set; }
+    /// <summary>One of <see cref="DeletionStatuses"/>.</summary>
+    public string Status { get; set; } = DeletionStatuses.Pending;
+    /// <summary>What was removed, per place (<c>events</c>, <c>dead_letters</c>, <c>retry_batch_events</c>, <c>quarantine</c>, ...).</summary>
+    public Dictionary<string, long> Deleted { get; set; } = [];
+    public string? Error { get; set; }
+    /// <summary>Who asked: the user's email (or id) as the request was authenticated.</summary>
+    public required string RequestedBy { get; set; }
+    public DateTimeOffset RequestedAt { get; set; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+    public int Attempts { get; set; }
+}
+
 /// <summary>An Admin.Web user (operator or merchant).</summary>
 public sealed class BeaconUser : IdentityUser
 {

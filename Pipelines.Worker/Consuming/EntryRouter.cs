@@ -19,6 +19,7 @@ public sealed class EntryRouter(
     PipelineLanes lanes,
     DeliveryOutcomes outcomes,
     EntryQuarantine quarantine,
+    DeletionDrops deletionDrops,
     StreamAcker acker,
     IOptions<WorkerOptions> options,
     ILogger<EntryRouter> logger)
@@ -92,10 +93,11 @@ public sealed class EntryRouter(
                 }
                 return;
             }
-            foreach (var (storeId, events) in parsed.EventsByStore)
+            foreach (var (storeId, received) in parsed.EventsByStore)
             {
-                var storePipelines = await LoadPipelinesAsync(storeId, cancellationToken);
-                foreach (var pipeline in storePipelines)
+                var routing = await LoadRoutingAsync(storeId, cancellationToken);
+                var events = deletionDrops.Filter(storeId, routing.Deletions, received);
+                foreach (var pipeline in routing.Pipelines)
                 {
                     var wanted = events.Where(e => pipeline.Accepts(e.Event?.EventType ?? "")).ToList();
                     if (wanted.Count == 0)
@@ -149,7 +151,7 @@ public sealed class EntryRouter(
         }
     }
 
-    private async Task<IReadOnlyList<Beacon.Core.Data.Pipeline>> LoadPipelinesAsync(Guid storeId, CancellationToken cancellationToken)
+    private async Task<StoreRouting> LoadRoutingAsync(Guid storeId, CancellationToken cancellationToken)
     {
         while (true)
         {

@@ -32,6 +32,7 @@ internal static class Extensions
         services.AddSingleton<IPipelineDestination, WebhookDestination>();
         services.AddSingleton<IPipelineDestination, PostgresDestination>();
         services.AddSingleton<EntryQuarantine>();
+        services.AddSingleton<DeletionDrops>();
         services.AddSingleton<EntryRouter>();
 
         // Batches in flight may take the whole 15 s delivery timeout, in the lanes and in the retry scheduler.

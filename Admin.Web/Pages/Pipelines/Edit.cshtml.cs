@@ -59,6 +59,12 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester) 
         return RedirectToPage();
     }
 
+    public async Task<IActionResult> OnPostDeleteAsync()
+    {
+        await pipelines.DeleteAsync(StoreId, PipelineId, HttpContext.RequestAborted);
+        return RedirectToPage("Index");
+    }
+
     public async Task<IActionResult> OnPostRotateAsync()
     {
         var rotated = await pipelines.RotateSecretAsync(StoreId, PipelineId, HttpContext.RequestAborted);

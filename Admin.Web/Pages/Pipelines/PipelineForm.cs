@@ -11,8 +11,10 @@ public sealed class PipelineForm
     public string? Url { get; set; }
     public List<string> EventTypes { get; set; } = [];
     public bool Enabled { get; set; } = true;
+    public int? BatchSize { get; set; }
+    public int? LingerMs { get; set; }
 
-    public PipelineInput ToInput() => new(Name ?? "", Kind, Url, EventTypes, Enabled);
+    public PipelineInput ToInput() => new(Name ?? "", Kind, Url, EventTypes, Enabled, BatchSize, LingerMs);
 
     public static PipelineForm Of(Pipeline p) => new()
     {
@@ -21,5 +23,7 @@ public sealed class PipelineForm
         Url = p.Url,
         EventTypes = p.EventTypes,
         Enabled = p.Enabled,
+        BatchSize = PipelineSettings.BatchSizeOf(p),
+        LingerMs = PipelineSettings.LingerMsOf(p),
     };
 }

@@ -9,7 +9,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Beacon.Admin.Pages.Stores;
 
 [OutputCache(PolicyName = AdminCache.Charts)]
-public sealed class DetailsModel(BeaconDbContext db, StoreService stores) : StorePageModel
+public sealed class DetailsModel(BeaconDbContext db, StoreService stores, Privacy.DeletionService deletions) : StorePageModel
 {
     protected override string Section => "overview";
 
@@ -52,6 +52,17 @@ public sealed class DetailsModel(BeaconDbContext db, StoreService stores) : Stor
             return Page();
         }
         return RedirectToPage();
+    }
+
+    /// <summary>Operators only: the store goes at once, its data in the background (followed on the stores page).</summary>
+    public async Task<IActionResult> OnPostDeleteAsync()
+    {
+        if (!User.IsOperator())
+        {
+            return Forbid();
+        }
+        await deletions.DeleteStoreAsync(StoreId, User, HttpContext.RequestAborted);
+        return Redirect("/stores");
     }
 
     private async Task CountAsync()
