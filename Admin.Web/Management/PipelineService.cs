@@ -9,8 +9,9 @@ namespace Beacon.Admin.Management;
 
 /// <param name="BatchSize">Events per delivery; null for the worker's default of the kind.</param>
 /// <param name="LingerMs">How long a batch waits to fill; null for the worker's default of the kind.</param>
+/// <param name="RequiredConsent">Consent categories an event must carry to be delivered; empty requires none.</param>
 public sealed record PipelineInput(string Name, string Kind, string? Url, IReadOnlyList<string> EventTypes, bool Enabled,
-    int? BatchSize = null, int? LingerMs = null);
+    int? BatchSize = null, int? LingerMs = null, IReadOnlyList<string>? RequiredConsent = null);
 
 /// <summary>A pipeline just created or re-keyed: <see cref="Secret"/> is shown this once.</summary>
 public sealed record PipelineWithSecret(Pipeline Entity, string Secret);
@@ -52,6 +53,12 @@ public sealed class PipelineService(
         if (input.LingerMs is < 0 or > PipelineSettings.MaxLingerMs)
         {
             errors["lingerMs"] = [$"Linger is 0 to {PipelineSettings.MaxLingerMs} milliseconds (leave empty for the default)."];
+        }
+        var consent = input.RequiredConsent ?? [];
+        if (consent.Count > EventCatalog.MaxConsentCategories
+            || consent.Any(c => string.IsNullOrWhiteSpace(c) || c.Trim().Length > EventCatalog.Consent.MaxLength))
+        {
+            errors["requiredConsent"] = [$"At most {EventCatalog.MaxConsentCategories} consent categories of 1 to {EventCatalog.Consent.MaxLength} characters."];
         }
         var unknown = input.EventTypes.Where(t => !EventCatalog.IsKnown(t)).ToList();
         if (unknown.Count > 0)
@@ -161,6 +168,7 @@ public sealed class PipelineService(
         // Only catalog names, in catalog order, so the filter reads the same wherever it is shown.
         pipeline.EventTypes = EventCatalog.Names.Where(input.EventTypes.Contains).ToList();
         PipelineSettings.Set(pipeline, input.BatchSize, input.LingerMs);
+        pipeline.RequiredConsent = (input.RequiredConsent ?? []).Select(c => c.Trim()).Distinct(StringComparer.Ordinal).ToList();
         if (pipeline.Enabled != input.Enabled)
         {
             pipeline.Enabled = input.Enabled;

@@ -13,6 +13,10 @@ public sealed class Store
     /// follows the operator's default (see <c>DestinationGuard.ScopeFor</c>). Cloud metadata is refused whatever it says.
     /// </summary>
     public List<string>? AllowedPrivateNetworks { get; set; }
+    /// <summary>Days the events table keeps the store's events; null uses the worker's default (90).</summary>
+    public int? EventRetentionDays { get; set; }
+    /// <summary>Days dead letters and quarantined entries of the store are kept; null uses the worker's default (30).</summary>
+    public int? DeadLetterRetentionDays { get; set; }
     public List<AccessToken> Tokens { get; set; } = [];
     public List<Pipeline> Pipelines { get; set; } = [];
     public List<StoreMember> Members { get; set; } = [];
@@ -68,6 +72,8 @@ public sealed class Pipeline
     public DateTimeOffset? PreviousSecretExpiresAt { get; set; }
     /// <summary>Event types delivered; empty delivers every type.</summary>
     public List<string> EventTypes { get; set; } = [];
+    /// <summary>Consent categories an event must carry (all of them) to be delivered here; empty requires none.</summary>
+    public List<string> RequiredConsent { get; set; } = [];
     public bool Enabled { get; set; } = true;
     /// <summary>Why the pipeline is disabled (by a person or automatically after failing for days).</summary>
     public string? DisabledReason { get; set; }
@@ -77,6 +83,19 @@ public sealed class Pipeline
     public DateTimeOffset UpdatedAt { get; set; } = DateTimeOffset.UtcNow;
 
     public bool Accepts(string eventType) => EventTypes.Count == 0 || EventTypes.Contains(eventType);
+
+    /// <summary>Whether an event granting <paramref name="consent"/> may be delivered here.</summary>
+    public bool ConsentedBy(IReadOnlyCollection<string> consent)
+    {
+        foreach (var required in RequiredConsent)
+        {
+            if (!consent.Contains(required))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 }
 
 /// <summary>Delivery outcomes of one pipeline aggregated per minute (for charts and alerting).</summary>
@@ -89,6 +108,8 @@ public sealed class DeliveryStat
     public long Failed { get; set; }
     public long Retried { get; set; }
     public long DeadLettered { get; set; }
+    /// <summary>Events not given to the pipeline because they lacked a category of its <see cref="Pipeline.RequiredConsent"/>.</summary>
+    public long ConsentMissing { get; set; }
     public double? LatencyP50Ms { get; set; }
     public double? LatencyP99Ms { get; set; }
 }

@@ -20,6 +20,8 @@ public sealed class EntryRouter(
     DeliveryOutcomes outcomes,
     EntryQuarantine quarantine,
     DeletionDrops deletionDrops,
+    DeliveryStatsCollector stats,
+    WorkerMetrics metrics,
     StreamAcker acker,
     IOptions<WorkerOptions> options,
     ILogger<EntryRouter> logger)
@@ -100,6 +102,16 @@ public sealed class EntryRouter(
                 foreach (var pipeline in routing.Pipelines)
                 {
                     var wanted = events.Where(e => pipeline.Accepts(e.Event?.EventType ?? "")).ToList();
+                    if (pipeline.RequiredConsent.Count > 0)
+                    {
+                        var consented = wanted.Where(e => pipeline.ConsentedBy(e.Event.Consent)).ToList();
+                        if (consented.Count < wanted.Count)
+                        {
+                            stats.Record(pipeline.Id, consentMissing: wanted.Count - consented.Count);
+                            metrics.ConsentMissing(pipeline.Kind, wanted.Count - consented.Count);
+                        }
+                        wanted = consented;
+                    }
                     if (wanted.Count == 0)
                     {
                         continue;

@@ -79,6 +79,34 @@ public sealed class DataControlsTests(AdminApp app)
     }
 
     [Fact]
+    public async Task APipelinesRequiredConsentIsSetThroughTheApiAndShownOnItsPage()
+    {
+        var (store, merchant, client) = await app.MerchantWithStoreAsync();
+        var api = app.ApiClient(await app.CreateApiKeyAsync(merchant.Id));
+        var root = $"/api/admin/v1/stores/{store.StoreId}/pipelines";
+
+        var created = await api.PostAsJsonAsync(root, new { name = "Ads", kind = "webhook", url = "https://hooks.example.com/ads", requiredConsent = new[] { "marketing", " marketing " } });
+        var body = await created.Content.ReadFromJsonAsync<JsonElement>();
+        var id = body.GetProperty("id").GetGuid();
+        Assert.Equal(["marketing"], (await app.Data.PipelineAsync(id)).RequiredConsent);
+        var read = await api.GetFromJsonAsync<JsonElement>($"{root}/{id}");
+        Assert.Equal(["marketing"], read.GetProperty("requiredConsent").EnumerateArray().Select(c => c.GetString()));
+        Assert.Contains("value=\"marketing\"", await client.GetStringAsync($"/stores/{store.StoreId}/pipelines/{id}/edit"));
+
+        var bad = await api.PutAsJsonAsync($"{root}/{id}", new { name = "Ads", kind = "webhook", url = "https://hooks.example.com/ads", requiredConsent = new[] { new string('m', 65) } });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("requiredConsent", await bad.Content.ReadAsStringAsync());
+
+        var page = await client.PostFormAsync($"/stores/{store.StoreId}/pipelines/{id}/edit?handler=Save", new Dictionary<string, string>
+        {
+            ["Input.Name"] = "Ads", ["Input.Kind"] = "webhook", ["Input.Url"] = "https://hooks.example.com/ads",
+            ["Input.RequiredConsent"] = "marketing, personalization", ["Input.Enabled"] = "true",
+        }, $"/stores/{store.StoreId}/pipelines/{id}/edit");
+        Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
+        Assert.Equal(["marketing", "personalization"], (await app.Data.PipelineAsync(id)).RequiredConsent);
+    }
+
+    [Fact]
     public async Task ADeviceDeletionRemovesItsDataFromEveryPlaceOfTheStoreAndKeepsTheRest()
     {
         await using var receiver = await WebhookReceiver.StartAsync();

@@ -84,6 +84,43 @@ public sealed class DataControlsTests(BackendsFixture fixture) : IClassFixture<B
         Assert.Equal(1, (long)counts.Single(c => c.Name == "product_view|deleted").Value);
     }
 
+    [Fact]
+    public async Task APipelineRequiringConsentIsGivenOnlyConsentedEventsAndCountsTheOthers()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var marketing = scenario.Own(await WebhookReceiver.StartAsync());
+        var everything = scenario.Own(await WebhookReceiver.StartAsync());
+        var requiring = await scenario.AddWebhookPipelineAsync(marketing.Url);
+        await scenario.AddWebhookPipelineAsync(everything.Url);
+        await using (var db = scenario.CreateDbContext())
+        {
+            await db.Pipelines.Where(p => p.Id == requiring.Id)
+                .ExecuteUpdateAsync(s => s.SetProperty(p => p.RequiredConsent, ["marketing"]));
+        }
+        scenario.StartWorker();
+
+        var consented = Enumerable.Range(0, 3).Select(_ => WithConsent(scenario.NewEvent(), "analytics", "marketing")).ToList();
+        var analyticsOnly = WithConsent(scenario.NewEvent(), "analytics");
+        var none = scenario.NewEvent();
+        await scenario.EnqueueAsync([consented[0], analyticsOnly, consented[1], none, consented[2]]);
+
+        await everything.WaitUntilAsync(r => r.AcceptedEventIds.Distinct().Count() == 5, TimeSpan.FromSeconds(20), "all 5 events");
+        await marketing.WaitUntilAsync(r => r.AcceptedEventIds.Distinct().Count() == 3, TimeSpan.FromSeconds(20), "the 3 consented events");
+        await WaitForAckAsync(scenario);
+        Assert.Equal(consented.Select(e => e.Event.EventId).Order(), marketing.AcceptedEventIds.Distinct().Order());
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.DeliveryStats.Where(s => s.PipelineId == requiring.Id).SumAsync(s => s.ConsentMissing) == 2;
+        }, TimeSpan.FromSeconds(10), "consent_missing 2 in the pipeline's stats");
+    }
+
+    private static Protos.V1.EnrichedEvent WithConsent(Protos.V1.EnrichedEvent envelope, params string[] consent)
+    {
+        envelope.Event.Consent.Add(consent);
+        return envelope;
+    }
+
     private static Protos.V1.EnrichedEvent WithDevice(Protos.V1.EnrichedEvent envelope, string deviceId)
     {
         envelope.Event.DeviceId = deviceId;

@@ -13,8 +13,10 @@ public sealed class PipelineForm
     public bool Enabled { get; set; } = true;
     public int? BatchSize { get; set; }
     public int? LingerMs { get; set; }
+    /// <summary>Required consent categories, separated by commas or spaces.</summary>
+    public string? RequiredConsent { get; set; }
 
-    public PipelineInput ToInput() => new(Name ?? "", Kind, Url, EventTypes, Enabled, BatchSize, LingerMs);
+    public PipelineInput ToInput() => new(Name ?? "", Kind, Url, EventTypes, Enabled, BatchSize, LingerMs, TokenService.ParseOrigins(RequiredConsent));
 
     public static PipelineForm Of(Pipeline p) => new()
     {
@@ -25,5 +27,6 @@ public sealed class PipelineForm
         Enabled = p.Enabled,
         BatchSize = PipelineSettings.BatchSizeOf(p),
         LingerMs = PipelineSettings.LingerMsOf(p),
+        RequiredConsent = string.Join(", ", p.RequiredConsent),
     };
 }

@@ -384,6 +384,10 @@ namespace Beacon.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("minute");
 
+                    b.Property<long>("ConsentMissing")
+                        .HasColumnType("bigint")
+                        .HasColumnName("consent_missing");
+
                     b.Property<long>("DeadLettered")
                         .HasColumnType("bigint")
                         .HasColumnName("dead_lettered");
@@ -461,6 +465,11 @@ namespace Beacon.Core.Data.Migrations
                     b.Property<DateTimeOffset?>("PreviousSecretExpiresAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("previous_secret_expires_at");
+
+                    b.PrimitiveCollection<List<string>>("RequiredConsent")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("required_consent");
 
                     b.Property<string>("Secret")
                         .IsRequired()
@@ -630,6 +639,14 @@ namespace Beacon.Core.Data.Migrations
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
+
+                    b.Property<int?>("DeadLetterRetentionDays")
+                        .HasColumnType("integer")
+                        .HasColumnName("dead_letter_retention_days");
+
+                    b.Property<int?>("EventRetentionDays")
+                        .HasColumnType("integer")
+                        .HasColumnName("event_retention_days");
 
                     b.Property<string>("Name")
                         .IsRequired()
