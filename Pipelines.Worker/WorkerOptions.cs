@@ -84,6 +84,15 @@ public sealed class WorkerOptions
     /// <summary>How often per-minute delivery stats are written.</summary>
     public TimeSpan StatsFlushInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Days the events table keeps a store's events when the store sets no retention of its own.</summary>
+    public int EventRetentionDays { get; set; } = 90;
+
+    /// <summary>Days dead letters and quarantined entries are kept when their store sets no retention of its own.</summary>
+    public int DeadLetterRetentionDays { get; set; } = 30;
+
+    /// <summary>How often retention is applied.</summary>
+    public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>Day partitions of the events table created ahead of today.</summary>
     public int PartitionDaysAhead { get; set; } = 3;
 

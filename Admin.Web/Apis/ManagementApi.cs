@@ -29,6 +29,7 @@ public static class ManagementApi
         api.MapGet("/stores/{storeId:guid}", GetStore);
         api.MapDelete("/stores/{storeId:guid}", DeleteStore);
         api.MapPut("/stores/{storeId:guid}/allowed-private-networks", SetAllowedPrivateNetworks);
+        api.MapPut("/stores/{storeId:guid}/retention", SetRetention);
 
         api.MapGet("/stores/{storeId:guid}/tokens", ListTokens);
         api.MapPost("/stores/{storeId:guid}/tokens", CreateToken);
@@ -103,6 +104,23 @@ public static class ManagementApi
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["networks"] = [.. result.Errors] });
         }
         return result.Store is { } store ? TypedResults.Ok(StoreDto.Of(store)) : NotFound("store");
+    }
+
+    /// <summary>Operators only: days the store's events (<c>eventDays</c>) and dead letters (<c>deadLetterDays</c>) are kept; null for the defaults 90 and 30.</summary>
+    public static async Task<Results<Ok<StoreDto>, ProblemHttpResult, ValidationProblem, NotFound<ProblemDetails>>> SetRetention(
+        Guid storeId, RetentionRequest request, ClaimsPrincipal user, StoreService stores, CancellationToken cancellationToken)
+    {
+        if (!user.IsOperator())
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Only operators set a store's retention");
+        }
+        if (StoreService.ValidateRetention(request.EventDays, request.DeadLetterDays) is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        return await stores.SetRetentionAsync(storeId, request.EventDays, request.DeadLetterDays, cancellationToken) is { } store
+            ? TypedResults.Ok(StoreDto.Of(store))
+            : NotFound("store");
     }
 
     public static async Task<Results<Ok<StoreDto>, NotFound<ProblemDetails>>> GetStore(Guid storeId, StoreService stores, CancellationToken cancellationToken) =>
@@ -384,11 +402,14 @@ public static class ManagementApi
         TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = $"No such {what}" });
 }
 
-/// <summary>A store; <see cref="AllowedPrivateNetworks"/> null means the operator's default.</summary>
-public sealed record StoreDto(Guid Id, string Name, DateTimeOffset CreatedAt, IReadOnlyList<string>? AllowedPrivateNetworks)
+/// <summary>A store; <see cref="AllowedPrivateNetworks"/> null means the operator's default, as do null retention days.</summary>
+public sealed record StoreDto(Guid Id, string Name, DateTimeOffset CreatedAt, IReadOnlyList<string>? AllowedPrivateNetworks,
+    int? EventRetentionDays, int? DeadLetterRetentionDays)
 {
-    public static StoreDto Of(Store s) => new(s.Id, s.Name, s.CreatedAt, s.AllowedPrivateNetworks);
+    public static StoreDto Of(Store s) => new(s.Id, s.Name, s.CreatedAt, s.AllowedPrivateNetworks, s.EventRetentionDays, s.DeadLetterRetentionDays);
 }
+
+public sealed record RetentionRequest(int? EventDays, int? DeadLetterDays);
 
 public sealed record PasswordResetDto(string ResetLink);
 

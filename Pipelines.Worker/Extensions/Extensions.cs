@@ -5,6 +5,7 @@ using Beacon.Worker.Consuming;
 using Beacon.Worker.Delivery;
 using Beacon.Worker.Delivery.Postgres;
 using Beacon.Worker.Delivery.Webhooks;
+using Beacon.Worker.Retention;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Beacon.Worker.Extensions;
@@ -46,6 +47,7 @@ internal static class Extensions
         AddHosted<PipelineLanes>(services);
         AddHosted<RetryScheduler>(services);
         AddHosted<PartitionMaintainer>(services);
+        AddHosted<RetentionSweeper>(services);
         AddHosted<StreamTrimmer>(services);
         AddHosted<StreamReclaimer>(services);
         AddHosted<StreamConsumer>(services);

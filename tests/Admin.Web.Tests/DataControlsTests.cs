@@ -239,6 +239,25 @@ public sealed class DataControlsTests(AdminApp app)
     }
 
     [Fact]
+    public async Task OperatorsSetAStoresRetentionMerchantsCannot()
+    {
+        var (store, merchant, _) = await app.MerchantWithStoreAsync();
+        var path = $"/api/admin/v1/stores/{store.StoreId}/retention";
+        var merchantApi = app.ApiClient(await app.CreateApiKeyAsync(merchant.Id));
+        Assert.Equal(HttpStatusCode.Forbidden, (await merchantApi.PutAsJsonAsync(path, new { eventDays = 7 })).StatusCode);
+
+        var api = app.ApiClient(AdminApp.BootstrapApiKey);
+        Assert.Equal(HttpStatusCode.BadRequest, (await api.PutAsJsonAsync(path, new { eventDays = 0, deadLetterDays = 5000 })).StatusCode);
+        var set = await (await api.PutAsJsonAsync(path, new { eventDays = 7, deadLetterDays = 3 })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(7, set.GetProperty("eventRetentionDays").GetInt32());
+        var stored = await app.WithDbAsync(db => db.Stores.AsNoTracking().SingleAsync(s => s.Id == store.StoreId));
+        Assert.Equal((7, 3), (stored.EventRetentionDays, stored.DeadLetterRetentionDays));
+
+        var back = await (await api.PutAsJsonAsync(path, new { })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(JsonValueKind.Null, back.GetProperty("eventRetentionDays").ValueKind);
+    }
+
+    [Fact]
     public async Task OperatorsListLockUnlockAndResetPasswordsWithALinkShownOnce()
     {
         var user = await app.CreateUserAsync();

@@ -115,6 +115,68 @@ public sealed class DataControlsTests(BackendsFixture fixture) : IClassFixture<B
         }, TimeSpan.FromSeconds(10), "consent_missing 2 in the pipeline's stats");
     }
 
+    [Fact]
+    public async Task RetentionRemovesEachStoresOldDataAfterItsOwnNumberOfDaysOrTheDefaults()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var shortLived = await scenario.AddPostgresPipelineAsync();
+        var other = await fixture.Backends.CreateStoreAsync();
+        await using (var db = scenario.CreateDbContext())
+        {
+            await db.Stores.Where(s => s.Id == scenario.StoreId)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.EventRetentionDays, 2).SetProperty(x => x.DeadLetterRetentionDays, 1));
+        }
+        var now = DateTimeOffset.UtcNow;
+        var oldEvent = await AddStoredEventAsync(scenario, scenario.StoreId, shortLived.Id, now.AddDays(-3));
+        var recentEvent = await AddStoredEventAsync(scenario, scenario.StoreId, shortLived.Id, now.AddDays(-1));
+        var otherStoresOldEvent = await AddStoredEventAsync(scenario, other.StoreId, shortLived.Id, now.AddDays(-3));
+        var otherStoresExpiredEvent = await AddStoredEventAsync(scenario, other.StoreId, shortLived.Id, now.AddDays(-91));
+        long oldLetter, recentLetter, oldQuarantined, otherQuarantined;
+        await using (var db = scenario.CreateDbContext())
+        {
+            DeadLetter Letter(DateTimeOffset at) => new()
+            {
+                PipelineId = shortLived.Id, StoreId = scenario.StoreId, EventId = Guid.NewGuid().ToString(), EventType = "page_view",
+                Envelope = [], CreatedAt = at,
+            };
+            QuarantinedEntry Entry(Guid store, DateTimeOffset at) => new()
+            {
+                Stream = "beacon:test", EntryId = Guid.NewGuid().ToString("N"), Error = "test", StoreId = store, FirstSeenAt = at,
+            };
+            var letters = new[] { Letter(now.AddDays(-2)), Letter(now.AddHours(-2)) };
+            var entries = new[] { Entry(scenario.StoreId, now.AddDays(-2)), Entry(other.StoreId, now.AddDays(-2)) };
+            db.DeadLetters.AddRange(letters);
+            db.Quarantine.AddRange(entries);
+            await db.SaveChangesAsync();
+            (oldLetter, recentLetter, oldQuarantined, otherQuarantined) = (letters[0].Id, letters[1].Id, entries[0].Id, entries[1].Id);
+        }
+
+        scenario.StartWorker(new Dictionary<string, string?> { ["Worker:RetentionInterval"] = "00:00:00.500" });
+
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return !await db.Events.AnyAsync(e => e.EventId == oldEvent) && !await db.DeadLetters.AnyAsync(d => d.Id == oldLetter)
+                && !await db.Quarantine.AnyAsync(q => q.Id == oldQuarantined) && !await db.Events.AnyAsync(e => e.EventId == otherStoresExpiredEvent);
+        }, TimeSpan.FromSeconds(20), "the store's old data gone");
+        await using var check = scenario.CreateDbContext();
+        Assert.True(await check.Events.AnyAsync(e => e.EventId == recentEvent));
+        Assert.True(await check.Events.AnyAsync(e => e.EventId == otherStoresOldEvent), "another store keeps 90 days by default");
+        Assert.True(await check.DeadLetters.AnyAsync(d => d.Id == recentLetter));
+        Assert.True(await check.Quarantine.AnyAsync(q => q.Id == otherQuarantined), "another store keeps 30 days by default");
+    }
+
+    private static async Task<string> AddStoredEventAsync(Scenario scenario, Guid storeId, Guid pipelineId, DateTimeOffset receivedAt)
+    {
+        var eventId = Guid.NewGuid().ToString();
+        await using var db = scenario.CreateDbContext();
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO events (event_id, store_id, pipeline_id, event_type, source, timestamp, received_at, data)
+            VALUES ({eventId}, {storeId}, {pipelineId}, 'page_view', 'beacon', {receivedAt}, {receivedAt}, CAST({"{}"} AS jsonb))
+            """);
+        return eventId;
+    }
+
     private static Protos.V1.EnrichedEvent WithConsent(Protos.V1.EnrichedEvent envelope, params string[] consent)
     {
         envelope.Event.Consent.Add(consent);

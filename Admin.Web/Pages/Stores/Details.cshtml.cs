@@ -23,6 +23,12 @@ public sealed class DetailsModel(BeaconDbContext db, StoreService stores, Privac
     [BindProperty]
     public string? Networks { get; set; }
 
+    [BindProperty]
+    public int? EventDays { get; set; }
+
+    [BindProperty]
+    public int? DeadLetterDays { get; set; }
+
     /// <summary>Back to the operator's default (the store has no list of its own).</summary>
     [BindProperty]
     public bool UseDefault { get; set; }
@@ -31,6 +37,8 @@ public sealed class DetailsModel(BeaconDbContext db, StoreService stores, Privac
     {
         Networks = string.Join("\n", Store.AllowedPrivateNetworks ?? []);
         UseDefault = Store.AllowedPrivateNetworks is null;
+        EventDays = Store.EventRetentionDays;
+        DeadLetterDays = Store.DeadLetterRetentionDays;
         await CountAsync();
     }
 
@@ -51,6 +59,26 @@ public sealed class DetailsModel(BeaconDbContext db, StoreService stores, Privac
             await CountAsync();
             return Page();
         }
+        return RedirectToPage();
+    }
+
+    /// <summary>Operators only: how long the store's data is kept (empty: the defaults).</summary>
+    public async Task<IActionResult> OnPostRetentionAsync()
+    {
+        if (!User.IsOperator())
+        {
+            return Forbid();
+        }
+        foreach (var (field, messages) in StoreService.ValidateRetention(EventDays, DeadLetterDays))
+        {
+            ModelState.AddModelError(field == "eventDays" ? nameof(EventDays) : nameof(DeadLetterDays), string.Join(" ", messages));
+        }
+        if (!ModelState.IsValid)
+        {
+            await CountAsync();
+            return Page();
+        }
+        await stores.SetRetentionAsync(StoreId, EventDays, DeadLetterDays, HttpContext.RequestAborted);
         return RedirectToPage();
     }
 
