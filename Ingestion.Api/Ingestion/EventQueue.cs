@@ -1,5 +1,4 @@
 using System.Text;
-using System.Threading.Channels;
 using Beacon.Core.Queue;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -7,12 +6,14 @@ using StackExchange.Redis;
 namespace Beacon.Ingestion.Ingestion;
 
 /// <summary>
-/// Dedups and appends batches to the stream, each request's batch as ONE entry (see <see cref="QueueKeys"/>).
+/// Dedups and appends batches to the stream: each request's batch is one field of an entry, and the requests of one
+/// store that share a call share its entry (see <see cref="QueueKeys"/>; the worker reads every field of an entry in
+/// order). An entry holds one store's events only. Under load a 1-event request then costs Redis and the worker a
+/// fraction of an entry instead of a whole one.
 /// <para>
-/// Group commit: requests put their batch on a channel and wait; one writer loop takes everything that arrived
-/// meanwhile and sends it per partition, with at most <see cref="IngestionOptions.EnqueueConcurrency"/> groups in
-/// flight: the batches whose events carry client ids as one Lua script call (dedup + XADD), every other batch as a
-/// plain XADD in the same pipeline. Under load one round trip carries many requests; when idle a batch goes out at once.
+/// Group commit (<see cref="GroupCommit{T}"/>, at most <see cref="IngestionOptions.EnqueueConcurrency"/> calls in
+/// flight), per partition: the batches whose events carry client ids as one Lua script call (dedup + XADD), every
+/// other batch as a plain XADD in the same pipeline.
 /// </para>
 /// <para>
 /// Dedup and XADD are one script, so they cannot part: dedup marks are written only after every XADD of the
@@ -87,6 +88,8 @@ public sealed class EventQueue : IAsyncDisposable
         end
         local fresh = {}
         local duplicates = {}
+        local entries = {}
+        local order = {}
         local k = 2 + 3 * batches
         for b = 0, batches - 1 do
           local s = tonumber(ARGV[3 + 3 * b])
@@ -133,8 +136,18 @@ public sealed class EventQueue : IAsyncDisposable
             batch = table.concat(parts)
           end
           if #batch > 0 then
-            redis.call('XADD', KEYS[1], '*', '{{QueueKeys.BatchField}}', batch)
+            local fields = entries[s]
+            if not fields then
+              fields = {}
+              entries[s] = fields
+              order[#order + 1] = s
+            end
+            fields[#fields + 1] = '{{QueueKeys.BatchField}}'
+            fields[#fields + 1] = batch
           end
+        end
+        for _, s in ipairs(order) do
+          redis.call('XADD', KEYS[1], '*', unpack(entries[s]))
         end
         local expires = string.format('%d', (bucket + 2) * window)
         for s, marks in pairs(fresh) do
@@ -171,21 +184,15 @@ public sealed class EventQueue : IAsyncDisposable
     private readonly IConnectionMultiplexer _redis;
     private readonly int _partitions;
     private readonly RedisValue _dedupMilliseconds;
-    private readonly int _maxEventsPerCall;
-    private readonly int _concurrency;
-    private readonly SemaphoreSlim _inFlight;
-    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _writer;
+    private readonly GroupCommit<Pending> _group;
 
     public EventQueue(IConnectionMultiplexer redis, IOptions<QueueOptions> queueOptions, IOptions<IngestionOptions> options)
     {
         _redis = redis;
         _partitions = queueOptions.Value.Partitions;
         _dedupMilliseconds = (long)options.Value.DedupWindow.TotalMilliseconds;
-        _maxEventsPerCall = Math.Max(options.Value.MaxEventsPerBatch, options.Value.MaxEventsPerEnqueueCall);
-        _concurrency = Math.Max(1, options.Value.EnqueueConcurrency);
-        _inFlight = new SemaphoreSlim(_concurrency);
-        _writer = Task.Run(WriteLoopAsync);
+        _group = new GroupCommit<Pending>(SendGroupAsync, options.Value.EnqueueConcurrency,
+            p => p.Batch.Count, Math.Max(options.Value.MaxEventsPerBatch, options.Value.MaxEventsPerEnqueueCall));
     }
 
     /// <summary>Appends the batch as one stream entry; returns how many of its events were duplicates (not appended again).</summary>
@@ -193,7 +200,7 @@ public sealed class EventQueue : IAsyncDisposable
     public Task<int> EnqueueAsync(Guid storeId, EncodedBatch batch)
     {
         var pending = new Pending(storeId, batch);
-        if (!_pending.Writer.TryWrite(pending))
+        if (!_group.TryAdd(pending))
         {
             pending.SetException(new QueueUnavailableException("The event queue is shutting down."));
         }
@@ -208,7 +215,7 @@ public sealed class EventQueue : IAsyncDisposable
     {
         var pending = new Pending(storeId, batch);
         // Sent at once, not through the group commit: a rehearsal must never share a call with real batches.
-        await SendAsync(RehearsalPartition, [pending], releaseSlot: false);
+        await SendAsync(RehearsalPartition, [pending]);
         return await pending.Task;
     }
 
@@ -222,89 +229,65 @@ public sealed class EventQueue : IAsyncDisposable
     private static RedisKey DedupPrefixOf(int partition, Guid storeId) =>
         partition == RehearsalPartition ? $"{RehearsalPrefix}dedup:{storeId:N}" : QueueKeys.DedupPrefix(partition, storeId);
 
-    private async Task WriteLoopAsync()
+    private Task SendGroupAsync(Pending[] group) =>
+        _partitions <= 1
+            ? SendAsync(0, group)
+            // Each partition is its own call (its keys live on one cluster shard); they share the group's slot.
+            : Task.WhenAll(group.GroupBy(p => QueueKeys.PartitionOf(p.StoreId, _partitions)).Select(p => SendAsync(p.Key, [.. p])));
+
+    private async Task SendAsync(int partition, Pending[] group)
     {
-        var reader = _pending.Reader;
-        var group = new List<Pending>();
-        while (await reader.WaitToReadAsync())
+        // A batch without client ids has nothing to dedup: it is a plain XADD. Passing its bytes through the
+        // script would make Redis' Lua intern them as a string, hashing every byte (~40% of Redis' CPU per event).
+        var deduped = group.Length == 1 ? (group[0].Batch.HasClientIds ? group : []) : Array.FindAll(group, p => p.Batch.HasClientIds);
+        if (deduped.Length == group.Length)
         {
-            // Waiting for a free slot first lets requests pile up meanwhile: that is what makes groups under load.
-            await _inFlight.WaitAsync();
-            var events = 0;
-            while (events < _maxEventsPerCall && reader.TryRead(out var pending))
-            {
-                group.Add(pending);
-                events += pending.Batch.Count;
-            }
-            if (group.Count == 0)
-            {
-                _inFlight.Release();
-                continue;
-            }
-            if (_partitions <= 1)
-            {
-                _ = SendAsync(0, [.. group]);
-            }
-            else
-            {
-                foreach (var partition in group.GroupBy(p => QueueKeys.PartitionOf(p.StoreId, _partitions)))
-                {
-                    // Each partition is its own call (its keys live on one cluster shard); they share the slot.
-                    _ = SendAsync(partition.Key, [.. partition], releaseSlot: false);
-                }
-                _inFlight.Release();
-            }
-            group.Clear();
+            await DedupAndAppendAsync(partition, deduped);
+            return;
         }
+        var calls = new List<Task>(2);
+        var plain = deduped.Length == 0 ? group : Array.FindAll(group, p => !p.Batch.HasClientIds);
+        var stream = StreamOf(partition);
+        var first = plain[0].StoreId;
+        if (Array.TrueForAll(plain, p => p.StoreId == first))
+        {
+            calls.Add(AppendAsync(stream, plain));
+        }
+        else
+        {
+            calls.AddRange(plain.GroupBy(p => p.StoreId).Select(store => AppendAsync(stream, [.. store])));
+        }
+        if (deduped.Length > 0)
+        {
+            calls.Add(DedupAndAppendAsync(partition, deduped));
+        }
+        await Task.WhenAll(calls);
     }
 
-    private async Task SendAsync(int partition, Pending[] group, bool releaseSlot = true)
+    /// <summary>Appends the batches of one store as one entry, a field each.</summary>
+    private async Task AppendAsync(RedisKey stream, Pending[] batches)
     {
         try
         {
-            // A batch without client ids has nothing to dedup: it is a plain XADD. Passing its bytes through the
-            // script would make Redis' Lua intern them as a string, hashing every byte (~40% of Redis' CPU per event).
-            var deduped = group.Length == 1 ? (group[0].Batch.HasClientIds ? group : []) : Array.FindAll(group, p => p.Batch.HasClientIds);
-            if (deduped.Length == group.Length)
+            var fields = new NameValueEntry[batches.Length];
+            for (var i = 0; i < batches.Length; i++)
             {
-                await DedupAndAppendAsync(partition, deduped);
-                return;
+                fields[i] = new NameValueEntry(QueueKeys.BatchField, batches[i].Batch.Bytes);
             }
-            var calls = new List<Task>(group.Length - deduped.Length + 1);
-            var stream = StreamOf(partition);
-            foreach (var pending in group)
+            await _redis.GetDatabase().StreamAddAsync(stream, fields);
+            foreach (var pending in batches)
             {
-                if (!pending.Batch.HasClientIds)
-                {
-                    calls.Add(AppendAsync(stream, pending));
-                }
+                pending.Batch.Release();
+                pending.TrySetResult(0);
             }
-            if (deduped.Length > 0)
-            {
-                calls.Add(DedupAndAppendAsync(partition, deduped));
-            }
-            await Task.WhenAll(calls);
-        }
-        finally
-        {
-            if (releaseSlot)
-            {
-                _inFlight.Release();
-            }
-        }
-    }
-
-    private async Task AppendAsync(RedisKey stream, Pending pending)
-    {
-        try
-        {
-            await _redis.GetDatabase().StreamAddAsync(stream, QueueKeys.BatchField, pending.Batch.Bytes);
-            pending.Batch.Release();
-            pending.TrySetResult(0);
         }
         catch (Exception ex)
         {
-            pending.TrySetException(ex as QueueUnavailableException ?? new QueueUnavailableException("The event queue did not acknowledge the batch.", ex));
+            var error = ex as QueueUnavailableException ?? new QueueUnavailableException("The event queue did not acknowledge the batch.", ex);
+            foreach (var pending in batches)
+            {
+                pending.TrySetException(error);
+            }
         }
     }
 
@@ -370,16 +353,5 @@ public sealed class EventQueue : IAsyncDisposable
     }
 
     /// <summary>Sends what is queued and waits (a few seconds at most) for the calls in flight, before Redis goes away.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        _pending.Writer.TryComplete();
-        await _writer;
-        for (var i = 0; i < _concurrency; i++)
-        {
-            if (!await _inFlight.WaitAsync(TimeSpan.FromSeconds(5)))
-            {
-                break;
-            }
-        }
-    }
+    public ValueTask DisposeAsync() => _group.DisposeAsync();
 }
