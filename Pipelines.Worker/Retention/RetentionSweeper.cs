@@ -21,8 +21,10 @@ public sealed class RetentionSweeper(NpgsqlDataSource dataSource, TimeProvider t
     {
         try
         {
+            // Not at start: a worker starting (or restarting in a loop) must not add a sweep to its start-up each time.
             while (!stoppingToken.IsCancellationRequested)
             {
+                await Task.Delay(options.Value.RetentionInterval, stoppingToken);
                 try
                 {
                     await SweepAsync(stoppingToken);
@@ -31,7 +33,6 @@ public sealed class RetentionSweeper(NpgsqlDataSource dataSource, TimeProvider t
                 {
                     logger.LogWarning(ex, "Could not apply retention; trying again later");
                 }
-                await Task.Delay(options.Value.RetentionInterval, stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
