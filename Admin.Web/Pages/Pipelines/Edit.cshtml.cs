@@ -62,7 +62,7 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester) 
     public async Task<IActionResult> OnPostDeleteAsync()
     {
         await pipelines.DeleteAsync(StoreId, PipelineId, HttpContext.RequestAborted);
-        return RedirectToPage("Index");
+        return Redirect($"/stores/{StoreId}/pipelines");
     }
 
     public async Task<IActionResult> OnPostRotateAsync()
