@@ -50,6 +50,12 @@ public static class ManagementApi
         api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/dead-letters/replay", ReplayDeadLetters);
         api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/dead-letters/discard", DiscardDeadLetters);
 
+        api.MapGet("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/attempts", ListAttempts);
+        api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/replay", ReplayWindow);
+        api.MapGet("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/replays", ListReplays);
+        api.MapGet("/stores/{storeId:guid}/replays/{replayId:guid}", GetReplay);
+
+        api.MapGet("/stores/{storeId:guid}/events/{eventId}", GetEventTrace);
         api.MapGet("/stores/{storeId:guid}/dropped-events", GetDroppedEvents);
 
         api.MapPost("/stores/{storeId:guid}/deletions", RequestDeletion);
@@ -273,8 +279,13 @@ public static class ManagementApi
             ? TypedResults.Ok(new CreatedPipelineDto(PipelineDto.Of(rotated.Entity), rotated.Secret))
             : NotFound("pipeline");
 
-    public static async Task<Results<Ok<TestEventResult>, NotFound<ProblemDetails>, ProblemHttpResult>> SendTestEvent(
-        Guid storeId, Guid pipelineId, StoreService stores, PipelineService pipelines, PipelineTester tester, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends a made-up <c>page_view</c>, or with <c>{"eventIds": [...]}</c> (at most 20) those real events of the store
+    /// from the archive, or with <c>{"recent": N}</c> its N newest; answers with the request as sent and the status.
+    /// </summary>
+    public static async Task<Results<Ok<TestEventResult>, NotFound<ProblemDetails>, ProblemHttpResult, ValidationProblem>> SendTestEvent(
+        Guid storeId, Guid pipelineId, [FromBody] TestEventRequest? request, StoreService stores, PipelineService pipelines, PipelineTester tester,
+        ArchivedEvents archive, CancellationToken cancellationToken)
     {
         if (await stores.FindAsync(storeId, cancellationToken) is not { } store
             || await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is not { } pipeline)
@@ -284,6 +295,21 @@ public static class ManagementApi
         if (pipeline.Kind != PipelineKinds.Webhook)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Only webhook pipelines can be sent a test event");
+        }
+        if (request?.EventIds is { Count: > 0 } || request?.Recent is > 0)
+        {
+            if (request.EventIds is { Count: > 20 } || request.Recent is > 20)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["eventIds"] = ["At most 20 events per test."] });
+            }
+            var events = request.EventIds is { Count: > 0 } ids
+                ? await archive.FindAsync(storeId, ids, cancellationToken)
+                : await archive.RecentAsync(storeId, request.Recent!.Value, cancellationToken);
+            if (events.Count == 0)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["eventIds"] = ["None of these events is in the archive."] });
+            }
+            return TypedResults.Ok(await tester.SendEventsAsync(pipeline, store, events, cancellationToken));
         }
         return TypedResults.Ok(await tester.SendAsync(pipeline, store, cancellationToken));
     }
@@ -337,6 +363,59 @@ public static class ManagementApi
         await notifier.PagesChangedAsync(storeId, cancellationToken);
         return TypedResults.Ok(new DeadLetterActionResult(count));
     }
+
+    /// <summary>The latest delivery attempts of the pipeline, newest first (webhook-id, status, latency, outcome, first event ids).</summary>
+    public static async Task<Results<Ok<List<RecentDelivery>>, NotFound<ProblemDetails>>> ListAttempts(
+        Guid storeId, Guid pipelineId, PipelineService pipelines, RecentDeliveries deliveries, CancellationToken cancellationToken, int limit = 50)
+    {
+        if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is null)
+        {
+            return NotFound("pipeline");
+        }
+        return TypedResults.Ok(await deliveries.ListAsync(pipelineId, limit, cancellationToken));
+    }
+
+    /// <summary>
+    /// Delivers every archived event of the store received in <c>[from, to)</c> into the pipeline (through its filter),
+    /// whenever the pipeline was created; a worker runs it, throttled. Progress: <c>GET …/replays/{id}</c>.
+    /// </summary>
+    public static async Task<Results<Accepted<ReplayAccepted>, ValidationProblem, NotFound<ProblemDetails>, ProblemHttpResult>> ReplayWindow(
+        Guid storeId, Guid pipelineId, ReplayRequest request, PipelineService pipelines, ReplayService replays, CancellationToken cancellationToken)
+    {
+        if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is not { } pipeline)
+        {
+            return NotFound("pipeline");
+        }
+        if (ReplayService.Validate(request.From, request.To) is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        if (!pipeline.Enabled)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "The pipeline is disabled", detail: "Enable it before replaying into it.");
+        }
+        var replay = await replays.CreateAsync(pipeline, request.From!.Value, request.To!.Value, cancellationToken);
+        return TypedResults.Accepted($"/api/admin/v1/stores/{storeId}/replays/{replay.Id}", new ReplayAccepted(replay.Id));
+    }
+
+    public static async Task<Results<Ok<List<ReplayDto>>, NotFound<ProblemDetails>>> ListReplays(
+        Guid storeId, Guid pipelineId, PipelineService pipelines, ReplayService replays, CancellationToken cancellationToken, int limit = 50)
+    {
+        if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is null)
+        {
+            return NotFound("pipeline");
+        }
+        return TypedResults.Ok((await replays.ListAsync(storeId, pipelineId, limit, cancellationToken)).Select(ReplayDto.Of).ToList());
+    }
+
+    public static async Task<Results<Ok<ReplayDto>, NotFound<ProblemDetails>>> GetReplay(
+        Guid storeId, Guid replayId, ReplayService replays, CancellationToken cancellationToken) =>
+        await replays.FindAsync(storeId, replayId, cancellationToken) is { } replay ? TypedResults.Ok(ReplayDto.Of(replay)) : NotFound("replay");
+
+    /// <summary>What happened to one event: accepted (door, time, enrichment) or dropped (reason), then every delivery attempt per pipeline.</summary>
+    public static async Task<Results<Ok<EventTrace>, NotFound<ProblemDetails>>> GetEventTrace(
+        Guid storeId, string eventId, EventTraces traces, CancellationToken cancellationToken) =>
+        await traces.FindAsync(storeId, eventId, cancellationToken) is { } trace ? TypedResults.Ok(trace) : NotFound("event");
 
     public static async Task<Ok<DroppedEventsReport>> GetDroppedEvents(Guid storeId, DroppedEvents dropped, int limit = 100) =>
         TypedResults.Ok(await dropped.ReadAsync(storeId, limit));
@@ -486,6 +565,14 @@ public sealed record DeadLetterSelection(long[]? Ids, DateTimeOffset? From, Date
 }
 
 public sealed record DeadLetterActionResult(int Count);
+
+/// <summary>The window of a replay: events received at or after <c>from</c> and before <c>to</c>.</summary>
+public sealed record ReplayRequest(DateTimeOffset? From, DateTimeOffset? To);
+
+public sealed record ReplayAccepted(Guid Id);
+
+/// <summary>Real events to test a pipeline with: archived events by id, or the store's newest <c>recent</c>.</summary>
+public sealed record TestEventRequest(List<string>? EventIds, int? Recent);
 
 public sealed record QuarantinedFieldDto(string Name, byte[] Value);
 

@@ -86,6 +86,10 @@ internal static class Extensions
         services.AddHostedService<DeletionRunner>();
         services.AddSingleton<SignInThrottle>();
         services.AddSingleton<DroppedEvents>();
+        services.AddScoped<EventTraces>();
+        services.AddScoped<ReplayService>();
+        services.AddScoped<RecentDeliveries>();
+        services.AddScoped<ArchivedEvents>();
         services.AddBeaconDeadLetters();
         services.AddBeaconQuarantine();
         services.AddBeaconWebhooks(builder.Configuration);

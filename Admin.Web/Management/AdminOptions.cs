@@ -5,6 +5,12 @@ public sealed class AdminOptions
 {
     public const string Section = "Admin";
 
+    /// <summary>
+    /// How far back the per-event trace looks for a dropped event (accepted events and their attempts are kept by the
+    /// worker's <c>Worker:ArchiveRetention</c> and <c>Worker:AttemptLogRetention</c>). Default 7 days.
+    /// </summary>
+    public TimeSpan TraceWindow { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>The first operator, created at start-up when missing (<c>Admin__BootstrapEmail</c>).</summary>
     public string? BootstrapEmail { get; set; }
 

@@ -17,6 +17,7 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
     public DbSet<StoredEvent> Events => Set<StoredEvent>();
     public DbSet<QuarantinedEntry> Quarantine => Set<QuarantinedEntry>();
     public DbSet<DataDeletion> DataDeletions => Set<DataDeletion>();
+    public DbSet<Replay> Replays => Set<Replay>();
 
     public const string SecretSealedConstraint = "ck_pipelines_secret_sealed";
     public const string PreviousSecretSealedConstraint = "ck_pipelines_previous_secret_sealed";
@@ -104,6 +105,15 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
             e.Property(d => d.RequestedBy).HasMaxLength(256);
             e.Property(d => d.LiftedBy).HasMaxLength(256);
             e.Property(d => d.Deleted).HasColumnType("jsonb");
+        });
+
+        builder.Entity<Replay>(e =>
+        {
+            e.HasIndex(r => new { r.PipelineId, r.CreatedAt });
+            e.HasIndex(r => r.Status);
+            e.Property(r => r.Status).HasMaxLength(16);
+            e.Property(r => r.CursorEntryId).HasMaxLength(300);
+            e.HasOne<Pipeline>().WithMany().HasForeignKey(r => r.PipelineId).OnDelete(DeleteBehavior.Cascade);
         });
 
         builder.Entity<ApiKey>(e =>

@@ -281,3 +281,45 @@ public sealed class StoredEvent
     /// <summary>Every other field of the event, as JSON (jsonb).</summary>
     public required string Data { get; set; }
 }
+
+public static class ReplayStatuses
+{
+    public const string Queued = "queued";
+    public const string Running = "running";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+}
+
+/// <summary>
+/// A window of archived events being delivered again into one pipeline (DESIGN §10). A worker leases it
+/// (<see cref="LeasedUntil"/>) and walks the archive's rows in (received_at, entry_id) order from
+/// <see cref="CursorReceivedAt"/> / <see cref="CursorEntryId"/>, so a crashed worker's replay goes on where the last
+/// committed page ended.
+/// </summary>
+public sealed class Replay
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid StoreId { get; set; }
+    public Guid PipelineId { get; set; }
+    /// <summary>Events received at or after this instant...</summary>
+    public DateTimeOffset From { get; set; }
+    /// <summary>...and before this one.</summary>
+    public DateTimeOffset To { get; set; }
+    /// <summary>One of <see cref="ReplayStatuses"/>.</summary>
+    public string Status { get; set; } = ReplayStatuses.Queued;
+    /// <summary>Archived events in the window, counted when the replay starts.</summary>
+    public long? Total { get; set; }
+    /// <summary>Events of the window read so far.</summary>
+    public long Scanned { get; set; }
+    /// <summary>Events handed to the pipeline (delivered, or parked for retry like any failed delivery).</summary>
+    public long Sent { get; set; }
+    /// <summary>Events the pipeline's filter does not take.</summary>
+    public long Skipped { get; set; }
+    public DateTimeOffset? CursorReceivedAt { get; set; }
+    public string? CursorEntryId { get; set; }
+    public DateTimeOffset? LeasedUntil { get; set; }
+    public string? Error { get; set; }
+    public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+}

@@ -14,7 +14,10 @@ public static class WebhookPayload
     public const string BatchType = "events.batch";
 
     /// <summary>A new batch id in the Standard Webhooks style (<c>msg_</c> + a time-ordered UUID).</summary>
-    public static string NewBatchId() => "msg_" + Guid.CreateVersion7().ToString("N");
+    public static string NewBatchId() => MessageIdOf(Guid.CreateVersion7());
+
+    /// <summary>The <c>webhook-id</c> of the batch with this id (the worker's batch ids are Guids).</summary>
+    public static string MessageIdOf(Guid batchId) => "msg_" + batchId.ToString("N");
 
     public const string DeletionType = "privacy.deletion";
 

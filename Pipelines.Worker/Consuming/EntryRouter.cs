@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
+using Beacon.Worker.Archive;
 using Beacon.Worker.Delivery;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
@@ -10,8 +11,8 @@ using StackExchange.Redis;
 namespace Beacon.Worker.Consuming;
 
 /// <summary>
-/// Routes a stream entry to the lanes of the pipelines that want its events (store, enabled, event-type filter)
-/// and acks it once all of them have delivered or parked their part. An entry it cannot read is acked only once
+/// Routes a stream entry to the archive and to the lanes of the pipelines that want its events (store, enabled,
+/// event-type filter) and acks it once the archive has its events and every pipeline has delivered or parked its part. An entry it cannot read is acked only once
 /// it is in the quarantine (<see cref="EntryQuarantine"/>).
 /// </summary>
 public sealed class EntryRouter(
@@ -22,6 +23,7 @@ public sealed class EntryRouter(
     DeletionDrops deletionDrops,
     DeliveryStatsCollector stats,
     WorkerMetrics metrics,
+    ArchiveWriter archive,
     StreamAcker acker,
     IOptions<WorkerOptions> options,
     ILogger<EntryRouter> logger)
@@ -112,6 +114,19 @@ public sealed class EntryRouter(
                 }
                 return;
             }
+            if (archive.Enabled)
+            {
+                tracked.AddPart();
+                try
+                {
+                    await archive.EnqueueAsync(new ArchiveItem(tracked, parsed.All, SingleBatchOf(entry)), cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    tracked.PartAbandoned();
+                    throw;
+                }
+            }
             foreach (var (storeId, received) in parsed.EventsByStore)
             {
                 var routing = await LoadRoutingAsync(storeId, cancellationToken);
@@ -166,6 +181,10 @@ public sealed class EntryRouter(
 
     // Parks events this worker cannot hand to a lane: the lane stays full (a hanging destination: park instead of
     // waiting, so other pipelines go on) or the pipeline's kind is unknown.
+    // The entry's bytes when it is one batch field, as ingestion writes it (then the archive stores them as they are).
+    private static byte[]? SingleBatchOf(StreamEntry entry) =>
+        entry.Values is [{ Name: var name, Value: var value }] && name == QueueKeys.BatchField ? (byte[]?)value : null;
+
     private async Task ParkAsync(Beacon.Core.Data.Pipeline pipeline, LaneItem item, CancellationToken cancellationToken)
     {
         try
@@ -254,11 +273,12 @@ public sealed class EntryRouter(
             }
             list.Add(envelope);
         }
-        return new ParsedEntry(byStore.Select(pair => (pair.Key, pair.Value)).ToList(), null);
+        return new ParsedEntry(byStore.Select(pair => (pair.Key, pair.Value)).ToList(), null, events);
     }
 
-    private sealed record ParsedEntry(List<(Guid StoreId, List<EnrichedEvent> Events)> EventsByStore, UnreadableEntry? Unreadable)
+    private sealed record ParsedEntry(
+        List<(Guid StoreId, List<EnrichedEvent> Events)> EventsByStore, UnreadableEntry? Unreadable, IReadOnlyList<EnrichedEvent> All)
     {
-        public static ParsedEntry Of(UnreadableEntry unreadable) => new([], unreadable);
+        public static ParsedEntry Of(UnreadableEntry unreadable) => new([], unreadable, []);
     }
 }

@@ -565,6 +565,92 @@ namespace Beacon.Core.Data.Migrations
                     b.ToTable("quarantine", (string)null);
                 });
 
+            modelBuilder.Entity("Beacon.Core.Data.Replay", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completed_at");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("CursorEntryId")
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)")
+                        .HasColumnName("cursor_entry_id");
+
+                    b.Property<DateTimeOffset?>("CursorReceivedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("cursor_received_at");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("text")
+                        .HasColumnName("error");
+
+                    b.Property<DateTimeOffset>("From")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("from");
+
+                    b.Property<DateTimeOffset?>("LeasedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("leased_until");
+
+                    b.Property<Guid>("PipelineId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("pipeline_id");
+
+                    b.Property<long>("Scanned")
+                        .HasColumnType("bigint")
+                        .HasColumnName("scanned");
+
+                    b.Property<long>("Sent")
+                        .HasColumnType("bigint")
+                        .HasColumnName("sent");
+
+                    b.Property<long>("Skipped")
+                        .HasColumnType("bigint")
+                        .HasColumnName("skipped");
+
+                    b.Property<DateTimeOffset?>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("StoreId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("store_id");
+
+                    b.Property<DateTimeOffset>("To")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("to");
+
+                    b.Property<long?>("Total")
+                        .HasColumnType("bigint")
+                        .HasColumnName("total");
+
+                    b.HasKey("Id")
+                        .HasName("pk_replays");
+
+                    b.HasIndex("Status")
+                        .HasDatabaseName("ix_replays_status");
+
+                    b.HasIndex("PipelineId", "CreatedAt")
+                        .HasDatabaseName("ix_replays_pipeline_id_created_at");
+
+                    b.ToTable("replays", (string)null);
+                });
+
             modelBuilder.Entity("Beacon.Core.Data.RetryBatch", b =>
                 {
                     b.Property<Guid>("Id")
@@ -995,6 +1081,16 @@ namespace Beacon.Core.Data.Migrations
                         .HasConstraintName("fk_pipelines_stores_store_id");
 
                     b.Navigation("Store");
+                });
+
+            modelBuilder.Entity("Beacon.Core.Data.Replay", b =>
+                {
+                    b.HasOne("Beacon.Core.Data.Pipeline", null)
+                        .WithMany()
+                        .HasForeignKey("PipelineId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_replays_pipelines_pipeline_id");
                 });
 
             modelBuilder.Entity("Beacon.Core.Data.RetryBatch", b =>
