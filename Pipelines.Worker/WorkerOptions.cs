@@ -29,7 +29,13 @@ public sealed class WorkerOptions
     /// <summary>Pipelines are reloaded this often even without a config-change message.</summary>
     public TimeSpan PipelineRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Events per webhook request.</summary>
+    /// <summary>
+    /// How long after a deletion request (without suppression) the worker still drops queued events of its
+    /// identifier that were received before it.
+    /// </summary>
+    public TimeSpan DeletionMatchWindow { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Events per webhook request (a pipeline's <c>batchSize</c> setting overrides it).</summary>
     public int WebhookBatchSize { get; set; } = 100;
 
     /// <summary>How long a webhook batch waits to fill before it is sent.</summary>
@@ -77,6 +83,15 @@ public sealed class WorkerOptions
 
     /// <summary>How often per-minute delivery stats are written.</summary>
     public TimeSpan StatsFlushInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Days the events table keeps a store's events when the store sets no retention of its own.</summary>
+    public int EventRetentionDays { get; set; } = 90;
+
+    /// <summary>Days dead letters and quarantined entries are kept when their store sets no retention of its own.</summary>
+    public int DeadLetterRetentionDays { get; set; } = 30;
+
+    /// <summary>How often retention is applied.</summary>
+    public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>Day partitions of the events table created ahead of today.</summary>
     public int PartitionDaysAhead { get; set; } = 3;

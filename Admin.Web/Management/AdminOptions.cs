@@ -44,6 +44,12 @@ public sealed class AdminOptions
     /// <summary>Pipelines a store may have (<c>Admin__MaxPipelinesPerStore</c>): one event fans out to each of them.</summary>
     public int MaxPipelinesPerStore { get; set; } = 20;
 
+    /// <summary>How often the deletion runner looks for requested deletions.</summary>
+    public TimeSpan DeletionPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A deletion still running after this long (its Admin.Web instance died) is taken up again by another.</summary>
+    public TimeSpan DeletionStaleAfter { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Active (not revoked) tokens a store may have (<c>Admin__MaxTokensPerStore</c>).</summary>
     public int MaxTokensPerStore { get; set; } = 50;
 

@@ -20,6 +20,9 @@ public sealed class EntryRouter(
     PipelineLanes lanes,
     DeliveryOutcomes outcomes,
     EntryQuarantine quarantine,
+    DeletionDrops deletionDrops,
+    DeliveryStatsCollector stats,
+    WorkerMetrics metrics,
     ArchiveWriter archive,
     StreamAcker acker,
     IOptions<WorkerOptions> options,
@@ -124,12 +127,23 @@ public sealed class EntryRouter(
                     throw;
                 }
             }
-            foreach (var (storeId, events) in parsed.EventsByStore)
+            foreach (var (storeId, received) in parsed.EventsByStore)
             {
-                var storePipelines = await LoadPipelinesAsync(storeId, cancellationToken);
-                foreach (var pipeline in storePipelines)
+                var routing = await LoadRoutingAsync(storeId, cancellationToken);
+                var events = deletionDrops.Filter(storeId, routing.Deletions, received);
+                foreach (var pipeline in routing.Pipelines)
                 {
                     var wanted = events.Where(e => pipeline.Accepts(e.Event?.EventType ?? "")).ToList();
+                    if (pipeline.RequiredConsent.Count > 0)
+                    {
+                        var consented = wanted.Where(e => pipeline.ConsentedBy(e.Event.Consent)).ToList();
+                        if (consented.Count < wanted.Count)
+                        {
+                            stats.Record(pipeline.Id, consentMissing: wanted.Count - consented.Count);
+                            metrics.ConsentMissing(pipeline.Kind, wanted.Count - consented.Count);
+                        }
+                        wanted = consented;
+                    }
                     if (wanted.Count == 0)
                     {
                         continue;
@@ -187,7 +201,7 @@ public sealed class EntryRouter(
         }
     }
 
-    private async Task<IReadOnlyList<Beacon.Core.Data.Pipeline>> LoadPipelinesAsync(Guid storeId, CancellationToken cancellationToken)
+    private async Task<StoreRouting> LoadRoutingAsync(Guid storeId, CancellationToken cancellationToken)
     {
         while (true)
         {

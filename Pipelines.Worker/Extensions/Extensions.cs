@@ -6,6 +6,7 @@ using Beacon.Worker.Consuming;
 using Beacon.Worker.Delivery;
 using Beacon.Worker.Delivery.Postgres;
 using Beacon.Worker.Delivery.Webhooks;
+using Beacon.Worker.Retention;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Beacon.Worker.Extensions;
@@ -33,6 +34,7 @@ internal static class Extensions
         services.AddSingleton<IPipelineDestination, WebhookDestination>();
         services.AddSingleton<IPipelineDestination, PostgresDestination>();
         services.AddSingleton<EntryQuarantine>();
+        services.AddSingleton<DeletionDrops>();
         services.AddSingleton<EntryRouter>();
         services.AddSingleton<DayPartitioner>();
 
@@ -51,6 +53,7 @@ internal static class Extensions
         AddHosted<RetryScheduler>(services);
         AddHosted<ReplayRunner>(services);
         AddHosted<PartitionMaintainer>(services);
+        AddHosted<RetentionSweeper>(services);
         AddHosted<StreamTrimmer>(services);
         AddHosted<StreamReclaimer>(services);
         AddHosted<StreamConsumer>(services);

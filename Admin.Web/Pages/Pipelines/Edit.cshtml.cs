@@ -91,6 +91,12 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester, 
         return RedirectToPage();
     }
 
+    public async Task<IActionResult> OnPostDeleteAsync()
+    {
+        await pipelines.DeleteAsync(StoreId, PipelineId, HttpContext.RequestAborted);
+        return Redirect($"/stores/{StoreId}/pipelines");
+    }
+
     public async Task<IActionResult> OnPostRotateAsync()
     {
         var rotated = await pipelines.RotateSecretAsync(StoreId, PipelineId, HttpContext.RequestAborted);

@@ -228,6 +228,89 @@ namespace Beacon.Core.Data.Migrations
                     b.ToTable("AspNetUsers", (string)null);
                 });
 
+            modelBuilder.Entity("Beacon.Core.Data.DataDeletion", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<DateTimeOffset?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completed_at");
+
+                    b.Property<Dictionary<string, long>>("Deleted")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("deleted");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("text")
+                        .HasColumnName("error");
+
+                    b.Property<string>("IdentifierField")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("identifier_field");
+
+                    b.Property<string>("IdentifierValue")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("identifier_value");
+
+                    b.Property<DateTimeOffset?>("LiftedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("lifted_at");
+
+                    b.Property<string>("LiftedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("lifted_by");
+
+                    b.Property<DateTimeOffset>("RequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("requested_at");
+
+                    b.Property<string>("RequestedBy")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("requested_by");
+
+                    b.Property<DateTimeOffset?>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("StoreId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("store_id");
+
+                    b.Property<bool>("Suppress")
+                        .HasColumnType("boolean")
+                        .HasColumnName("suppress");
+
+                    b.HasKey("Id")
+                        .HasName("pk_data_deletions");
+
+                    b.HasIndex("Status", "RequestedAt")
+                        .HasDatabaseName("ix_data_deletions_status_requested_at");
+
+                    b.HasIndex("StoreId", "RequestedAt")
+                        .HasDatabaseName("ix_data_deletions_store_id_requested_at");
+
+                    b.ToTable("data_deletions", (string)null);
+                });
+
             modelBuilder.Entity("Beacon.Core.Data.DeadLetter", b =>
                 {
                     b.Property<long>("Id")
@@ -300,6 +383,10 @@ namespace Beacon.Core.Data.Migrations
                     b.Property<DateTimeOffset>("Minute")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("minute");
+
+                    b.Property<long>("ConsentMissing")
+                        .HasColumnType("bigint")
+                        .HasColumnName("consent_missing");
 
                     b.Property<long>("DeadLettered")
                         .HasColumnType("bigint")
@@ -378,6 +465,11 @@ namespace Beacon.Core.Data.Migrations
                     b.Property<DateTimeOffset?>("PreviousSecretExpiresAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("previous_secret_expires_at");
+
+                    b.PrimitiveCollection<List<string>>("RequiredConsent")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("required_consent");
 
                     b.Property<string>("Secret")
                         .IsRequired()
@@ -633,6 +725,14 @@ namespace Beacon.Core.Data.Migrations
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
+
+                    b.Property<int?>("DeadLetterRetentionDays")
+                        .HasColumnType("integer")
+                        .HasColumnName("dead_letter_retention_days");
+
+                    b.Property<int?>("EventRetentionDays")
+                        .HasColumnType("integer")
+                        .HasColumnName("event_retention_days");
 
                     b.Property<string>("Name")
                         .IsRequired()
