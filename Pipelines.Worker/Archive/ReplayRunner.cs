@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Beacon.Core.Data;
+using Beacon.Core.Privacy;
 using Beacon.Protos.V1;
 using Beacon.Worker.Consuming;
 using Beacon.Worker.Delivery;
@@ -127,7 +128,12 @@ public sealed class ReplayRunner(
         {
             var started = time.GetTimestamp();
             var page = await ReadPageAsync(replay, pageSize, stoppingToken);
-            var wanted = page.Events.Where(e => pipeline.Accepts(e.Event?.EventType ?? "")).ToList();
+            // As live delivery does: nothing a deletion or suppression reaches, only the types the pipeline takes, and
+            // only consented events for a pipeline that requires consent.
+            var deletions = (await pipelines.ForStoreAsync(replay.StoreId, stoppingToken)).Deletions;
+            var wanted = page.Events.Where(e => DeletionRule.FirstDrop(deletions, e) is null
+                && pipeline.Accepts(e.Event?.EventType ?? "")
+                && (pipeline.RequiredConsent.Count == 0 || pipeline.ConsentedBy(e.Event!.Consent))).ToList();
             foreach (var chunk in wanted.Chunk(destination.BatchSize))
             {
                 var batchId = BatchIdOf(replay.Id, chunk);
@@ -164,7 +170,7 @@ public sealed class ReplayRunner(
             await db.SaveChangesAsync(stoppingToken);
             if (done)
             {
-                logger.LogInformation("Replay {ReplayId} completed: {Sent} events sent, {Skipped} not taken by the filter",
+                logger.LogInformation("Replay {ReplayId} completed: {Sent} events sent, {Skipped} not taken (filter, consent, deletions)",
                     replay.Id, replay.Sent, replay.Skipped);
                 return;
             }

@@ -6,6 +6,7 @@ using Beacon.Worker.Archive;
 using Beacon.Worker.Tests.Infrastructure;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using StackExchange.Redis;
@@ -123,6 +124,61 @@ public sealed class ArchiveTests(BackendsFixture fixture) : IClassFixture<Backen
         Assert.Null(attempts[1].Error);
         Assert.All(attempts, a => Assert.Equal(events.Select(e => e.Event.EventId), a.Ids));
         Assert.Equal(attempts[0].BatchId, attempts[1].BatchId);
+    }
+
+    [Fact]
+    public async Task AReplayLeavesOutWhatADeletionReachesAndWhatThePipelinesRequiredConsentDoesNotCover()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var worker = scenario.StartWorker(new Dictionary<string, string?> { ["Worker:ReplayPollInterval"] = "00:00:00.100" });
+        var from = DateTimeOffset.UtcNow;
+        EnrichedEvent Event(string device, params string[] consent)
+        {
+            var e = scenario.NewEvent();
+            e.Event.DeviceId = device;
+            e.Event.Consent.Add(consent);
+            return e;
+        }
+        var consented = new[] { Event("kept", "marketing"), Event("kept", "analytics", "marketing") };
+        await scenario.EnqueueAsync([.. consented, Event("kept", "analytics"), Event("deleted", "marketing")]);
+        await Eventually.WaitAsync(async () => (await ArchivedAsync(scenario)).Count == 4, TimeSpan.FromSeconds(20), "4 archived events");
+        var to = DateTimeOffset.UtcNow;
+        await Task.Delay(50);
+
+        // Afterwards: the device's deletion, and a pipeline that requires marketing consent; announced as Admin.Web does.
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        var pipeline = await scenario.AddWebhookPipelineAsync(receiver.Url);
+        await using (var db = scenario.CreateDbContext())
+        {
+            db.DataDeletions.Add(new DataDeletion
+            {
+                StoreId = scenario.StoreId, IdentifierField = DeletionIdentifiers.DeviceId, IdentifierValue = "deleted",
+                RequestedBy = "test", RequestedAt = DateTimeOffset.UtcNow, Status = DeletionStatuses.Completed,
+            });
+            await db.SaveChangesAsync();
+            await db.Pipelines.Where(p => p.Id == pipeline.Id).ExecuteUpdateAsync(s => s.SetProperty(p => p.RequiredConsent, ["marketing"]));
+        }
+        await ConfigChanges.PublishAsync(scenario.Redis, ConfigChanges.StoreChanged(scenario.StoreId));
+        var cache = worker.GetRequiredService<Beacon.Worker.Consuming.PipelineCache>();
+        await Eventually.WaitAsync(async () =>
+        {
+            var routing = await cache.ForStoreAsync(scenario.StoreId, CancellationToken.None);
+            return routing.Deletions.Count == 1 && routing.Pipelines.Any(p => p.Id == pipeline.Id && p.RequiredConsent.Count == 1);
+        }, TimeSpan.FromSeconds(30), "the worker sees the deletion and the pipeline's required consent");
+
+        await using (var db = scenario.CreateDbContext())
+        {
+            var replay = new Replay { StoreId = scenario.StoreId, PipelineId = pipeline.Id, From = from, To = to };
+            db.Replays.Add(replay);
+            await db.SaveChangesAsync();
+            await Eventually.WaitAsync(async () =>
+            {
+                await using var check = scenario.CreateDbContext();
+                return (await check.Replays.FindAsync(replay.Id))!.Status == ReplayStatuses.Completed;
+            }, TimeSpan.FromSeconds(30), "the replay completed");
+        }
+
+        Assert.Equal(consented.Select(e => e.Event.EventId).Order(), receiver.AcceptedEventIds.Order());
     }
 
     [Fact]
