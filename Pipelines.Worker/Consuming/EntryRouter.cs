@@ -92,9 +92,16 @@ public sealed class EntryRouter(
                 }
                 return;
             }
+            var waitsForPostgres = false;
             foreach (var (storeId, events) in parsed.EventsByStore)
             {
-                var storePipelines = await LoadPipelinesAsync(storeId, cancellationToken);
+                if (await pipelines.TryForStoreAsync(storeId, cancellationToken) is not { } storePipelines)
+                {
+                    // Never loaded and Postgres cannot say now: the entry stays pending and comes back by reclaim
+                    // (its other stores' pipelines may then get their events twice: at least once).
+                    waitsForPostgres = true;
+                    continue;
+                }
                 foreach (var pipeline in storePipelines)
                 {
                     var wanted = events.Where(e => pipeline.Accepts(e.Event?.EventType ?? "")).ToList();
@@ -124,7 +131,14 @@ public sealed class EntryRouter(
                     }
                 }
             }
-            tracked.PartDone();
+            if (waitsForPostgres)
+            {
+                tracked.PartAbandoned();
+            }
+            else
+            {
+                tracked.PartDone();
+            }
         }
         catch (OperationCanceledException)
         {
@@ -146,22 +160,6 @@ public sealed class EntryRouter(
         {
             logger.LogWarning(ex, "Could not park events of pipeline {PipelineId}; the entry stays pending", pipeline.Id);
             item.Entry.PartAbandoned();
-        }
-    }
-
-    private async Task<IReadOnlyList<Beacon.Core.Data.Pipeline>> LoadPipelinesAsync(Guid storeId, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            try
-            {
-                return await pipelines.ForStoreAsync(storeId, cancellationToken);
-            }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
-            {
-                logger.LogWarning(ex, "Could not load the pipelines of store {StoreId}; retrying", storeId);
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            }
         }
     }
 
