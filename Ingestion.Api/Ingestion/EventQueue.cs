@@ -169,6 +169,7 @@ public sealed class EventQueue : IAsyncDisposable
     }
 
     private readonly IConnectionMultiplexer _redis;
+    private readonly ReplicaAcks _replicaAcks;
     private readonly int _partitions;
     private readonly RedisValue _dedupMilliseconds;
     private readonly int _maxEventsPerCall;
@@ -177,9 +178,10 @@ public sealed class EventQueue : IAsyncDisposable
     private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
 
-    public EventQueue(IConnectionMultiplexer redis, IOptions<QueueOptions> queueOptions, IOptions<IngestionOptions> options)
+    public EventQueue(IConnectionMultiplexer redis, ReplicaAcks replicaAcks, IOptions<QueueOptions> queueOptions, IOptions<IngestionOptions> options)
     {
         _redis = redis;
+        _replicaAcks = replicaAcks;
         _partitions = queueOptions.Value.Partitions;
         _dedupMilliseconds = (long)options.Value.DedupWindow.TotalMilliseconds;
         _maxEventsPerCall = Math.Max(options.Value.MaxEventsPerBatch, options.Value.MaxEventsPerEnqueueCall);
@@ -300,6 +302,10 @@ public sealed class EventQueue : IAsyncDisposable
         {
             await _redis.GetDatabase().StreamAddAsync(stream, QueueKeys.BatchField, pending.Batch.Bytes);
             pending.Batch.Release();
+            if (_replicaAcks.Enabled)
+            {
+                await _replicaAcks.ConfirmAsync(stream);
+            }
             pending.TrySetResult(0);
         }
         catch (Exception ex)
@@ -351,6 +357,10 @@ public sealed class EventQueue : IAsyncDisposable
             foreach (var pending in group)
             {
                 pending.Batch.Release();
+            }
+            if (_replicaAcks.Enabled)
+            {
+                await _replicaAcks.ConfirmAsync(keys[0]);
             }
             var duplicates = (long[])result!;
             for (var i = 0; i < group.Length; i++)
