@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
 
 namespace Beacon.Ingestion.Apis;
@@ -33,8 +34,15 @@ public static class HalfClosedConnections
         private ReadOnlySequence<byte> _buffer;
         private bool _examinedAll;
 
-        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) =>
-            Report(await inner.ReadAsync(cancellationToken));
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            var read = inner.ReadAsync(cancellationToken);
+            return read.IsCompletedSuccessfully ? new ValueTask<ReadResult>(Report(read.Result)) : ReportAsync(read);
+        }
+
+        // Every keep-alive connection waits here for its next request: the waits reuse pooled state machines.
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        private async ValueTask<ReadResult> ReportAsync(ValueTask<ReadResult> read) => Report(await read);
 
         public override bool TryRead(out ReadResult result)
         {

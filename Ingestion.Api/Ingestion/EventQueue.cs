@@ -1,5 +1,4 @@
 using System.Text;
-using System.Threading.Channels;
 using Beacon.Core.Queue;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -9,10 +8,9 @@ namespace Beacon.Ingestion.Ingestion;
 /// <summary>
 /// Dedups and appends batches to the stream, each request's batch as ONE entry (see <see cref="QueueKeys"/>).
 /// <para>
-/// Group commit: requests put their batch on a channel and wait; one writer loop takes everything that arrived
-/// meanwhile and sends it per partition, with at most <see cref="IngestionOptions.EnqueueConcurrency"/> groups in
-/// flight: the batches whose events carry client ids as one Lua script call (dedup + XADD), every other batch as a
-/// plain XADD in the same pipeline. Under load one round trip carries many requests; when idle a batch goes out at once.
+/// Group commit (<see cref="GroupCommit{T}"/>, at most <see cref="IngestionOptions.EnqueueConcurrency"/> calls in
+/// flight), per partition: the batches whose events carry client ids as one Lua script call (dedup + XADD), every
+/// other batch as a plain XADD in the same pipeline.
 /// </para>
 /// <para>
 /// Dedup and XADD are one script, so they cannot part: dedup marks are written only after every XADD of the
@@ -172,11 +170,7 @@ public sealed class EventQueue : IAsyncDisposable
     private readonly ReplicaAcks _replicaAcks;
     private readonly int _partitions;
     private readonly RedisValue _dedupMilliseconds;
-    private readonly int _maxEventsPerCall;
-    private readonly int _concurrency;
-    private readonly SemaphoreSlim _inFlight;
-    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _writer;
+    private readonly GroupCommit<Pending> _group;
 
     public EventQueue(IConnectionMultiplexer redis, ReplicaAcks replicaAcks, IOptions<QueueOptions> queueOptions, IOptions<IngestionOptions> options)
     {
@@ -184,10 +178,8 @@ public sealed class EventQueue : IAsyncDisposable
         _replicaAcks = replicaAcks;
         _partitions = queueOptions.Value.Partitions;
         _dedupMilliseconds = (long)options.Value.DedupWindow.TotalMilliseconds;
-        _maxEventsPerCall = Math.Max(options.Value.MaxEventsPerBatch, options.Value.MaxEventsPerEnqueueCall);
-        _concurrency = Math.Max(1, options.Value.EnqueueConcurrency);
-        _inFlight = new SemaphoreSlim(_concurrency);
-        _writer = Task.Run(WriteLoopAsync);
+        _group = new GroupCommit<Pending>(SendGroupAsync, options.Value.EnqueueConcurrency,
+            p => p.Batch.Count, Math.Max(options.Value.MaxEventsPerBatch, options.Value.MaxEventsPerEnqueueCall));
     }
 
     /// <summary>Appends the batch as one stream entry; returns how many of its events were duplicates (not appended again).</summary>
@@ -195,7 +187,7 @@ public sealed class EventQueue : IAsyncDisposable
     public Task<int> EnqueueAsync(Guid storeId, EncodedBatch batch)
     {
         var pending = new Pending(storeId, batch);
-        if (!_pending.Writer.TryWrite(pending))
+        if (!_group.TryAdd(pending))
         {
             pending.SetException(new QueueUnavailableException("The event queue is shutting down."));
         }
@@ -210,7 +202,7 @@ public sealed class EventQueue : IAsyncDisposable
     {
         var pending = new Pending(storeId, batch);
         // Sent at once, not through the group commit: a rehearsal must never share a call with real batches.
-        await SendAsync(RehearsalPartition, [pending], releaseSlot: false);
+        await SendAsync(RehearsalPartition, [pending]);
         return await pending.Task;
     }
 
@@ -224,76 +216,36 @@ public sealed class EventQueue : IAsyncDisposable
     private static RedisKey DedupPrefixOf(int partition, Guid storeId) =>
         partition == RehearsalPartition ? $"{RehearsalPrefix}dedup:{storeId:N}" : QueueKeys.DedupPrefix(partition, storeId);
 
-    private async Task WriteLoopAsync()
-    {
-        var reader = _pending.Reader;
-        var group = new List<Pending>();
-        while (await reader.WaitToReadAsync())
-        {
-            // Waiting for a free slot first lets requests pile up meanwhile: that is what makes groups under load.
-            await _inFlight.WaitAsync();
-            var events = 0;
-            while (events < _maxEventsPerCall && reader.TryRead(out var pending))
-            {
-                group.Add(pending);
-                events += pending.Batch.Count;
-            }
-            if (group.Count == 0)
-            {
-                _inFlight.Release();
-                continue;
-            }
-            if (_partitions <= 1)
-            {
-                _ = SendAsync(0, [.. group]);
-            }
-            else
-            {
-                foreach (var partition in group.GroupBy(p => QueueKeys.PartitionOf(p.StoreId, _partitions)))
-                {
-                    // Each partition is its own call (its keys live on one cluster shard); they share the slot.
-                    _ = SendAsync(partition.Key, [.. partition], releaseSlot: false);
-                }
-                _inFlight.Release();
-            }
-            group.Clear();
-        }
-    }
+    private Task SendGroupAsync(Pending[] group) =>
+        _partitions <= 1
+            ? SendAsync(0, group)
+            // Each partition is its own call (its keys live on one cluster shard); they share the group's slot.
+            : Task.WhenAll(group.GroupBy(p => QueueKeys.PartitionOf(p.StoreId, _partitions)).Select(p => SendAsync(p.Key, [.. p])));
 
-    private async Task SendAsync(int partition, Pending[] group, bool releaseSlot = true)
+    private async Task SendAsync(int partition, Pending[] group)
     {
-        try
+        // A batch without client ids has nothing to dedup: it is a plain XADD. Passing its bytes through the
+        // script would make Redis' Lua intern them as a string, hashing every byte (~40% of Redis' CPU per event).
+        var deduped = group.Length == 1 ? (group[0].Batch.HasClientIds ? group : []) : Array.FindAll(group, p => p.Batch.HasClientIds);
+        if (deduped.Length == group.Length)
         {
-            // A batch without client ids has nothing to dedup: it is a plain XADD. Passing its bytes through the
-            // script would make Redis' Lua intern them as a string, hashing every byte (~40% of Redis' CPU per event).
-            var deduped = group.Length == 1 ? (group[0].Batch.HasClientIds ? group : []) : Array.FindAll(group, p => p.Batch.HasClientIds);
-            if (deduped.Length == group.Length)
-            {
-                await DedupAndAppendAsync(partition, deduped);
-                return;
-            }
-            var calls = new List<Task>(group.Length - deduped.Length + 1);
-            var stream = StreamOf(partition);
-            foreach (var pending in group)
-            {
-                if (!pending.Batch.HasClientIds)
-                {
-                    calls.Add(AppendAsync(stream, pending));
-                }
-            }
-            if (deduped.Length > 0)
-            {
-                calls.Add(DedupAndAppendAsync(partition, deduped));
-            }
-            await Task.WhenAll(calls);
+            await DedupAndAppendAsync(partition, deduped);
+            return;
         }
-        finally
+        var calls = new List<Task>(group.Length - deduped.Length + 1);
+        var stream = StreamOf(partition);
+        foreach (var pending in group)
         {
-            if (releaseSlot)
+            if (!pending.Batch.HasClientIds)
             {
-                _inFlight.Release();
+                calls.Add(AppendAsync(stream, pending));
             }
         }
+        if (deduped.Length > 0)
+        {
+            calls.Add(DedupAndAppendAsync(partition, deduped));
+        }
+        await Task.WhenAll(calls);
     }
 
     private async Task AppendAsync(RedisKey stream, Pending pending)
@@ -380,16 +332,5 @@ public sealed class EventQueue : IAsyncDisposable
     }
 
     /// <summary>Sends what is queued and waits (a few seconds at most) for the calls in flight, before Redis goes away.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        _pending.Writer.TryComplete();
-        await _writer;
-        for (var i = 0; i < _concurrency; i++)
-        {
-            if (!await _inFlight.WaitAsync(TimeSpan.FromSeconds(5)))
-            {
-                break;
-            }
-        }
-    }
+    public ValueTask DisposeAsync() => _group.DisposeAsync();
 }

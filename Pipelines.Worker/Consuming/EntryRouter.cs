@@ -29,8 +29,25 @@ public sealed class EntryRouter(
 
     public int InFlightCount => _inFlight.Count;
 
+    // Below this many bytes a read is parsed on the reading thread: PLINQ's hand-offs cost more than parsing a read of
+    // small entries (1-event requests: most of the worker's CPU went to PLINQ and idle spinning, none was saved).
+    private const long ParallelParseBytes = 256 * 1024;
+
+    private static long BytesOf(List<StreamEntry> entries)
+    {
+        long bytes = 0;
+        foreach (var entry in entries)
+        {
+            foreach (var field in entry.Values)
+            {
+                bytes += ((ReadOnlyMemory<byte>)field.Value).Length;
+            }
+        }
+        return bytes;
+    }
+
     /// <summary>
-    /// Routes entries read together; their events are parsed in parallel (the reader's main cost), then routed in
+    /// Routes entries read together; the events of a large read are parsed in parallel (the reader's main cost), then routed in
     /// order. The whole batch counts as held from the start, so entries still waiting for their turn (the reader
     /// may wait for in-flight room) are kept alive too and another worker's reclaim does not take them meanwhile.
     /// </summary>
@@ -42,7 +59,7 @@ public sealed class EntryRouter(
         var dispatched = 0;
         try
         {
-            var parsed = mine.Count > 1
+            var parsed = mine.Count > 1 && BytesOf(mine) >= ParallelParseBytes
                 ? mine.AsParallel().AsOrdered().Select(ParseEvents).ToArray()
                 : mine.Select(ParseEvents).ToArray();
             for (; dispatched < mine.Count; dispatched++)
