@@ -129,7 +129,7 @@ public sealed class PipelineCache(
         {
             await subscriber.SubscribeAsync(ConfigChanges.Channel, (_, message) => OnConfigChanged(message));
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (RedisFailure.IsTransient(ex, stoppingToken))
         {
             // The multiplexer resubscribes once Redis is back; until then the periodic reload keeps the cache fresh.
             logger.LogWarning(ex, "Could not subscribe to configuration changes");
@@ -157,7 +157,7 @@ public sealed class PipelineCache(
             {
                 await subscriber.UnsubscribeAsync(ConfigChanges.Channel);
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (Exception ex) when (RedisFailure.IsTransient(ex, stoppingToken))
             {
                 logger.LogDebug(ex, "Could not unsubscribe from configuration changes");
             }
