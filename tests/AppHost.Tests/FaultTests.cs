@@ -63,8 +63,8 @@ public sealed class FaultTests(FaultSystem faults) : IClassFixture<FaultSystem>
         var row = await RunAsync("Redis SIGKILL under load (`appendfsync always`), restarted after 5 s", async (load, _) =>
         {
             var pid = faults.System.PidOf("redis");
-            load.FaultOn = true;
             FaultSystem.Kill(pid);
+            load.FaultOn = true;
             await Task.Delay(TimeSpan.FromSeconds(5));
             await faults.StartAgainAsync("redis");
             load.FaultOn = false;
@@ -81,8 +81,8 @@ public sealed class FaultTests(FaultSystem faults) : IClassFixture<FaultSystem>
         var row = await RunAsync("Redis unreachable 30 s (SIGSTOP … SIGCONT)", async (load, _) =>
         {
             var pid = faults.System.PidOf("redis");
-            load.FaultOn = true;
             Beacon.TestHost.ProcessReaper.Signal(pid, SigStop);
+            load.FaultOn = true;
             try
             {
                 await Task.Delay(TimeSpan.FromSeconds(30));
@@ -105,9 +105,10 @@ public sealed class FaultTests(FaultSystem faults) : IClassFixture<FaultSystem>
         {
             using var redis = await faults.ConnectRedisAsync();
             var server = redis.GetServers()[0];
-            load.FaultOn = true;
             await server.ConfigSetAsync("maxmemory-policy", "noeviction");
             await server.ConfigSetAsync("maxmemory", "1");
+            // Only from here on: a request sent before the limit took effect may be stored and acknowledged.
+            load.FaultOn = true;
             try
             {
                 await Task.Delay(TimeSpan.FromSeconds(10));

@@ -1,13 +1,76 @@
+using System.Diagnostics;
 using System.Net;
 using Beacon.TestHost;
 using StackExchange.Redis;
+using Xunit.Abstractions;
 using static Beacon.Ingestion.Tests.IngestionHost;
 
 namespace Beacon.Ingestion.Tests;
 
 /// <summary><c>Queue:ReplicaAcks</c>: a 2xx only once a replica has the events (Redis WAIT), else 503.</summary>
-public sealed class ReplicaAcksTests(IngestionHost host) : IClassFixture<IngestionHost>
+public sealed class ReplicaAcksTests(IngestionHost host, ITestOutputHelper output) : IClassFixture<IngestionHost>
 {
+    /// <summary>
+    /// Concurrent requests share group commits, so one WAIT may cover many requests: every one of them must still be
+    /// on the replica when its 201 arrives. Also prints what the WAIT costs against the same load without it.
+    /// </summary>
+    [Fact]
+    public async Task UnderConcurrentLoadEveryAcknowledgedEventIsOnTheReplicaAndTheCostIsMeasured()
+    {
+        await using var master = await RedisServer.StartAsync(appendOnly: true);
+        await using var replica = await RedisServer.StartAsync();
+        await FollowAsync(replica, master);
+        var store = await host.CreateStoreAsync(perMinute: int.MaxValue, perIpPerMinute: int.MaxValue);
+        var without = await LoadAsync(master, store, replicaAcks: 0);
+        var with = await LoadAsync(master, store, replicaAcks: 1);
+
+        await using var onReplica = await ConnectionMultiplexer.ConnectAsync(replica.ConnectionString);
+        var replicated = (await QueuedEventsAsync(onReplica, store.StoreId)).Select(e => e.Event.EventId).ToHashSet();
+        Assert.All(with.Acknowledged, id => Assert.Contains(id, replicated));
+        output.WriteLine($"without Queue:ReplicaAcks: {without}");
+        output.WriteLine($"with Queue:ReplicaAcks=1:  {with}");
+    }
+
+    private sealed record LoadFigures(List<string> Acknowledged, int Requests, TimeSpan Elapsed, double P50Ms, double P99Ms)
+    {
+        public override string ToString() =>
+            $"{Requests} requests of 10 events by 16 clients in {Elapsed.TotalSeconds:0.0} s: {Requests / Elapsed.TotalSeconds:0} req/s, " +
+            $"p50 {P50Ms:0.0} ms, p99 {P99Ms:0.0} ms";
+    }
+
+    private async Task<LoadFigures> LoadAsync(RedisServer master, TestStore store, int replicaAcks)
+    {
+        await using var factory = new ServiceFactory<Program>(host.Backends, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = master.ConnectionString,
+            ["Queue:ReplicaAcks"] = $"{replicaAcks}",
+        });
+        var client = factory.CreateClient();
+        var acknowledged = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var latencies = new System.Collections.Concurrent.ConcurrentBag<double>();
+        async Task SendAsync()
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                var ids = Enumerable.Range(0, 10).Select(_ => Guid.NewGuid().ToString("N")).ToArray();
+                var started = Stopwatch.GetTimestamp();
+                using var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/beacon?token=" + store.Token)
+                {
+                    Content = Json(Batch(ids.Select(id => LayersEvent("page_view", $"\"event_id\":\"{id}\"")).ToArray())),
+                });
+                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+                ids.ToList().ForEach(acknowledged.Add);
+            }
+        }
+        // One request first: the service's start-up is not part of the figures.
+        await Task.WhenAll(Enumerable.Range(0, 1).Select(_ => client.PostAsync("/beacon?token=" + store.Token, Json(Batch(LayersEvent())))));
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(SendAsync)));
+        var sorted = latencies.Order().ToList();
+        return new LoadFigures([.. acknowledged], sorted.Count, clock.Elapsed, sorted[sorted.Count / 2], sorted[(int)(sorted.Count * 0.99)]);
+    }
+
     [Fact]
     public async Task WithReplicaAcksARequestIsAcknowledgedOnlyOnceAReplicaHoldsItsEvents()
     {
