@@ -38,6 +38,8 @@ var redis = builder.Configuration.GetConnectionString("redis") is { Length: > 0 
         builder.AddParameter("redis-password", secrets.Get("redis-password", builder.Configuration["Beacon:RedisPassword"], () => LocalSecrets.Random(32)), secret: true),
         settings.AppendFsync);
 
+var databaseRoles = new DatabaseRoles(builder, db, secrets);
+
 var credentials = new ReadyBanner.Credentials(
     secrets.Get("dev-token", builder.Configuration["Beacon:DevToken"], () => "bk_dev_" + LocalSecrets.Random(24)),
     builder.Configuration["Admin:BootstrapEmail"] ?? "admin@beacon.local",
@@ -55,7 +57,7 @@ var migrate = builder.AddService<Projects.Admin_Web>("migrate")
     .WithConfigurationSections(builder.Configuration, "Admin", "Queue")
     .WithEnvironment("Beacon__DevToken", credentials.DevToken)
     .WithEnvironment("Beacon__MasterKey", masterKey)
-    .WithReference(db).WaitFor(db)
+    .WithDatabaseCreatingRoles(databaseRoles, "Ingestion", "Worker", "Admin")
     .WithReference(redis).WaitFor(redis);
 
 var ingestion = builder.AddService<Projects.Ingestion_Api>("ingestion")
@@ -68,7 +70,7 @@ var ingestion = builder.AddService<Projects.Ingestion_Api>("ingestion")
     // the runtime reads it from the environment only.
     .WithEnvironment("DOTNET_GCgen0size", builder.Configuration["DOTNET_GCgen0size"] ?? "0x4000000")
     .WithHttpHealthCheck("/health", endpointName: "http")
-    .WithReference(db).WaitFor(db)
+    .WithDatabaseAs(databaseRoles, "Ingestion")
     .WithReference(redis).WaitFor(redis)
     .WaitForCompletion(migrate);
 
@@ -79,7 +81,7 @@ builder.AddService<Projects.Pipelines_Worker>("worker")
     .WithConfigurationSections(builder.Configuration, "Worker", "Delivery", "Queue", "Logging")
     .WithEnvironment("Beacon__MasterKey", masterKey)
     .WithHttpHealthCheck("/health", endpointName: "http")
-    .WithReference(db).WaitFor(db)
+    .WithDatabaseAs(databaseRoles, "Worker")
     .WithReference(redis).WaitFor(redis)
     .WaitForCompletion(migrate);
 
@@ -94,7 +96,7 @@ builder.AddService<Projects.Admin_Web>("admin")
     .WithEnvironment("Admin__BootstrapPassword", credentials.OperatorPassword)
     .WithEnvironment("Beacon__MasterKey", masterKey)
     .WithHttpHealthCheck("/health", endpointName: "http")
-    .WithReference(db).WaitFor(db)
+    .WithDatabaseAs(databaseRoles, "Admin")
     .WithReference(redis).WaitFor(redis)
     .WithReference(ingestion.GetEndpoint("http"))
     .WaitForCompletion(migrate);

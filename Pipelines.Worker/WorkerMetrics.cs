@@ -12,6 +12,7 @@ public sealed class WorkerMetrics
     private readonly Histogram<double> _latency;
     private readonly Counter<long> _unparseableBatches;
     private readonly Counter<long> _quarantined;
+    private readonly Counter<long> _notDelivered;
     private long _lag;
     private long _pending;
 
@@ -26,6 +27,8 @@ public sealed class WorkerMetrics
             "Parked batches dropped because their payload could not be read");
         _quarantined = meter.CreateCounter<long>("beacon.worker.entries.quarantined", "{entry}",
             "Stream entries the worker could not read, kept in the quarantine table before they were acked");
+        _notDelivered = meter.CreateCounter<long>("beacon.worker.events.dropped", "{event}",
+            "Events not delivered: a deletion or suppression of one of their identifiers reached them, or a pipeline's required consent was missing (by reason)");
         _latency = meter.CreateHistogram<double>("beacon.worker.delivery.duration", "ms", "Duration of one delivery attempt");
         meter.CreateObservableGauge("beacon.worker.lag", () => Interlocked.Read(ref _lag), "{entry}",
             "Stream entries not yet acked by the group (never read plus pending)");
@@ -48,6 +51,11 @@ public sealed class WorkerMetrics
     public void UnparseableBatch(string kind) => _unparseableBatches.Add(1, new KeyValuePair<string, object?>("pipeline.kind", kind));
 
     public void Quarantined() => _quarantined.Add(1);
+
+    public void DroppedByDeletion(string reason) => _notDelivered.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void ConsentMissing(string kind, int events) =>
+        _notDelivered.Add(events, new KeyValuePair<string, object?>("reason", "consent_missing"), new KeyValuePair<string, object?>("pipeline.kind", kind));
 
     public void SetLag(long lag, long pending)
     {

@@ -35,7 +35,13 @@ public sealed class WorkerOptions
     /// <summary>Pipelines are reloaded this often even without a config-change message.</summary>
     public TimeSpan PipelineRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Events per webhook request.</summary>
+    /// <summary>
+    /// How long after a deletion request (without suppression) the worker still drops queued events of its
+    /// identifier that were received before it.
+    /// </summary>
+    public TimeSpan DeletionMatchWindow { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Events per webhook request (a pipeline's <c>batchSize</c> setting overrides it).</summary>
     public int WebhookBatchSize { get; set; } = 100;
 
     /// <summary>How long a webhook batch waits to fill before it is sent.</summary>
@@ -84,8 +90,53 @@ public sealed class WorkerOptions
     /// <summary>How often per-minute delivery stats are written.</summary>
     public TimeSpan StatsFlushInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Days the events table keeps a store's events when the store sets no retention of its own.</summary>
+    public int EventRetentionDays { get; set; } = 90;
+
+    /// <summary>Days dead letters and quarantined entries are kept when their store sets no retention of its own.</summary>
+    public int DeadLetterRetentionDays { get; set; } = 30;
+
+    /// <summary>How often retention is applied.</summary>
+    public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>Day partitions of the events table created ahead of today.</summary>
     public int PartitionDaysAhead { get; set; } = 3;
+
+    /// <summary>
+    /// How long every accepted event is kept in the archive (<c>event_archive</c>), for traces and replays; whole days
+    /// are dropped once older. Zero turns the archive off (entries are then acked without it).
+    /// </summary>
+    public TimeSpan ArchiveRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Events per COPY into the archive.</summary>
+    public int ArchiveBatchSize { get; set; } = 5_000;
+
+    /// <summary>How long an archive COPY waits to fill.</summary>
+    public TimeSpan ArchiveLinger { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Archive COPYs of one worker at once.</summary>
+    public int ArchiveConcurrentWrites { get; set; } = 2;
+
+    /// <summary>How long delivery attempts are kept for event traces and the live deliveries view. Zero: not recorded.</summary>
+    public TimeSpan AttemptLogRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often recorded delivery attempts are written (one COPY).</summary>
+    public TimeSpan AttemptLogFlushInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Attempts waiting to be written, at most; beyond it new ones are not recorded (delivery never waits for its log).</summary>
+    public int AttemptLogCapacity { get; set; } = 100_000;
+
+    /// <summary>Events a worker replays per second, at most, so live traffic keeps its capacity.</summary>
+    public int ReplayEventsPerSecond { get; set; } = 2_000;
+
+    /// <summary>Archive rows (ingested batches of 1 to 100 events) read per page of a replay; progress is saved after each page.</summary>
+    public int ReplayPageSize { get; set; } = 20;
+
+    /// <summary>How often a worker looks for replays to run.</summary>
+    public TimeSpan ReplayPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A running replay belongs to its worker this long after its last page; after a crash another takes it on.</summary>
+    public TimeSpan ReplayLease { get; set; } = TimeSpan.FromMinutes(2);
 
     public static readonly IReadOnlyList<TimeSpan> StandardRetrySchedule =
     [

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Beacon.Admin.Management;
+using Beacon.Admin.Privacy;
 using Beacon.Admin.Security;
 using Beacon.Core.Data;
 using Beacon.Core.DeadLetters;
@@ -26,17 +27,21 @@ public static class ManagementApi
         api.MapGet("/stores", ListStores);
         api.MapPost("/stores", CreateStore);
         api.MapGet("/stores/{storeId:guid}", GetStore);
+        api.MapDelete("/stores/{storeId:guid}", DeleteStore);
         api.MapPut("/stores/{storeId:guid}/allowed-private-networks", SetAllowedPrivateNetworks);
+        api.MapPut("/stores/{storeId:guid}/retention", SetRetention);
 
         api.MapGet("/stores/{storeId:guid}/tokens", ListTokens);
         api.MapPost("/stores/{storeId:guid}/tokens", CreateToken);
         api.MapGet("/stores/{storeId:guid}/tokens/{tokenId:guid}", GetToken);
         api.MapPost("/stores/{storeId:guid}/tokens/{tokenId:guid}/revoke", RevokeToken);
+        api.MapDelete("/stores/{storeId:guid}/tokens/{tokenId:guid}", DeleteToken);
 
         api.MapGet("/stores/{storeId:guid}/pipelines", ListPipelines);
         api.MapPost("/stores/{storeId:guid}/pipelines", CreatePipeline);
         api.MapGet("/stores/{storeId:guid}/pipelines/{pipelineId:guid}", GetPipeline);
         api.MapPut("/stores/{storeId:guid}/pipelines/{pipelineId:guid}", UpdatePipeline);
+        api.MapDelete("/stores/{storeId:guid}/pipelines/{pipelineId:guid}", DeletePipeline);
         api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/rotate-secret", RotateSecret);
         api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/test", SendTestEvent);
         api.MapGet("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/deliveries", GetDeliveries);
@@ -45,7 +50,23 @@ public static class ManagementApi
         api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/dead-letters/replay", ReplayDeadLetters);
         api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/dead-letters/discard", DiscardDeadLetters);
 
+        api.MapGet("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/attempts", ListAttempts);
+        api.MapPost("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/replay", ReplayWindow);
+        api.MapGet("/stores/{storeId:guid}/pipelines/{pipelineId:guid}/replays", ListReplays);
+        api.MapGet("/stores/{storeId:guid}/replays/{replayId:guid}", GetReplay);
+
+        api.MapGet("/stores/{storeId:guid}/events/{eventId}", GetEventTrace);
         api.MapGet("/stores/{storeId:guid}/dropped-events", GetDroppedEvents);
+
+        api.MapPost("/stores/{storeId:guid}/deletions", RequestDeletion);
+        api.MapGet("/stores/{storeId:guid}/deletions", ListDeletions);
+        api.MapGet("/stores/{storeId:guid}/deletions/{deletionId:guid}", GetDeletion);
+        api.MapPost("/stores/{storeId:guid}/deletions/{deletionId:guid}/lift", LiftSuppression);
+
+        api.MapGet("/users", ListUsers);
+        api.MapPost("/users/{userId}/lock", LockUser);
+        api.MapPost("/users/{userId}/unlock", UnlockUser);
+        api.MapPost("/users/{userId}/reset-password", ResetPassword);
 
         api.MapGet("/stores/{storeId:guid}/quarantine", ListQuarantine);
         api.MapPost("/stores/{storeId:guid}/quarantine/{entryId:long}/replay", ReplayQuarantined);
@@ -91,8 +112,84 @@ public static class ManagementApi
         return result.Store is { } store ? TypedResults.Ok(StoreDto.Of(store)) : NotFound("store");
     }
 
+    /// <summary>Operators only: days the store's events (<c>eventDays</c>) and dead letters (<c>deadLetterDays</c>) are kept; null for the defaults 90 and 30.</summary>
+    public static async Task<Results<Ok<StoreDto>, ProblemHttpResult, ValidationProblem, NotFound<ProblemDetails>>> SetRetention(
+        Guid storeId, RetentionRequest request, ClaimsPrincipal user, StoreService stores, CancellationToken cancellationToken)
+    {
+        if (!user.IsOperator())
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Only operators set a store's retention");
+        }
+        if (StoreService.ValidateRetention(request.EventDays, request.DeadLetterDays) is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        return await stores.SetRetentionAsync(storeId, request.EventDays, request.DeadLetterDays, cancellationToken) is { } store
+            ? TypedResults.Ok(StoreDto.Of(store))
+            : NotFound("store");
+    }
+
     public static async Task<Results<Ok<StoreDto>, NotFound<ProblemDetails>>> GetStore(Guid storeId, StoreService stores, CancellationToken cancellationToken) =>
         await stores.FindAsync(storeId, cancellationToken) is { } store ? TypedResults.Ok(StoreDto.Of(store)) : NotFound("store");
+
+    /// <summary>
+    /// Operators only: deletes the store at once (its tokens stop working within a second) and its event data in the
+    /// background; the answer names the deletion to follow (<c>GET …/stores/{storeId}/deletions/{id}</c>).
+    /// </summary>
+    public static async Task<Results<Accepted<DeletionAccepted>, ProblemHttpResult, NotFound<ProblemDetails>>> DeleteStore(
+        Guid storeId, ClaimsPrincipal user, DeletionService deletions, CancellationToken cancellationToken)
+    {
+        if (!user.IsOperator())
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Only operators delete stores");
+        }
+        return await deletions.DeleteStoreAsync(storeId, user, cancellationToken) is { } deletion
+            ? TypedResults.Accepted($"/api/admin/v1/stores/{storeId}/deletions/{deletion.Id}", new DeletionAccepted(deletion.Id))
+            : NotFound("store");
+    }
+
+    public static async Task<Results<NoContent, NotFound<ProblemDetails>>> DeleteToken(
+        Guid storeId, Guid tokenId, TokenService tokens, CancellationToken cancellationToken) =>
+        await tokens.DeleteAsync(storeId, tokenId, cancellationToken) ? TypedResults.NoContent() : NotFound("token");
+
+    public static async Task<Results<NoContent, NotFound<ProblemDetails>>> DeletePipeline(
+        Guid storeId, Guid pipelineId, PipelineService pipelines, CancellationToken cancellationToken) =>
+        await pipelines.DeleteAsync(storeId, pipelineId, cancellationToken) ? TypedResults.NoContent() : NotFound("pipeline");
+
+    /// <summary>
+    /// Deletes one shopper's events of the store everywhere Beacon keeps them, in the background: <c>202 {"id"}</c>.
+    /// With <c>"suppress": true</c> the identifier's new events are dropped until the suppression is lifted.
+    /// </summary>
+    public static async Task<Results<Accepted<DeletionAccepted>, ValidationProblem, NotFound<ProblemDetails>>> RequestDeletion(
+        Guid storeId, DeletionRequest request, ClaimsPrincipal user, StoreService stores, DeletionService deletions,
+        CancellationToken cancellationToken)
+    {
+        if (await stores.FindAsync(storeId, cancellationToken) is null)
+        {
+            return NotFound("store");
+        }
+        var identifiers = request.Identifiers();
+        if (DeletionService.Validate(identifiers) is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        var (field, value) = identifiers.Single(i => !string.IsNullOrEmpty(i.Value));
+        var deletion = await deletions.RequestAsync(storeId, field, value!, request.Suppress ?? false, user, cancellationToken);
+        return TypedResults.Accepted($"/api/admin/v1/stores/{storeId}/deletions/{deletion.Id}", new DeletionAccepted(deletion.Id));
+    }
+
+    public static async Task<Ok<List<DeletionDto>>> ListDeletions(
+        Guid storeId, DeletionService deletions, CancellationToken cancellationToken, int limit = 100) =>
+        TypedResults.Ok((await deletions.ListAsync(storeId, limit, cancellationToken)).Select(DeletionDto.Of).ToList());
+
+    public static async Task<Results<Ok<DeletionDto>, NotFound<ProblemDetails>>> GetDeletion(
+        Guid storeId, Guid deletionId, DeletionService deletions, CancellationToken cancellationToken) =>
+        await deletions.FindAsync(storeId, deletionId, cancellationToken) is { } deletion ? TypedResults.Ok(DeletionDto.Of(deletion)) : NotFound("deletion");
+
+    /// <summary>Ends the deletion's suppression: the identifier's new events are delivered again (a no-op when none is active).</summary>
+    public static async Task<Results<Ok<DeletionDto>, NotFound<ProblemDetails>>> LiftSuppression(
+        Guid storeId, Guid deletionId, ClaimsPrincipal user, DeletionService deletions, CancellationToken cancellationToken) =>
+        await deletions.LiftAsync(storeId, deletionId, user, cancellationToken) is { } deletion ? TypedResults.Ok(DeletionDto.Of(deletion)) : NotFound("deletion");
 
     public static async Task<Ok<List<TokenDto>>> ListTokens(Guid storeId, TokenService tokens, CancellationToken cancellationToken) =>
         TypedResults.Ok((await tokens.ListAsync(storeId, cancellationToken)).Select(TokenDto.Of).ToList());
@@ -182,8 +279,13 @@ public static class ManagementApi
             ? TypedResults.Ok(new CreatedPipelineDto(PipelineDto.Of(rotated.Entity), rotated.Secret))
             : NotFound("pipeline");
 
-    public static async Task<Results<Ok<TestEventResult>, NotFound<ProblemDetails>, ProblemHttpResult>> SendTestEvent(
-        Guid storeId, Guid pipelineId, StoreService stores, PipelineService pipelines, PipelineTester tester, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends a made-up <c>page_view</c>, or with <c>{"eventIds": [...]}</c> (at most 20) those real events of the store
+    /// from the archive, or with <c>{"recent": N}</c> its N newest; answers with the request as sent and the status.
+    /// </summary>
+    public static async Task<Results<Ok<TestEventResult>, NotFound<ProblemDetails>, ProblemHttpResult, ValidationProblem>> SendTestEvent(
+        Guid storeId, Guid pipelineId, [FromBody] TestEventRequest? request, StoreService stores, PipelineService pipelines, PipelineTester tester,
+        ArchivedEvents archive, CancellationToken cancellationToken)
     {
         if (await stores.FindAsync(storeId, cancellationToken) is not { } store
             || await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is not { } pipeline)
@@ -193,6 +295,21 @@ public static class ManagementApi
         if (pipeline.Kind != PipelineKinds.Webhook)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Only webhook pipelines can be sent a test event");
+        }
+        if (request?.EventIds is { Count: > 0 } || request?.Recent is > 0)
+        {
+            if (request.EventIds is { Count: > 20 } || request.Recent is > 20)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["eventIds"] = ["At most 20 events per test."] });
+            }
+            var events = request.EventIds is { Count: > 0 } ids
+                ? await archive.FindAsync(storeId, ids, cancellationToken)
+                : await archive.RecentAsync(storeId, request.Recent!.Value, cancellationToken);
+            if (events.Count == 0)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["eventIds"] = ["None of these events is in the archive."] });
+            }
+            return TypedResults.Ok(await tester.SendEventsAsync(pipeline, store, events, cancellationToken));
         }
         return TypedResults.Ok(await tester.SendAsync(pipeline, store, cancellationToken));
     }
@@ -247,6 +364,59 @@ public static class ManagementApi
         return TypedResults.Ok(new DeadLetterActionResult(count));
     }
 
+    /// <summary>The latest delivery attempts of the pipeline, newest first (webhook-id, status, latency, outcome, first event ids).</summary>
+    public static async Task<Results<Ok<List<RecentDelivery>>, NotFound<ProblemDetails>>> ListAttempts(
+        Guid storeId, Guid pipelineId, PipelineService pipelines, RecentDeliveries deliveries, CancellationToken cancellationToken, int limit = 50)
+    {
+        if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is null)
+        {
+            return NotFound("pipeline");
+        }
+        return TypedResults.Ok(await deliveries.ListAsync(pipelineId, limit, cancellationToken));
+    }
+
+    /// <summary>
+    /// Delivers every archived event of the store received in <c>[from, to)</c> into the pipeline (through its filter),
+    /// whenever the pipeline was created; a worker runs it, throttled. Progress: <c>GET …/replays/{id}</c>.
+    /// </summary>
+    public static async Task<Results<Accepted<ReplayAccepted>, ValidationProblem, NotFound<ProblemDetails>, ProblemHttpResult>> ReplayWindow(
+        Guid storeId, Guid pipelineId, ReplayRequest request, PipelineService pipelines, ReplayService replays, CancellationToken cancellationToken)
+    {
+        if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is not { } pipeline)
+        {
+            return NotFound("pipeline");
+        }
+        if (ReplayService.Validate(request.From, request.To) is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        if (!pipeline.Enabled)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "The pipeline is disabled", detail: "Enable it before replaying into it.");
+        }
+        var replay = await replays.CreateAsync(pipeline, request.From!.Value, request.To!.Value, cancellationToken);
+        return TypedResults.Accepted($"/api/admin/v1/stores/{storeId}/replays/{replay.Id}", new ReplayAccepted(replay.Id));
+    }
+
+    public static async Task<Results<Ok<List<ReplayDto>>, NotFound<ProblemDetails>>> ListReplays(
+        Guid storeId, Guid pipelineId, PipelineService pipelines, ReplayService replays, CancellationToken cancellationToken, int limit = 50)
+    {
+        if (await pipelines.FindAsync(storeId, pipelineId, cancellationToken) is null)
+        {
+            return NotFound("pipeline");
+        }
+        return TypedResults.Ok((await replays.ListAsync(storeId, pipelineId, limit, cancellationToken)).Select(ReplayDto.Of).ToList());
+    }
+
+    public static async Task<Results<Ok<ReplayDto>, NotFound<ProblemDetails>>> GetReplay(
+        Guid storeId, Guid replayId, ReplayService replays, CancellationToken cancellationToken) =>
+        await replays.FindAsync(storeId, replayId, cancellationToken) is { } replay ? TypedResults.Ok(ReplayDto.Of(replay)) : NotFound("replay");
+
+    /// <summary>What happened to one event: accepted (door, time, enrichment) or dropped (reason), then every delivery attempt per pipeline.</summary>
+    public static async Task<Results<Ok<EventTrace>, NotFound<ProblemDetails>>> GetEventTrace(
+        Guid storeId, string eventId, EventTraces traces, CancellationToken cancellationToken) =>
+        await traces.FindAsync(storeId, eventId, cancellationToken) is { } trace ? TypedResults.Ok(trace) : NotFound("event");
+
     public static async Task<Ok<DroppedEventsReport>> GetDroppedEvents(Guid storeId, DroppedEvents dropped, int limit = 100) =>
         TypedResults.Ok(await dropped.ReadAsync(storeId, limit));
 
@@ -264,6 +434,46 @@ public static class ManagementApi
         Guid storeId, long entryId, QuarantineService quarantine, CancellationToken cancellationToken) =>
         await quarantine.DiscardAsync(storeId, [entryId], cancellationToken) > 0 ? TypedResults.NoContent() : NotFound("quarantined entry");
 
+    public static async Task<Results<Ok<List<UserSummary>>, ProblemHttpResult>> ListUsers(
+        ClaimsPrincipal user, UserAdministration administration, CancellationToken cancellationToken) =>
+        user.IsOperator() ? TypedResults.Ok(await administration.ListAsync(cancellationToken)) : OperatorsOnly();
+
+    public static async Task<Results<NoContent, ProblemHttpResult, NotFound<ProblemDetails>>> LockUser(
+        string userId, ClaimsPrincipal user, UserAdministration administration)
+    {
+        if (!user.IsOperator())
+        {
+            return OperatorsOnly();
+        }
+        return await administration.LockAsync(userId, user.FindFirstValue(ClaimTypes.NameIdentifier)) ? TypedResults.NoContent() : NotFound("user (or it is you)");
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult, NotFound<ProblemDetails>>> UnlockUser(
+        string userId, ClaimsPrincipal user, UserAdministration administration)
+    {
+        if (!user.IsOperator())
+        {
+            return OperatorsOnly();
+        }
+        return await administration.UnlockAsync(userId, user.FindFirstValue(ClaimTypes.NameIdentifier)) ? TypedResults.NoContent() : NotFound("user");
+    }
+
+    /// <summary>The old password stops working; the answer carries the one-time link to set a new one (shown this once).</summary>
+    public static async Task<Results<Ok<PasswordResetDto>, ProblemHttpResult, NotFound<ProblemDetails>>> ResetPassword(
+        string userId, ClaimsPrincipal user, UserAdministration administration, HttpRequest request)
+    {
+        if (!user.IsOperator())
+        {
+            return OperatorsOnly();
+        }
+        return await administration.ResetPasswordAsync(userId, user.FindFirstValue(ClaimTypes.NameIdentifier)) is { } path
+            ? TypedResults.Ok(new PasswordResetDto($"{request.Scheme}://{request.Host}{path}"))
+            : NotFound("user");
+    }
+
+    private static ProblemHttpResult OperatorsOnly() =>
+        TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Only operators manage users");
+
     private static ProblemHttpResult QuotaExceeded(StoreQuotaExceededException ex) =>
         TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Store quota reached", detail: ex.Message);
 
@@ -271,11 +481,16 @@ public static class ManagementApi
         TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = $"No such {what}" });
 }
 
-/// <summary>A store; <see cref="AllowedPrivateNetworks"/> null means the operator's default.</summary>
-public sealed record StoreDto(Guid Id, string Name, DateTimeOffset CreatedAt, IReadOnlyList<string>? AllowedPrivateNetworks)
+/// <summary>A store; <see cref="AllowedPrivateNetworks"/> null means the operator's default, as do null retention days.</summary>
+public sealed record StoreDto(Guid Id, string Name, DateTimeOffset CreatedAt, IReadOnlyList<string>? AllowedPrivateNetworks,
+    int? EventRetentionDays, int? DeadLetterRetentionDays)
 {
-    public static StoreDto Of(Store s) => new(s.Id, s.Name, s.CreatedAt, s.AllowedPrivateNetworks);
+    public static StoreDto Of(Store s) => new(s.Id, s.Name, s.CreatedAt, s.AllowedPrivateNetworks, s.EventRetentionDays, s.DeadLetterRetentionDays);
 }
+
+public sealed record RetentionRequest(int? EventDays, int? DeadLetterDays);
+
+public sealed record PasswordResetDto(string ResetLink);
 
 public sealed record AllowedPrivateNetworksRequest(List<string>? Networks);
 
@@ -298,17 +513,21 @@ public sealed record CreatedTokenDto(Guid Id, string Name, string Token, string 
         c.Entity.AllowedOrigins, c.Entity.RateLimitPerMinute, c.Entity.RateLimitPerIpPerMinute, c.Entity.CreatedAt);
 }
 
-public sealed record PipelineRequest(string? Name, string? Kind, string? Url, List<string>? EventTypes, bool? Enabled)
+/// <summary>A pipeline to create or replace; <c>batchSize</c> and <c>lingerMs</c> left out mean the worker's defaults.</summary>
+public sealed record PipelineRequest(string? Name, string? Kind, string? Url, List<string>? EventTypes, bool? Enabled,
+    int? BatchSize = null, int? LingerMs = null, List<string>? RequiredConsent = null)
 {
-    public PipelineInput ToInput() => new(Name ?? "", Kind ?? "", Url, EventTypes ?? [], Enabled ?? true);
+    public PipelineInput ToInput() => new(Name ?? "", Kind ?? "", Url, EventTypes ?? [], Enabled ?? true, BatchSize, LingerMs, RequiredConsent ?? []);
 }
 
 /// <summary>A pipeline without its secrets: those are only in the create and rotate answers.</summary>
 public sealed record PipelineDto(Guid Id, string Name, string Kind, string? Url, IReadOnlyList<string> EventTypes, bool Enabled,
-    string? DisabledReason, DateTimeOffset? FailingSince, DateTimeOffset? PreviousSecretExpiresAt, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+    string? DisabledReason, DateTimeOffset? FailingSince, DateTimeOffset? PreviousSecretExpiresAt, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    int? BatchSize, int? LingerMs, IReadOnlyList<string> RequiredConsent)
 {
     public static PipelineDto Of(Pipeline p) => new(p.Id, p.Name, p.Kind, p.Url, p.EventTypes, p.Enabled, p.DisabledReason, p.FailingSince,
-        p.PreviousSecret is null ? null : p.PreviousSecretExpiresAt, p.CreatedAt, p.UpdatedAt);
+        p.PreviousSecret is null ? null : p.PreviousSecretExpiresAt, p.CreatedAt, p.UpdatedAt, PipelineSettings.BatchSizeOf(p), PipelineSettings.LingerMsOf(p),
+        p.RequiredConsent);
 }
 
 public sealed record CreatedPipelineDto(Guid Id, string Name, string Kind, string? Url, IReadOnlyList<string> EventTypes, bool Enabled, string Secret)
@@ -346,6 +565,14 @@ public sealed record DeadLetterSelection(long[]? Ids, DateTimeOffset? From, Date
 }
 
 public sealed record DeadLetterActionResult(int Count);
+
+/// <summary>The window of a replay: events received at or after <c>from</c> and before <c>to</c>.</summary>
+public sealed record ReplayRequest(DateTimeOffset? From, DateTimeOffset? To);
+
+public sealed record ReplayAccepted(Guid Id);
+
+/// <summary>Real events to test a pipeline with: archived events by id, or the store's newest <c>recent</c>.</summary>
+public sealed record TestEventRequest(List<string>? EventIds, int? Recent);
 
 public sealed record QuarantinedFieldDto(string Name, byte[] Value);
 

@@ -1,5 +1,6 @@
 using Beacon.Admin.Caching;
 using Beacon.Admin.Management;
+using Beacon.Admin.Privacy;
 using Beacon.Admin.Security;
 using Beacon.Admin.Seeding;
 using Beacon.Core.Data;
@@ -60,6 +61,7 @@ internal static class Extensions
             options.Conventions.AuthorizePage("/Stores/Create", AdminPolicies.Operator);
             options.Conventions.AuthorizePage("/Members/Index", AdminPolicies.Operator);
             options.Conventions.AuthorizePage("/Quarantine/All", AdminPolicies.Operator);
+            options.Conventions.AuthorizeFolder("/Users", AdminPolicies.Operator);
         });
         services.AddAntiforgery(options =>
         {
@@ -78,8 +80,16 @@ internal static class Extensions
         services.AddScoped<DeliveryQueries>();
         services.AddScoped<DeadLetterQueries>();
         services.AddScoped<PipelineTester>();
+        services.AddScoped<DeletionService>();
+        services.AddScoped<UserAdministration>();
+        services.AddScoped<DeletionSweeper>();
+        services.AddHostedService<DeletionRunner>();
         services.AddSingleton<SignInThrottle>();
         services.AddSingleton<DroppedEvents>();
+        services.AddScoped<EventTraces>();
+        services.AddScoped<ReplayService>();
+        services.AddScoped<RecentDeliveries>();
+        services.AddScoped<ArchivedEvents>();
         services.AddBeaconDeadLetters();
         services.AddBeaconQuarantine();
         services.AddBeaconWebhooks(builder.Configuration);

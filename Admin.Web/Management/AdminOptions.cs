@@ -5,6 +5,12 @@ public sealed class AdminOptions
 {
     public const string Section = "Admin";
 
+    /// <summary>
+    /// How far back the per-event trace looks for a dropped event (accepted events and their attempts are kept by the
+    /// worker's <c>Worker:ArchiveRetention</c> and <c>Worker:AttemptLogRetention</c>). Default 7 days.
+    /// </summary>
+    public TimeSpan TraceWindow { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>The first operator, created at start-up when missing (<c>Admin__BootstrapEmail</c>).</summary>
     public string? BootstrapEmail { get; set; }
 
@@ -37,6 +43,12 @@ public sealed class AdminOptions
 
     /// <summary>Pipelines a store may have (<c>Admin__MaxPipelinesPerStore</c>): one event fans out to each of them.</summary>
     public int MaxPipelinesPerStore { get; set; } = 20;
+
+    /// <summary>How often the deletion runner looks for requested deletions.</summary>
+    public TimeSpan DeletionPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A deletion still running after this long (its Admin.Web instance died) is taken up again by another.</summary>
+    public TimeSpan DeletionStaleAfter { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Active (not revoked) tokens a store may have (<c>Admin__MaxTokensPerStore</c>).</summary>
     public int MaxTokensPerStore { get; set; } = 50;

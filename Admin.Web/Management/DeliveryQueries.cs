@@ -4,7 +4,9 @@ using Microsoft.EntityFrameworkCore;
 namespace Beacon.Admin.Management;
 
 /// <summary>A pipeline's per-minute counts over a window, one slot per minute (zeros where nothing happened).</summary>
-public sealed record DeliverySeries(Guid PipelineId, string Name, DateTimeOffset From, int Minutes, long[] Delivered, long[] Failed, long TotalDelivered, long TotalFailed);
+/// <param name="TotalConsentMissing">Events the pipeline was not given because they lacked a category of its required consent.</param>
+public sealed record DeliverySeries(Guid PipelineId, string Name, DateTimeOffset From, int Minutes, long[] Delivered, long[] Failed, long TotalDelivered, long TotalFailed,
+    long TotalConsentMissing);
 
 /// <summary>A recent failure: a dead letter (given up) or a parked retry batch (still trying).</summary>
 public sealed record RecentFailure(string Kind, Guid PipelineId, string PipelineName, string Subject, int Attempts, int? LastStatus,
@@ -26,13 +28,14 @@ public sealed class DeliveryQueries(BeaconDbContext db, TimeProvider time)
         var ids = pipelines.Select(p => p.Id).ToList();
         var stats = await db.DeliveryStats.AsNoTracking()
             .Where(s => ids.Contains(s.PipelineId) && s.Minute >= from && s.Minute <= to)
-            .Select(s => new { s.PipelineId, s.Minute, s.Delivered, s.Failed })
+            .Select(s => new { s.PipelineId, s.Minute, s.Delivered, s.Failed, s.ConsentMissing })
             .ToListAsync(cancellationToken);
 
         return pipelines.Select(p =>
         {
             var delivered = new long[minutes];
             var failed = new long[minutes];
+            long consentMissing = 0;
             foreach (var s in stats.Where(s => s.PipelineId == p.Id))
             {
                 var slot = (int)(s.Minute - from).TotalMinutes;
@@ -40,9 +43,10 @@ public sealed class DeliveryQueries(BeaconDbContext db, TimeProvider time)
                 {
                     delivered[slot] += s.Delivered;
                     failed[slot] += s.Failed;
+                    consentMissing += s.ConsentMissing;
                 }
             }
-            return new DeliverySeries(p.Id, p.Name, from, minutes, delivered, failed, delivered.Sum(), failed.Sum());
+            return new DeliverySeries(p.Id, p.Name, from, minutes, delivered, failed, delivered.Sum(), failed.Sum(), consentMissing);
         }).ToList();
     }
 

@@ -5,7 +5,7 @@ using StackExchange.Redis;
 namespace Beacon.Admin.Management;
 
 /// <summary>One event ingestion refused, as its drop log records it.</summary>
-public sealed record DroppedEvent(DateTimeOffset At, string Source, int Index, string EventType, string Code, string Reason);
+public sealed record DroppedEvent(DateTimeOffset At, string Source, int Index, string EventType, string Code, string Reason, string? EventId = null);
 
 /// <summary>Running total of drops of one event type for one reason code.</summary>
 public sealed record DropCount(string EventType, string Code, long Count);
@@ -35,6 +35,25 @@ public sealed class DroppedEvents(IConnectionMultiplexer redis, ILogger<DroppedE
         return new DroppedEventsReport(
             counts.Select(Count).OrderByDescending(c => c.Count).ThenBy(c => c.EventType, StringComparer.Ordinal).ToList(),
             recent.Select(Parse).OfType<DroppedEvent>().ToList());
+    }
+
+    /// <summary>
+    /// The drop of an event by its client <c>event_id</c> within the last <paramref name="window"/> (whole UTC days),
+    /// the newest if it was dropped more than once; null when none is on record.
+    /// </summary>
+    public async Task<DroppedEvent?> FindAsync(Guid storeId, string eventId, TimeSpan window, DateTimeOffset now)
+    {
+        var db = redis.GetDatabase();
+        var today = DateOnly.FromDateTime(now.UtcDateTime);
+        for (var day = today; day >= DateOnly.FromDateTime((now - window).UtcDateTime); day = day.AddDays(-1))
+        {
+            var record = await db.HashGetAsync(DropLogKeys.ByEventId(storeId, day), eventId);
+            if (record.HasValue && Parse(record) is { } dropped)
+            {
+                return dropped;
+            }
+        }
+        return null;
     }
 
     private static DropCount Count(HashEntry entry)

@@ -7,7 +7,11 @@ using Microsoft.Extensions.Options;
 
 namespace Beacon.Admin.Management;
 
-public sealed record PipelineInput(string Name, string Kind, string? Url, IReadOnlyList<string> EventTypes, bool Enabled);
+/// <param name="BatchSize">Events per delivery; null for the worker's default of the kind.</param>
+/// <param name="LingerMs">How long a batch waits to fill; null for the worker's default of the kind.</param>
+/// <param name="RequiredConsent">Consent categories an event must carry to be delivered; empty requires none.</param>
+public sealed record PipelineInput(string Name, string Kind, string? Url, IReadOnlyList<string> EventTypes, bool Enabled,
+    int? BatchSize = null, int? LingerMs = null, IReadOnlyList<string>? RequiredConsent = null);
 
 /// <summary>A pipeline just created or re-keyed: <see cref="Secret"/> is shown this once.</summary>
 public sealed record PipelineWithSecret(Pipeline Entity, string Secret);
@@ -41,6 +45,20 @@ public sealed class PipelineService(
         else if (input.Kind == PipelineKinds.Webhook && DestinationGuard.ValidateUrl(input.Url?.Trim(), guard.ScopeFor(store.AllowedPrivateNetworks)) is { } urlError)
         {
             errors["url"] = [urlError];
+        }
+        if (input.BatchSize is { } size && (size < 1 || size > PipelineSettings.MaxBatchSizeOf(input.Kind)))
+        {
+            errors["batchSize"] = [$"The batch size of a {input.Kind} pipeline is 1 to {PipelineSettings.MaxBatchSizeOf(input.Kind)} events (leave empty for the default)."];
+        }
+        if (input.LingerMs is < 0 or > PipelineSettings.MaxLingerMs)
+        {
+            errors["lingerMs"] = [$"Linger is 0 to {PipelineSettings.MaxLingerMs} milliseconds (leave empty for the default)."];
+        }
+        var consent = input.RequiredConsent ?? [];
+        if (consent.Count > EventCatalog.MaxConsentCategories
+            || consent.Any(c => string.IsNullOrWhiteSpace(c) || c.Trim().Length > EventCatalog.Consent.MaxLength))
+        {
+            errors["requiredConsent"] = [$"At most {EventCatalog.MaxConsentCategories} consent categories of 1 to {EventCatalog.Consent.MaxLength} characters."];
         }
         var unknown = input.EventTypes.Where(t => !EventCatalog.IsKnown(t)).ToList();
         if (unknown.Count > 0)
@@ -106,6 +124,23 @@ public sealed class PipelineService(
     }
 
     /// <summary>
+    /// Deletes a pipeline with its parked retries, dead letters and delivery stats (foreign keys cascade); rows it
+    /// already wrote to the events table stay, as the store's data (retention and deletions cover them). Workers
+    /// stop routing to it within a second; a batch already in its lane finds no row to park in and is dropped.
+    /// </summary>
+    public async Task<bool> DeleteAsync(Guid storeId, Guid pipelineId, CancellationToken cancellationToken)
+    {
+        var deleted = await db.Pipelines.Where(p => p.Id == pipelineId && p.StoreId == storeId).ExecuteDeleteAsync(cancellationToken);
+        if (deleted == 0)
+        {
+            return false;
+        }
+        await notifier.StoreChangedAsync(storeId, cancellationToken);
+        logger.LogInformation("Deleted pipeline {PipelineId} of store {StoreId}", pipelineId, storeId);
+        return true;
+    }
+
+    /// <summary>
     /// A new signing secret. The old one stays valid for the configured overlap: deliveries carry both
     /// signatures until then, so receivers can switch without losing a request.
     /// </summary>
@@ -132,6 +167,8 @@ public sealed class PipelineService(
         pipeline.Url = input.Kind == PipelineKinds.Webhook ? input.Url?.Trim() : null;
         // Only catalog names, in catalog order, so the filter reads the same wherever it is shown.
         pipeline.EventTypes = EventCatalog.Names.Where(input.EventTypes.Contains).ToList();
+        PipelineSettings.Set(pipeline, input.BatchSize, input.LingerMs);
+        pipeline.RequiredConsent = (input.RequiredConsent ?? []).Select(c => c.Trim()).Distinct(StringComparer.Ordinal).ToList();
         if (pipeline.Enabled != input.Enabled)
         {
             pipeline.Enabled = input.Enabled;

@@ -34,6 +34,40 @@ public sealed class StoreService(BeaconDbContext db, ChangeNotifier notifier, De
         return store;
     }
 
+    public const int MaxRetentionDays = 3650;
+
+    /// <summary>The errors of a retention setting (days, null for the worker's default).</summary>
+    public static Dictionary<string, string[]> ValidateRetention(int? eventDays, int? deadLetterDays)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (eventDays is < 1 or > MaxRetentionDays)
+        {
+            errors["eventDays"] = [$"Keep events 1 to {MaxRetentionDays} days (leave empty for the default, 90)."];
+        }
+        if (deadLetterDays is < 1 or > MaxRetentionDays)
+        {
+            errors["deadLetterDays"] = [$"Keep dead letters and quarantined entries 1 to {MaxRetentionDays} days (leave empty for the default, 30)."];
+        }
+        return errors;
+    }
+
+    /// <summary>Sets how long the store's data is kept (null: the worker's default); null when there is no such store.</summary>
+    public async Task<Store?> SetRetentionAsync(Guid storeId, int? eventDays, int? deadLetterDays, CancellationToken cancellationToken)
+    {
+        var store = await db.Stores.FirstOrDefaultAsync(s => s.Id == storeId, cancellationToken);
+        if (store is null)
+        {
+            return null;
+        }
+        store.EventRetentionDays = eventDays;
+        store.DeadLetterRetentionDays = deadLetterDays;
+        await db.SaveChangesAsync(cancellationToken);
+        await notifier.PagesChangedAsync(storeId, cancellationToken);
+        logger.LogInformation("Store {StoreId} keeps events {EventDays} days and dead letters {DeadLetterDays} days", storeId,
+            eventDays?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default", deadLetterDays?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default");
+        return store;
+    }
+
     /// <summary>
     /// Sets the private networks the store's webhooks may reach (null: the operator's default). Entries outside the
     /// operator's upper bound are errors, and nothing is changed then. The worker reloads the store's pipelines

@@ -83,6 +83,21 @@ public sealed class TokenService(BeaconDbContext db, ChangeNotifier notifier, IO
         return true;
     }
 
+    /// <summary>Deletes a token of the store; ingestion refuses it within a second, as after a revoke.</summary>
+    public async Task<bool> DeleteAsync(Guid storeId, Guid tokenId, CancellationToken cancellationToken)
+    {
+        var token = await db.AccessTokens.FirstOrDefaultAsync(t => t.Id == tokenId && t.StoreId == storeId, cancellationToken);
+        if (token is null)
+        {
+            return false;
+        }
+        db.AccessTokens.Remove(token);
+        await db.SaveChangesAsync(cancellationToken);
+        await notifier.TokenChangedAsync(storeId, token.TokenHash, cancellationToken);
+        logger.LogInformation("Deleted token {Prefix} of store {StoreId}", token.DisplayPrefix, storeId);
+        return true;
+    }
+
     /// <summary>Splits the text of an origins box (one per line, or separated by commas or spaces).</summary>
     public static List<string> ParseOrigins(string? text) =>
         (text ?? "").Split(['\n', '\r', ',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();

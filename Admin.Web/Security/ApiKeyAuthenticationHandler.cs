@@ -43,6 +43,10 @@ public sealed class ApiKeyAuthenticationHandler(
         {
             return AuthenticateResult.Fail("Unknown or revoked API key");
         }
+        if (apiKey.User.LockoutEnd > DateTimeOffset.UtcNow)
+        {
+            return AuthenticateResult.Fail("The API key's user is locked out");
+        }
 
         // Recorded at most once a minute: a busy automation must not turn every call into a write.
         if (apiKey.LastUsedAt is null || apiKey.LastUsedAt < DateTimeOffset.UtcNow.AddMinutes(-1))

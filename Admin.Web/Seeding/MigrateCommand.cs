@@ -4,7 +4,7 @@ using Beacon.Core.Webhooks;
 namespace Beacon.Admin.Seeding;
 
 /// <summary>
-/// The <c>migrate</c> command: applies migrations, encrypts webhook secrets still stored in plaintext, creates the bootstrap operator and API key when
+/// The <c>migrate</c> command: applies migrations, brings the services' Postgres roles up to date (<see cref="ServiceRoles"/>), encrypts webhook secrets still stored in plaintext, creates the bootstrap operator and API key when
 /// configured and, with <c>--seed-dev</c>, seeds the dev store.
 /// </summary>
 public static class MigrateCommand
@@ -22,12 +22,17 @@ public static class MigrateCommand
             logger.LogInformation("Encrypted the webhook secrets of {Count} pipelines stored in plaintext", sealedCount);
         }
         logger.LogInformation("Database is up to date");
+        var configuration = scope.ServiceProvider.GetRequiredService<IConfiguration>();
+        var roles = await ServiceRoles.EnsureAsync(db, configuration, CancellationToken.None);
+        if (roles.Count > 0)
+        {
+            logger.LogInformation("Service roles up to date: {Roles}", string.Join(", ", roles));
+        }
 
         await scope.ServiceProvider.GetRequiredService<AdminBootstrapper>().RunAsync(CancellationToken.None);
 
         if (seedDev)
         {
-            var configuration = scope.ServiceProvider.GetRequiredService<IConfiguration>();
             await DevSeeder.SeedAsync(db, secrets, configuration, logger, CancellationToken.None);
         }
         return 0;

@@ -32,20 +32,25 @@ public static class EventCatalog
     public static readonly EventField Revenue = new("revenue", "revenue", FieldType.Decimal, "Order value as a decimal number.");
     public static readonly EventField Currency = new("currency", "currency", FieldType.Currency, "ISO 4217 currency code, e.g. `USD`.", 3);
     public static readonly EventField Metadata = new("metadata", "metadata", FieldType.Object, "Alana: free JSON object.");
+    public static readonly EventField Consent = new("consent", "consent", FieldType.ConsentList,
+        "Consent categories the shopper granted, e.g. [\"analytics\", \"marketing\"]; a pipeline that requires one is not given events without it.", 64);
+
+    /// <summary>At most this many consent categories per event.</summary>
+    public const int MaxConsentCategories = 20;
 
     /// <summary>Every client field of the canonical event, in the order documentation shows them.</summary>
     public static readonly IReadOnlyList<EventField> AllFields =
     [
         EventId, EventType, Timestamp, SessionId, DeviceId, CustomerId, AttributionToken, ProductId, VariantId,
         CollectionHandle, Query, Position, MarketingSource, MarketingMedium, MarketingCampaign, ContextualData,
-        ShoppingChannel, VisitorId, UserId, ProductIds, CategoryPath, Revenue, Currency, Metadata,
+        ShoppingChannel, VisitorId, UserId, ProductIds, CategoryPath, Revenue, Currency, Metadata, Consent,
     ];
 
     private static readonly IReadOnlyList<EventField> LayersFields = AllFields
         .Where(f => f != VisitorId && f != UserId && f != ProductIds && f != CategoryPath && f != Metadata).ToList();
 
     private static readonly IReadOnlyList<EventField> AlanaFields =
-        [EventId, EventType, Timestamp, VisitorId, UserId, SessionId, ProductId, ProductIds, CategoryPath, Query, Revenue, Currency, Metadata, ShoppingChannel];
+        [EventId, EventType, Timestamp, VisitorId, UserId, SessionId, ProductId, ProductIds, CategoryPath, Query, Revenue, Currency, Metadata, ShoppingChannel, Consent];
 
     /// <summary>Fields every Layers event requires besides its type's own.</summary>
     public static readonly IReadOnlyList<EventField> LayersCommonRequired = [EventType, Timestamp, SessionId];

@@ -19,6 +19,8 @@ public enum FieldType
     Object,
     /// <summary>A non-empty array of identifiers.</summary>
     IdentifierList,
+    /// <summary>An array of consent category names (strings of 1 to <see cref="EventField.MaxLength"/> characters).</summary>
+    ConsentList,
 }
 
 /// <summary>

@@ -16,6 +16,8 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
     public DbSet<StoredEvent> Events => Set<StoredEvent>();
     public DbSet<QuarantinedEntry> Quarantine => Set<QuarantinedEntry>();
+    public DbSet<DataDeletion> DataDeletions => Set<DataDeletion>();
+    public DbSet<Replay> Replays => Set<Replay>();
 
     public const string SecretSealedConstraint = "ck_pipelines_secret_sealed";
     public const string PreviousSecretSealedConstraint = "ck_pipelines_previous_secret_sealed";
@@ -91,6 +93,27 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
             e.HasIndex(q => new { q.StoreId, q.FirstSeenAt });
             e.Property(q => q.Stream).HasMaxLength(200);
             e.Property(q => q.EntryId).HasMaxLength(64);
+        });
+
+        builder.Entity<DataDeletion>(e =>
+        {
+            e.HasIndex(d => new { d.StoreId, d.RequestedAt });
+            e.HasIndex(d => new { d.Status, d.RequestedAt });
+            e.Property(d => d.IdentifierField).HasMaxLength(16);
+            e.Property(d => d.IdentifierValue).HasMaxLength(256);
+            e.Property(d => d.Status).HasMaxLength(16);
+            e.Property(d => d.RequestedBy).HasMaxLength(256);
+            e.Property(d => d.LiftedBy).HasMaxLength(256);
+            e.Property(d => d.Deleted).HasColumnType("jsonb");
+        });
+
+        builder.Entity<Replay>(e =>
+        {
+            e.HasIndex(r => new { r.PipelineId, r.CreatedAt });
+            e.HasIndex(r => r.Status);
+            e.Property(r => r.Status).HasMaxLength(16);
+            e.Property(r => r.CursorEntryId).HasMaxLength(300);
+            e.HasOne<Pipeline>().WithMany().HasForeignKey(r => r.PipelineId).OnDelete(DeleteBehavior.Cascade);
         });
 
         builder.Entity<ApiKey>(e =>

@@ -13,6 +13,10 @@ public sealed class Store
     /// follows the operator's default (see <c>DestinationGuard.ScopeFor</c>). Cloud metadata is refused whatever it says.
     /// </summary>
     public List<string>? AllowedPrivateNetworks { get; set; }
+    /// <summary>Days the events table keeps the store's events; null uses the worker's default (90).</summary>
+    public int? EventRetentionDays { get; set; }
+    /// <summary>Days dead letters and quarantined entries of the store are kept; null uses the worker's default (30).</summary>
+    public int? DeadLetterRetentionDays { get; set; }
     public List<AccessToken> Tokens { get; set; } = [];
     public List<Pipeline> Pipelines { get; set; } = [];
     public List<StoreMember> Members { get; set; } = [];
@@ -68,6 +72,8 @@ public sealed class Pipeline
     public DateTimeOffset? PreviousSecretExpiresAt { get; set; }
     /// <summary>Event types delivered; empty delivers every type.</summary>
     public List<string> EventTypes { get; set; } = [];
+    /// <summary>Consent categories an event must carry (all of them) to be delivered here; empty requires none.</summary>
+    public List<string> RequiredConsent { get; set; } = [];
     public bool Enabled { get; set; } = true;
     /// <summary>Why the pipeline is disabled (by a person or automatically after failing for days).</summary>
     public string? DisabledReason { get; set; }
@@ -77,6 +83,19 @@ public sealed class Pipeline
     public DateTimeOffset UpdatedAt { get; set; } = DateTimeOffset.UtcNow;
 
     public bool Accepts(string eventType) => EventTypes.Count == 0 || EventTypes.Contains(eventType);
+
+    /// <summary>Whether an event granting <paramref name="consent"/> may be delivered here.</summary>
+    public bool ConsentedBy(IReadOnlyCollection<string> consent)
+    {
+        foreach (var required in RequiredConsent)
+        {
+            if (!consent.Contains(required))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 }
 
 /// <summary>Delivery outcomes of one pipeline aggregated per minute (for charts and alerting).</summary>
@@ -89,6 +108,8 @@ public sealed class DeliveryStat
     public long Failed { get; set; }
     public long Retried { get; set; }
     public long DeadLettered { get; set; }
+    /// <summary>Events not given to the pipeline because they lacked a category of its <see cref="Pipeline.RequiredConsent"/>.</summary>
+    public long ConsentMissing { get; set; }
     public double? LatencyP50Ms { get; set; }
     public double? LatencyP99Ms { get; set; }
 }
@@ -153,6 +174,56 @@ public sealed class QuarantinedEntry
     public DateTimeOffset FirstSeenAt { get; set; } = DateTimeOffset.UtcNow;
 }
 
+/// <summary>The identifiers a deletion or suppression can name (DESIGN §9), as the API and the events table spell them.</summary>
+public static class DeletionIdentifiers
+{
+    public const string DeviceId = "device_id";
+    public const string VisitorId = "visitor_id";
+    public const string CustomerId = "customer_id";
+    public const string UserId = "user_id";
+    public const string SessionId = "session_id";
+    public static readonly IReadOnlyList<string> All = [DeviceId, VisitorId, CustomerId, UserId, SessionId];
+}
+
+public static class DeletionStatuses
+{
+    public const string Pending = "pending";
+    public const string Running = "running";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+}
+
+/// <summary>
+/// A request to delete a store's event data (DESIGN §9): one shopper's (<see cref="IdentifierField"/> =
+/// <see cref="IdentifierValue"/>) or, with no identifier, the whole store's after the store was deleted. Run in the
+/// background by Admin.Web's deletion runner; the row is the audit record and outlives the store (no foreign key).
+/// With <see cref="Suppress"/> the identifier's new events keep being dropped (reason <c>suppressed</c>) until
+/// <see cref="LiftedAt"/>; the worker also drops any queued event of the identifier received before
+/// <see cref="RequestedAt"/>.
+/// </summary>
+public sealed class DataDeletion
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid StoreId { get; set; }
+    /// <summary>One of <see cref="DeletionIdentifiers"/>; null for a whole-store deletion.</summary>
+    public string? IdentifierField { get; set; }
+    public string? IdentifierValue { get; set; }
+    public bool Suppress { get; set; }
+    public DateTimeOffset? LiftedAt { get; set; }
+    public string? LiftedBy { get; set; }
+    /// <summary>One of <see cref="DeletionStatuses"/>.</summary>
+    public string Status { get; set; } = DeletionStatuses.Pending;
+    /// <summary>What was removed, per place (<c>events</c>, <c>dead_letters</c>, <c>retry_batch_events</c>, <c>quarantine</c>, ...).</summary>
+    public Dictionary<string, long> Deleted { get; set; } = [];
+    public string? Error { get; set; }
+    /// <summary>Who asked: the user's email (or id) as the request was authenticated.</summary>
+    public required string RequestedBy { get; set; }
+    public DateTimeOffset RequestedAt { get; set; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+    public int Attempts { get; set; }
+}
+
 /// <summary>An Admin.Web user (operator or merchant).</summary>
 public sealed class BeaconUser : IdentityUser
 {
@@ -209,4 +280,46 @@ public sealed class StoredEvent
     public string? ShoppingChannel { get; set; }
     /// <summary>Every other field of the event, as JSON (jsonb).</summary>
     public required string Data { get; set; }
+}
+
+public static class ReplayStatuses
+{
+    public const string Queued = "queued";
+    public const string Running = "running";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+}
+
+/// <summary>
+/// A window of archived events being delivered again into one pipeline (DESIGN §10). A worker leases it
+/// (<see cref="LeasedUntil"/>) and walks the archive's rows in (received_at, entry_id) order from
+/// <see cref="CursorReceivedAt"/> / <see cref="CursorEntryId"/>, so a crashed worker's replay goes on where the last
+/// committed page ended.
+/// </summary>
+public sealed class Replay
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid StoreId { get; set; }
+    public Guid PipelineId { get; set; }
+    /// <summary>Events received at or after this instant...</summary>
+    public DateTimeOffset From { get; set; }
+    /// <summary>...and before this one.</summary>
+    public DateTimeOffset To { get; set; }
+    /// <summary>One of <see cref="ReplayStatuses"/>.</summary>
+    public string Status { get; set; } = ReplayStatuses.Queued;
+    /// <summary>Archived events in the window, counted when the replay starts.</summary>
+    public long? Total { get; set; }
+    /// <summary>Events of the window read so far.</summary>
+    public long Scanned { get; set; }
+    /// <summary>Events handed to the pipeline (delivered, or parked for retry like any failed delivery).</summary>
+    public long Sent { get; set; }
+    /// <summary>Events the pipeline's filter does not take.</summary>
+    public long Skipped { get; set; }
+    public DateTimeOffset? CursorReceivedAt { get; set; }
+    public string? CursorEntryId { get; set; }
+    public DateTimeOffset? LeasedUntil { get; set; }
+    public string? Error { get; set; }
+    public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
 }

@@ -36,9 +36,8 @@ public static class EventsTable
         """;
 
     /// <summary>Partition name for a UTC day, e.g. <c>events_20250115</c>.</summary>
-    public static string PartitionName(DateOnly day) => $"events_{day:yyyyMMdd}";
+    public static string PartitionName(DateOnly day) => DayPartitions.Name("events", day);
 
     /// <summary>SQL that creates the partition of <paramref name="day"/> if it is missing.</summary>
-    public static string EnsurePartitionSql(DateOnly day) =>
-        $"CREATE TABLE IF NOT EXISTS {PartitionName(day)} PARTITION OF events FOR VALUES FROM ('{day:yyyy-MM-dd}') TO ('{day.AddDays(1):yyyy-MM-dd}');";
+    public static string EnsurePartitionSql(DateOnly day) => DayPartitions.EnsureSql("events", day);
 }

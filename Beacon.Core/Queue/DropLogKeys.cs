@@ -10,4 +10,6 @@ public static class DropLogKeys
     public static string Recent(Guid storeId) => $"beacon:drops:{storeId:D}";
 
     public static string Counts(Guid storeId) => $"beacon:drops:{storeId:D}:counts";
+
+    public static string ByEventId(Guid storeId, DateOnly day) => $"beacon:drops:{storeId:D}:ids:{day:yyyyMMdd}";
 }

@@ -5,10 +5,11 @@ namespace Beacon.Core.Queue;
 
 /// <summary>
 /// The queue contract between Ingestion.Api and Pipelines.Worker (DESIGN §4).
-/// Each stream entry holds the accepted events of one request for one store, as one field
-/// <see cref="BatchField"/> whose value is a protobuf <c>EnrichedEventBatch</c>: the events in order, and once
-/// the envelope fields they share (<c>shared</c>; <see cref="QueueEntries.Read"/> merges them back). One field per
-/// entry keeps Redis' work per event to copying bytes: with one field per event, Redis spent twice the CPU. Older entries with one <see cref="EventField"/> per event are
+/// Each stream entry holds accepted events of one store: one field <see cref="BatchField"/> per request whose
+/// events it holds (requests that shared an append share an entry), each a protobuf <c>EnrichedEventBatch</c>: the
+/// request's events in order, and once the envelope fields they share (<c>shared</c>; <see cref="QueueEntries.Read"/>
+/// merges them back and reads every field in order). A field per request keeps Redis' work per event to copying
+/// bytes: with one field per event, Redis spent twice the CPU. Older entries with one <see cref="EventField"/> per event are
 /// still read (<see cref="QueueEntries"/>). Keys of a partition share a Redis Cluster hash tag (<c>{p0}</c>), so a
 /// partition's stream and its dedup hashes live on one shard and can be updated by one script.
 /// </summary>

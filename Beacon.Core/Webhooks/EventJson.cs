@@ -59,6 +59,15 @@ public static class EventJson
         writer.WritePropertyName("contextual_data");
         WriteStruct(writer, e.ContextualData);
         WriteIfSet(writer, "user_id", e.UserId);
+        if (e.Consent.Count > 0)
+        {
+            writer.WriteStartArray("consent");
+            foreach (var category in e.Consent)
+            {
+                writer.WriteStringValue(category);
+            }
+            writer.WriteEndArray();
+        }
         if (e.ProductIds.Count > 0)
         {
             writer.WriteStartArray("product_ids");

@@ -14,7 +14,38 @@ public static class WebhookPayload
     public const string BatchType = "events.batch";
 
     /// <summary>A new batch id in the Standard Webhooks style (<c>msg_</c> + a time-ordered UUID).</summary>
-    public static string NewBatchId() => "msg_" + Guid.CreateVersion7().ToString("N");
+    public static string NewBatchId() => MessageIdOf(Guid.CreateVersion7());
+
+    /// <summary>The <c>webhook-id</c> of the batch with this id (the worker's batch ids are Guids).</summary>
+    public static string MessageIdOf(Guid batchId) => "msg_" + batchId.ToString("N");
+
+    public const string DeletionType = "privacy.deletion";
+
+    /// <summary>
+    /// The notice sent to a store's webhook pipelines when a shopper's data is deleted, so downstream copies can go too:
+    /// <c>{"type":"privacy.deletion","batch_id":"msg_...","deletion_id":"...","store_id":"...","identifier":{"device_id":"..."},
+    /// "suppress":true,"requested_at":"..."}</c>.
+    /// </summary>
+    public static byte[] SerializeDeletion(string messageId, Guid deletionId, Guid storeId, string field, string value, bool suppress,
+        DateTimeOffset requestedAt)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", DeletionType);
+            writer.WriteString("batch_id", messageId);
+            writer.WriteString("deletion_id", deletionId);
+            writer.WriteString("store_id", storeId);
+            writer.WriteStartObject("identifier");
+            writer.WriteString(field, value);
+            writer.WriteEndObject();
+            writer.WriteBoolean("suppress", suppress);
+            writer.WriteString("requested_at", requestedAt.UtcDateTime);
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
 
     public static byte[] Serialize(string batchId, IEnumerable<EnrichedEvent> events, string type = BatchType)
     {

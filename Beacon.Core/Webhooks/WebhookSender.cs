@@ -57,7 +57,12 @@ public sealed class WebhookSender : IDisposable
         var now = _time.GetUtcNow();
         var timestamp = now.ToUnixTimeSeconds();
         var signature = WebhookSigner.SignatureHeaderValue(request.Secrets, request.MessageId, timestamp, request.Body, now);
+        var result = await SendSignedAsync(request, timestamp, signature, cancellationToken);
+        return result with { SentTimestamp = timestamp, SentSignature = signature };
+    }
 
+    private async Task<WebhookResult> SendSignedAsync(WebhookRequest request, long timestamp, string signature, CancellationToken cancellationToken)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.Timeout);
         var started = Stopwatch.GetTimestamp();
@@ -220,4 +225,10 @@ public sealed record WebhookResult(
     WebhookOutcome Outcome, int? StatusCode, TimeSpan Latency, string? ResponseExcerpt, string? Error, TimeSpan? RetryAfter)
 {
     public bool Delivered => Outcome == WebhookOutcome.Delivered;
+
+    /// <summary>The <c>webhook-timestamp</c> the request carried (Admin.Web's test shows the signed headers).</summary>
+    public long SentTimestamp { get; init; }
+
+    /// <summary>The <c>webhook-signature</c> the request carried.</summary>
+    public string SentSignature { get; init; } = "";
 }

@@ -45,6 +45,7 @@ public static class EventTypesApi
         FieldType.Currency => "currency",
         FieldType.Object => "object",
         FieldType.IdentifierList => "identifier_list",
+        FieldType.ConsentList => "string_list",
         _ => type.ToString().ToLowerInvariant(),
     };
 }

@@ -13,6 +13,8 @@ namespace Beacon.Ingestion.Ingestion;
 /// "event_type":"product_view" (as sent, at most 64 chars),"code":"missing_field","reason":"missing required field 'product_id'"}</c>.</item>
 /// <item><c>beacon:drops:&lt;storeId&gt;:counts</c>: a hash of totals, field <c>&lt;event_type&gt;|&lt;code&gt;</c>
 /// (event_type is <c>unknown</c> or <c>none</c> for types outside the catalog).</item>
+/// <item><c>beacon:drops:&lt;storeId&gt;:ids:&lt;yyyyMMdd&gt;</c>: the day's records of events dropped with a client
+/// <c>event_id</c>, by that id, expiring after <see cref="IngestionOptions.DropTraceRetention"/> (the per-event trace).</item>
 /// </list>
 /// Written fire-and-forget: losing a diagnostic never costs a request its latency or its answer.
 /// </summary>
@@ -23,10 +25,11 @@ public sealed class DropLog(IConnectionMultiplexer redis, Microsoft.Extensions.O
     public static string CountsKey(Guid storeId) => DropLogKeys.Counts(storeId);
 
     private readonly int _kept = Math.Max(1, options.Value.RecentDropsKept);
+    private readonly TimeSpan _traceRetention = options.Value.DropTraceRetention;
 
     private static string Shorten(string? type) => type is null ? "" : type.Length <= 64 ? type : type[..64];
 
-    public void Record(Guid storeId, string source, IReadOnlyList<(EventRejection Rejection, string? EventType)> drops)
+    public void Record(Guid storeId, string source, IReadOnlyList<(EventRejection Rejection, string? EventType, string? EventId)> drops)
     {
         if (drops.Count == 0)
         {
@@ -34,17 +37,31 @@ public sealed class DropLog(IConnectionMultiplexer redis, Microsoft.Extensions.O
         }
         try
         {
-            var at = DateTimeOffset.UtcNow.ToString("O");
+            var now = DateTimeOffset.UtcNow;
+            var at = now.ToString("O");
             var entries = new RedisValue[drops.Count];
             var batch = redis.GetDatabase().CreateBatch();
             var countsKey = CountsKey(storeId);
+            var byIdKey = DropLogKeys.ByEventId(storeId, DateOnly.FromDateTime(now.UtcDateTime));
+            var traced = false;
             for (var i = 0; i < drops.Count; i++)
             {
-                var (rejection, type) = drops[i];
+                var (rejection, type, eventId) = drops[i];
                 var boundedType = IngestionMetrics.BoundedType(type);
-                entries[i] = JsonSerializer.Serialize(new DropRecord(at, source, rejection.Index, Shorten(type), rejection.Code, rejection.Reason),
+                var id = string.IsNullOrEmpty(eventId) ? null : eventId.Length <= 64 ? eventId : eventId[..64];
+                entries[i] = JsonSerializer.Serialize(new DropRecord(at, source, rejection.Index, Shorten(type), rejection.Code, rejection.Reason, id),
                     DropLogJsonContext.Default.DropRecord);
                 _ = batch.HashIncrementAsync(countsKey, $"{boundedType}|{rejection.Code}", 1, CommandFlags.FireAndForget);
+                if (id is not null && _traceRetention > TimeSpan.Zero)
+                {
+                    _ = batch.HashSetAsync(byIdKey, id, entries[i], flags: CommandFlags.FireAndForget);
+                    traced = true;
+                }
+            }
+            if (traced)
+            {
+                // The day's key outlives its last write by the window (a day's worth of slack, whole days are looked up).
+                _ = batch.KeyExpireAsync(byIdKey, _traceRetention + TimeSpan.FromDays(1), CommandFlags.FireAndForget);
             }
             var recentKey = RecentKey(storeId);
             _ = batch.ListLeftPushAsync(recentKey, entries, CommandFlags.FireAndForget);
@@ -64,7 +81,9 @@ public sealed record DropRecord(
     [property: System.Text.Json.Serialization.JsonPropertyName("index")] int Index,
     [property: System.Text.Json.Serialization.JsonPropertyName("event_type")] string EventType,
     [property: System.Text.Json.Serialization.JsonPropertyName("code")] string Code,
-    [property: System.Text.Json.Serialization.JsonPropertyName("reason")] string Reason);
+    [property: System.Text.Json.Serialization.JsonPropertyName("reason")] string Reason,
+    [property: System.Text.Json.Serialization.JsonPropertyName("event_id"),
+        System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? EventId = null);
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(DropRecord))]
 internal sealed partial class DropLogJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

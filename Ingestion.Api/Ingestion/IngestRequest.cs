@@ -27,6 +27,9 @@ public readonly record struct IncomingEvent(Event? Event, EventRejection? Reject
     /// <summary>The event's type as sent ("" when none), for metrics and the drop log.</summary>
     public string? EventType => Event?.EventType ?? Wire?.EventType;
 
+    /// <summary>The client's event id as sent ("" when none), for the drop log.</summary>
+    public string? EventId => Event?.EventId ?? Wire?.EventId;
+
     public static IncomingEvent Rejected(EventRejection rejection) => new(null, rejection);
 }
 

@@ -26,6 +26,12 @@ public sealed class IngestionOptions
     /// <summary>Recent rejections kept per store in Redis for Admin.Web (<c>beacon:drops:&lt;storeId&gt;</c>).</summary>
     public int RecentDropsKept { get; set; } = 100;
 
+    /// <summary>
+    /// How long a dropped event stays findable by its <c>event_id</c> (the per-event trace of Admin.Web); zero keeps
+    /// no such index.
+    /// </summary>
+    public TimeSpan DropTraceRetention { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>Group commit: Redis calls of the ingestion queue in flight at once (more requests then share each call).</summary>
     public int EnqueueConcurrency { get; set; } = 2;
 

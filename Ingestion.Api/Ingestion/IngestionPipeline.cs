@@ -35,7 +35,7 @@ public sealed class IngestionPipeline(
         // A rehearsal (the start-up warm-up) runs every step but counts in no metric and no drop log.
         var counted = !request.DryRun && !request.Token.Rehearsal;
         List<EventRejection>? rejections = null;
-        List<(EventRejection, string?)>? dropped = null;
+        List<(EventRejection, string?, string?)>? dropped = null;
         var accepted = new List<IncomingEvent>(events.Count);
         for (var i = 0; i < events.Count; i++)
         {
@@ -54,7 +54,7 @@ public sealed class IngestionPipeline(
             {
                 var type = incoming.EventType;
                 metrics.Dropped(request.Source, rejection.Code, type);
-                (dropped ??= []).Add((rejection, type));
+                (dropped ??= []).Add((rejection, type, incoming.EventId));
             }
         }
         IReadOnlyList<EventRejection> rejected = rejections ?? (IReadOnlyList<EventRejection>)[];

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
+using Beacon.Worker.Archive;
 using Beacon.Worker.Delivery;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
@@ -10,8 +11,8 @@ using StackExchange.Redis;
 namespace Beacon.Worker.Consuming;
 
 /// <summary>
-/// Routes a stream entry to the lanes of the pipelines that want its events (store, enabled, event-type filter)
-/// and acks it once all of them have delivered or parked their part. An entry it cannot read is acked only once
+/// Routes a stream entry to the archive and to the lanes of the pipelines that want its events (store, enabled,
+/// event-type filter) and acks it once the archive has its events and every pipeline has delivered or parked its part. An entry it cannot read is acked only once
 /// it is in the quarantine (<see cref="EntryQuarantine"/>).
 /// </summary>
 public sealed class EntryRouter(
@@ -19,6 +20,10 @@ public sealed class EntryRouter(
     PipelineLanes lanes,
     DeliveryOutcomes outcomes,
     EntryQuarantine quarantine,
+    DeletionDrops deletionDrops,
+    DeliveryStatsCollector stats,
+    WorkerMetrics metrics,
+    ArchiveWriter archive,
     StreamAcker acker,
     IOptions<WorkerOptions> options,
     ILogger<EntryRouter> logger)
@@ -110,18 +115,42 @@ public sealed class EntryRouter(
                 return;
             }
             var waitsForPostgres = false;
-            foreach (var (storeId, events) in parsed.EventsByStore)
+            if (archive.Enabled)
             {
-                if (await pipelines.TryForStoreAsync(storeId, cancellationToken) is not { } storePipelines)
+                tracked.AddPart();
+                try
+                {
+                    await archive.EnqueueAsync(new ArchiveItem(tracked, parsed.All, BatchFieldsOf(entry)), cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    tracked.PartAbandoned();
+                    throw;
+                }
+            }
+            foreach (var (storeId, received) in parsed.EventsByStore)
+            {
+                if (await pipelines.TryForStoreAsync(storeId, cancellationToken) is not { } routing)
                 {
                     // Never loaded and Postgres cannot say now: the entry stays pending and comes back by reclaim
                     // (its other stores' pipelines may then get their events twice: at least once).
                     waitsForPostgres = true;
                     continue;
                 }
-                foreach (var pipeline in storePipelines)
+                var events = deletionDrops.Filter(storeId, routing.Deletions, received);
+                foreach (var pipeline in routing.Pipelines)
                 {
                     var wanted = events.Where(e => pipeline.Accepts(e.Event?.EventType ?? "")).ToList();
+                    if (pipeline.RequiredConsent.Count > 0)
+                    {
+                        var consented = wanted.Where(e => pipeline.ConsentedBy(e.Event.Consent)).ToList();
+                        if (consented.Count < wanted.Count)
+                        {
+                            stats.Record(pipeline.Id, consentMissing: wanted.Count - consented.Count);
+                            metrics.ConsentMissing(pipeline.Kind, wanted.Count - consented.Count);
+                        }
+                        wanted = consented;
+                    }
                     if (wanted.Count == 0)
                     {
                         continue;
@@ -166,6 +195,12 @@ public sealed class EntryRouter(
 
     // Parks events this worker cannot hand to a lane: the lane stays full (a hanging destination: park instead of
     // waiting, so other pipelines go on) or the pipeline's kind is unknown.
+    // The entry's batch fields when it holds nothing else, as ingestion writes it (then the archive stores them as they are).
+    private static byte[][]? BatchFieldsOf(StreamEntry entry) =>
+        entry.Values.Length > 0 && Array.TrueForAll(entry.Values, f => f.Name == QueueKeys.BatchField)
+            ? Array.ConvertAll(entry.Values, f => (byte[])f.Value!)
+            : null;
+
     private async Task ParkAsync(Beacon.Core.Data.Pipeline pipeline, LaneItem item, CancellationToken cancellationToken)
     {
         try
@@ -238,11 +273,12 @@ public sealed class EntryRouter(
             }
             list.Add(envelope);
         }
-        return new ParsedEntry(byStore.Select(pair => (pair.Key, pair.Value)).ToList(), null);
+        return new ParsedEntry(byStore.Select(pair => (pair.Key, pair.Value)).ToList(), null, events);
     }
 
-    private sealed record ParsedEntry(List<(Guid StoreId, List<EnrichedEvent> Events)> EventsByStore, UnreadableEntry? Unreadable)
+    private sealed record ParsedEntry(
+        List<(Guid StoreId, List<EnrichedEvent> Events)> EventsByStore, UnreadableEntry? Unreadable, IReadOnlyList<EnrichedEvent> All)
     {
-        public static ParsedEntry Of(UnreadableEntry unreadable) => new([], unreadable);
+        public static ParsedEntry Of(UnreadableEntry unreadable) => new([], unreadable, []);
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Beacon.Core.Data;
+using Beacon.Core.Privacy;
 using Beacon.Core.Queue;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -8,8 +9,12 @@ using StackExchange.Redis;
 
 namespace Beacon.Worker.Consuming;
 
+/// <summary>What the worker needs to route a store's events: its enabled pipelines and its deletion rules.</summary>
+public sealed record StoreRouting(IReadOnlyList<Pipeline> Pipelines, IReadOnlyList<DeletionRule> Deletions);
+
 /// <summary>
-/// The enabled pipelines of each store (each with its <see cref="Pipeline.Store"/>, whose private-network grants the
+/// The enabled pipelines of each store, with the store's active deletions and suppressions (Admin.Web announces
+/// those as a store change too), (each with its <see cref="Pipeline.Store"/>, whose private-network grants the
 /// webhook guard reads), loaded on first use and reloaded in the background when Admin.Web announces
 /// a change (<see cref="ConfigChanges"/>) and periodically in case a message was missed. A reload that fails
 /// (Postgres down) keeps the last known pipelines and is tried again: webhooks keep flowing through a Postgres
@@ -24,7 +29,7 @@ public sealed class PipelineCache(
     private static readonly TimeSpan ReloadRetryDelay = TimeSpan.FromSeconds(1);
     private const int ReloadChunkSize = 1000;
 
-    private readonly ConcurrentDictionary<Guid, IReadOnlyList<Pipeline>> _byStore = new();
+    private readonly ConcurrentDictionary<Guid, StoreRouting> _byStore = new();
     // Stores whose pipelines must be read again; a store stays here until a reload succeeds.
     private readonly ConcurrentDictionary<Guid, byte> _stale = new();
     // Loads of stores never seen, in progress or failed within the last ReloadRetryDelay.
@@ -36,7 +41,7 @@ public sealed class PipelineCache(
     /// The store's pipelines, or null when they were never loaded and Postgres cannot give them now: the caller
     /// leaves the entry pending (a reclaim brings it back) instead of waiting, so no store blocks another.
     /// </summary>
-    public async ValueTask<IReadOnlyList<Pipeline>?> TryForStoreAsync(Guid storeId, CancellationToken cancellationToken)
+    public async ValueTask<StoreRouting?> TryForStoreAsync(Guid storeId, CancellationToken cancellationToken)
     {
         if (_byStore.TryGetValue(storeId, out var known))
         {
@@ -64,7 +69,11 @@ public sealed class PipelineCache(
         }
     }
 
-    private async Task<IReadOnlyList<Pipeline>> LoadFirstAsync(Guid storeId)
+    /// <summary>The store's routing, read from Postgres when never loaded (throws while Postgres is down): for retries.</summary>
+    public async ValueTask<StoreRouting> ForStoreAsync(Guid storeId, CancellationToken cancellationToken) =>
+        _byStore.TryGetValue(storeId, out var known) ? known : _byStore.GetOrAdd(storeId, await LoadAsync(storeId, cancellationToken));
+
+    private async Task<StoreRouting> LoadFirstAsync(Guid storeId)
     {
         try
         {
@@ -80,10 +89,10 @@ public sealed class PipelineCache(
         }
     }
 
-    private sealed class FirstLoad(Task<IReadOnlyList<Pipeline>> task)
+    private sealed class FirstLoad(Task<StoreRouting> task)
     {
         public long StartedAt { get; } = Environment.TickCount64;
-        public Task<IReadOnlyList<Pipeline>> Task { get; } = task;
+        public Task<StoreRouting> Task { get; } = task;
     }
 
     /// <summary>The current configuration of one pipeline (for retries), or null when it no longer exists.</summary>
@@ -113,13 +122,27 @@ public sealed class PipelineCache(
         _reloadRequested.Writer.TryWrite(true);
     }
 
-    private async Task<IReadOnlyList<Pipeline>> LoadAsync(Guid storeId, CancellationToken cancellationToken)
+    private async Task<StoreRouting> LoadAsync(Guid storeId, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
-        return await db.Pipelines.AsNoTracking().Include(p => p.Store)
+        var pipelines = await db.Pipelines.AsNoTracking().Include(p => p.Store)
             .Where(p => p.StoreId == storeId && p.Enabled)
             .ToListAsync(cancellationToken);
+        var deletions = await DeletionsOf(db, [storeId]).ToListAsync(cancellationToken);
+        return new StoreRouting(pipelines, deletions.Select(DeletionRule.Of).ToList());
+    }
+
+    /// <summary>
+    /// Suppressions until lifted; plain deletions for <see cref="WorkerOptions.DeletionMatchWindow"/>, long enough
+    /// for anything received before them to have left the stream.
+    /// </summary>
+    private IQueryable<DataDeletion> DeletionsOf(BeaconDbContext db, Guid[] storeIds)
+    {
+        var since = DateTimeOffset.UtcNow - options.Value.DeletionMatchWindow;
+        return db.DataDeletions.AsNoTracking()
+            .Where(d => storeIds.Contains(d.StoreId) && d.IdentifierField != null && d.IdentifierValue != null
+                && ((d.Suppress && d.LiftedAt == null) || d.RequestedAt > since));
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -199,10 +222,12 @@ public sealed class PipelineCache(
                 var pipelines = await db.Pipelines.AsNoTracking().Include(p => p.Store)
                     .Where(p => chunk.Contains(p.StoreId) && p.Enabled)
                     .ToListAsync(stoppingToken);
+                var deletions = await DeletionsOf(db, chunk).ToListAsync(stoppingToken);
                 var byStore = pipelines.ToLookup(p => p.StoreId);
+                var deletionsByStore = deletions.ToLookup(d => d.StoreId);
                 foreach (var storeId in chunk)
                 {
-                    _byStore[storeId] = byStore[storeId].ToList();
+                    _byStore[storeId] = new StoreRouting(byStore[storeId].ToList(), deletionsByStore[storeId].Select(DeletionRule.Of).ToList());
                 }
                 loaded += chunk.Length;
             }

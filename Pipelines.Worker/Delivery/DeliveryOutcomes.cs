@@ -15,6 +15,7 @@ public sealed class DeliveryOutcomes(
     RetryPlanner planner,
     PipelineHealth health,
     DeliveryStatsCollector stats,
+    AttemptLog attemptLog,
     WorkerMetrics metrics,
     TimeProvider time,
     ILogger<DeliveryOutcomes> logger)
@@ -29,6 +30,7 @@ public sealed class DeliveryOutcomes(
         var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
         if (result.Outcome == DeliveryOutcome.Delivered)
         {
+            attemptLog.Record(pipeline, batchId, 1, events, result, AttemptOutcomes.Delivered);
             if (result.Rejected is { Count: > 0 } rejected)
             {
                 db.DeadLetters.AddRange(DeadLettersOf(pipeline, rejected, attempts: 1, result));
@@ -40,6 +42,7 @@ public sealed class DeliveryOutcomes(
             return;
         }
         var next = result.Outcome == DeliveryOutcome.Retry ? planner.NextAttemptAt(1, result.RetryAfter) : null;
+        attemptLog.Record(pipeline, batchId, 1, events, result, next is null ? AttemptOutcomes.DeadLettered : AttemptOutcomes.Retrying);
         if (next is { } due)
         {
             db.RetryBatches.Add(NewRetryBatch(pipeline, batchId, events, attempts: 1, due, result));
@@ -73,6 +76,7 @@ public sealed class DeliveryOutcomes(
         var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
         if (result.Outcome == DeliveryOutcome.Delivered)
         {
+            attemptLog.Record(pipeline, batch.Id, attempts, events, result, AttemptOutcomes.Delivered);
             await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
             {
                 if (result.Rejected is { Count: > 0 } rejected)
@@ -89,6 +93,7 @@ public sealed class DeliveryOutcomes(
             return;
         }
         var next = result.Outcome == DeliveryOutcome.Retry ? planner.NextAttemptAt(attempts, result.RetryAfter) : null;
+        attemptLog.Record(pipeline, batch.Id, attempts, events, result, next is null ? AttemptOutcomes.DeadLettered : AttemptOutcomes.Retrying);
         if (next is { } due)
         {
             var error = Truncate(result.Error);

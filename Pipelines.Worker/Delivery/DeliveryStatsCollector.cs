@@ -10,7 +10,8 @@ public sealed class DeliveryStatsCollector(TimeProvider time)
     private readonly Lock _lock = new();
     private Dictionary<(Guid PipelineId, DateTimeOffset Minute), StatsBucket> _buckets = [];
 
-    public void Record(Guid pipelineId, long delivered = 0, long failed = 0, long retried = 0, long deadLettered = 0, TimeSpan? latency = null)
+    public void Record(Guid pipelineId, long delivered = 0, long failed = 0, long retried = 0, long deadLettered = 0, TimeSpan? latency = null,
+        long consentMissing = 0)
     {
         var now = time.GetUtcNow();
         var minute = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
@@ -24,6 +25,7 @@ public sealed class DeliveryStatsCollector(TimeProvider time)
             bucket.Failed += failed;
             bucket.Retried += retried;
             bucket.DeadLettered += deadLettered;
+            bucket.ConsentMissing += consentMissing;
             if (latency is { } value)
             {
                 bucket.AddSample(value.TotalMilliseconds, MaxSamplesPerMinute);
@@ -72,6 +74,7 @@ public sealed class StatsBucket
     public long Failed { get; set; }
     public long Retried { get; set; }
     public long DeadLettered { get; set; }
+    public long ConsentMissing { get; set; }
 
     public void AddSample(double milliseconds, int max)
     {
@@ -93,6 +96,7 @@ public sealed class StatsBucket
         Failed += other.Failed;
         Retried += other.Retried;
         DeadLettered += other.DeadLettered;
+        ConsentMissing += other.ConsentMissing;
         foreach (var sample in other._samples)
         {
             AddSample(sample, max);

@@ -14,13 +14,14 @@ public sealed class DeliveryStatsWriter(
     ILogger<DeliveryStatsWriter> logger) : BackgroundService
 {
     private const string UpsertSql = """
-        INSERT INTO delivery_stats (pipeline_id, minute, delivered, failed, retried, dead_lettered, latency_p50ms, latency_p99ms)
-        SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM pipelines WHERE id = $1)
+        INSERT INTO delivery_stats (pipeline_id, minute, delivered, failed, retried, dead_lettered, latency_p50ms, latency_p99ms, consent_missing)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM pipelines WHERE id = $1)
         ON CONFLICT (pipeline_id, minute) DO UPDATE SET
             delivered = delivery_stats.delivered + excluded.delivered,
             failed = delivery_stats.failed + excluded.failed,
             retried = delivery_stats.retried + excluded.retried,
             dead_lettered = delivery_stats.dead_lettered + excluded.dead_lettered,
+            consent_missing = delivery_stats.consent_missing + excluded.consent_missing,
             latency_p50ms = CASE
                 WHEN excluded.latency_p50ms IS NULL THEN delivery_stats.latency_p50ms
                 WHEN delivery_stats.latency_p50ms IS NULL THEN excluded.latency_p50ms
@@ -76,6 +77,7 @@ public sealed class DeliveryStatsWriter(
                         new() { Value = bucket.DeadLettered },
                         new() { Value = (object?)bucket.Percentile(0.5) ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Double },
                         new() { Value = (object?)bucket.Percentile(0.99) ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Double },
+                        new() { Value = bucket.ConsentMissing },
                     },
                 });
             }

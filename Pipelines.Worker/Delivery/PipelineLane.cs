@@ -45,7 +45,14 @@ public sealed class PipelineLane
         });
     }
 
-    public int BatchSize => _destinationOf(_pipeline).BatchSize;
+    /// <summary>The pipeline's own <c>batchSize</c> setting, within what its destination takes at once; else the kind's default.</summary>
+    public int BatchSize => BatchSizeOf(_pipeline, _destinationOf(_pipeline));
+
+    public static int BatchSizeOf(Pipeline pipeline, IPipelineDestination destination) =>
+        PipelineSettings.BatchSizeOf(pipeline) is { } size ? Math.Clamp(size, 1, PipelineSettings.MaxBatchSizeOf(pipeline.Kind)) : destination.BatchSize;
+
+    private static TimeSpan LingerOf(Pipeline pipeline, IPipelineDestination destination) =>
+        PipelineSettings.LingerMsOf(pipeline) is { } ms ? TimeSpan.FromMilliseconds(Math.Clamp(ms, 0, PipelineSettings.MaxLingerMs)) : destination.Linger;
 
     /// <summary>Picks up configuration changes (kind, URL, secrets) for the next batches.</summary>
     public void Update(Pipeline pipeline) => _pipeline = pipeline;
@@ -127,7 +134,7 @@ public sealed class PipelineLane
     {
         var count = 0;
         using var linger = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        linger.CancelAfter(_destinationOf(_pipeline).Linger);
+        linger.CancelAfter(LingerOf(_pipeline, _destinationOf(_pipeline)));
         while (count < BatchSize)
         {
             if (_items.Reader.TryPeek(out var next))
@@ -163,9 +170,10 @@ public sealed class PipelineLane
         {
             var destination = _destinationOf(pipeline);
             // Events queued under another kind may come in chunks larger than this destination takes at once.
-            var batches = events.Count <= destination.BatchSize
+            var batchSize = BatchSizeOf(pipeline, destination);
+            var batches = events.Count <= batchSize
                 ? [events]
-                : events.Chunk(destination.BatchSize).Select(chunk => (IReadOnlyList<EnrichedEvent>)chunk).ToList();
+                : events.Chunk(batchSize).Select(chunk => (IReadOnlyList<EnrichedEvent>)chunk).ToList();
             foreach (var batch in batches)
             {
                 var batchId = Guid.CreateVersion7();

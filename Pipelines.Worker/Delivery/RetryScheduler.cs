@@ -3,7 +3,6 @@ using Beacon.Core.Data;
 using Beacon.Protos.V1;
 using Beacon.Worker.Consuming;
 using Google.Protobuf;
-using Google.Protobuf.Collections;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -21,6 +20,7 @@ public sealed class RetryScheduler(
     PipelineCache pipelines,
     PipelineLanes lanes,
     DeliveryOutcomes outcomes,
+    DeletionDrops deletionDrops,
     WorkerMetrics metrics,
     TimeProvider time,
     IOptions<WorkerOptions> options,
@@ -122,7 +122,7 @@ public sealed class RetryScheduler(
                 await PostponeAsync(batch, TimeSpan.FromMinutes(1));
                 return;
             }
-            RepeatedField<EnrichedEvent> events;
+            IReadOnlyList<EnrichedEvent> events;
             try
             {
                 events = EnrichedEventBatch.Parser.ParseFrom(batch.Payload).Events;
@@ -130,6 +130,13 @@ public sealed class RetryScheduler(
             catch (InvalidProtocolBufferException ex)
             {
                 await DiscardUnparseableAsync(batch, pipeline, ex);
+                return;
+            }
+            // Admin.Web's deletion runner removes a deletion's events from parked batches, but not from one leased here.
+            events = deletionDrops.Filter(batch.StoreId, (await pipelines.ForStoreAsync(batch.StoreId, CancellationToken.None)).Deletions, events);
+            if (events.Count == 0)
+            {
+                await DeleteAsync(batch);
                 return;
             }
             var result = await lanes.DestinationOf(pipeline).DeliverAsync(pipeline, batch.Id, events, CancellationToken.None);
@@ -165,6 +172,13 @@ public sealed class RetryScheduler(
             "Parked batch {BatchId} of pipeline {PipelineId} ({EventCount} events) cannot be read and is dropped; payload (base64): {Payload}",
             batch.Id, batch.PipelineId, batch.EventCount, Convert.ToBase64String(batch.Payload));
         metrics.UnparseableBatch(pipeline.Kind);
+    }
+
+    private async Task DeleteAsync(RetryBatch batch)
+    {
+        await using var command = dataSource.CreateCommand("DELETE FROM retry_batches WHERE id = $1");
+        command.Parameters.Add(new() { Value = batch.Id });
+        await command.ExecuteNonQueryAsync();
     }
 
     private async Task PostponeAsync(RetryBatch batch, TimeSpan delay)

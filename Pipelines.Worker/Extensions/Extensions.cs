@@ -1,10 +1,12 @@
 using Beacon.Core.DeadLetters;
 using Beacon.Core.Hosting;
 using Beacon.Core.Webhooks;
+using Beacon.Worker.Archive;
 using Beacon.Worker.Consuming;
 using Beacon.Worker.Delivery;
 using Beacon.Worker.Delivery.Postgres;
 using Beacon.Worker.Delivery.Webhooks;
+using Beacon.Worker.Retention;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Beacon.Worker.Extensions;
@@ -32,19 +34,26 @@ internal static class Extensions
         services.AddSingleton<IPipelineDestination, WebhookDestination>();
         services.AddSingleton<IPipelineDestination, PostgresDestination>();
         services.AddSingleton<EntryQuarantine>();
+        services.AddSingleton<DeletionDrops>();
         services.AddSingleton<EntryRouter>();
+        services.AddSingleton<DayPartitioner>();
 
         // Batches in flight may take the whole 15 s delivery timeout, in the lanes and in the retry scheduler.
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(40));
 
-        // Hosted services stop in reverse order: reading stops first, then lanes and retries finish their
-        // in-flight batches, then the last acks and stats are written.
+        // Hosted services stop in reverse order: reading stops first, then replays, lanes, retries and the archive
+        // finish their in-flight batches, then the last acks, attempts and stats are written.
         AddHosted<DeliveryStatsWriter>(services);
+        AddHosted<AttemptLog>(services);
+        AddHosted<ArchiveMaintainer>(services);
         AddHosted<PipelineCache>(services);
         AddHosted<StreamAcker>(services);
+        AddHosted<ArchiveWriter>(services);
         AddHosted<PipelineLanes>(services);
         AddHosted<RetryScheduler>(services);
+        AddHosted<ReplayRunner>(services);
         AddHosted<PartitionMaintainer>(services);
+        AddHosted<RetentionSweeper>(services);
         AddHosted<StreamTrimmer>(services);
         AddHosted<StreamReclaimer>(services);
         AddHosted<StreamConsumer>(services);

@@ -44,14 +44,15 @@ public sealed class AdminData(IServiceProvider services)
 
     /// <summary>A dead letter as the worker writes it: the protobuf envelope of a real event.</summary>
     /// <summary>An entry as the worker quarantines it, in a stream of its own (replay appends to it).</summary>
-    public Task<QuarantinedEntry> CreateQuarantinedEntryAsync(Guid? storeId, string error = "Not an entry of events: invalid tag (zero)")
+    public Task<QuarantinedEntry> CreateQuarantinedEntryAsync(Guid? storeId, string error = "Not an entry of events: invalid tag (zero)",
+        string note = "kept as sent")
     {
         var entry = new QuarantinedEntry
         {
             Stream = $"beacon:test:{Guid.NewGuid():N}:events",
             EntryId = $"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}-0",
             FieldNames = ["b", "note"],
-            FieldValues = [[0x0A, 0xFF, 0x01, 0x02], "kept as sent"u8.ToArray()],
+            FieldValues = [[0x0A, 0xFF, 0x01, 0x02], System.Text.Encoding.UTF8.GetBytes(note)],
             Error = error,
             StoreId = storeId,
         };
@@ -64,16 +65,10 @@ public sealed class AdminData(IServiceProvider services)
     }
 
     public Task<DeadLetter> CreateDeadLetterAsync(Pipeline pipeline, string eventType = "page_view", int status = 410,
-        string excerpt = "gone for good", DateTimeOffset? createdAt = null)
+        string excerpt = "gone for good", DateTimeOffset? createdAt = null, string deviceId = "")
     {
-        var eventId = $"evt_{Guid.NewGuid():N}";
-        var envelope = new EnrichedEvent
-        {
-            Event = new Event { EventId = eventId, EventType = eventType, SessionId = "s1", Timestamp = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) },
-            StoreId = pipeline.StoreId.ToString(),
-            Source = "beacon",
-            ReceivedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
-        };
+        var envelope = Envelope(pipeline.StoreId, eventType, deviceId);
+        var eventId = envelope.Event.EventId;
         var deadLetter = new DeadLetter
         {
             PipelineId = pipeline.Id,
@@ -95,6 +90,40 @@ public sealed class AdminData(IServiceProvider services)
         });
     }
 
+    public static EnrichedEvent Envelope(Guid storeId, string eventType = "page_view", string deviceId = "") => new()
+    {
+        Event = new Event
+        {
+            EventId = $"evt_{Guid.NewGuid():N}", EventType = eventType, SessionId = "s1", DeviceId = deviceId,
+            Timestamp = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+        },
+        StoreId = storeId.ToString(),
+        Source = "beacon",
+        ReceivedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+    };
+
+    /// <summary>A batch parked for retry as the worker parks it (an <c>EnrichedEventBatch</c>).</summary>
+    public Task<RetryBatch> CreateRetryBatchAsync(Pipeline pipeline, IReadOnlyList<EnrichedEvent> events)
+    {
+        var payload = new EnrichedEventBatch();
+        payload.Events.AddRange(events);
+        var batch = new RetryBatch
+        {
+            PipelineId = pipeline.Id,
+            StoreId = pipeline.StoreId,
+            Payload = payload.ToByteArray(),
+            EventCount = events.Count,
+            Attempts = 1,
+            NextAttemptAt = DateTimeOffset.UtcNow.AddHours(1),
+        };
+        return WithDbAsync(async db =>
+        {
+            db.RetryBatches.Add(batch);
+            await db.SaveChangesAsync();
+            return batch;
+        });
+    }
+
     /// <summary>One minute of delivery counts, <paramref name="minutesAgo"/> before the current minute.</summary>
     public Task<DeliveryStat> AddStatsAsync(Guid pipelineId, long delivered, long failed, int minutesAgo = 5)
     {
@@ -110,15 +139,16 @@ public sealed class AdminData(IServiceProvider services)
     }
 
     /// <summary>A row of the events table as a postgres pipeline writes it; returns its event id.</summary>
-    public Task<string> AddStoredEventAsync(Guid storeId, Guid pipelineId, string eventType = "product_view", DateTimeOffset? receivedAt = null)
+    public Task<string> AddStoredEventAsync(Guid storeId, Guid pipelineId, string eventType = "product_view", DateTimeOffset? receivedAt = null,
+        string? deviceId = null)
     {
         var eventId = $"evt_{Guid.NewGuid():N}";
         var at = receivedAt ?? DateTimeOffset.UtcNow;
         return WithDbAsync(async db =>
         {
             await db.Database.ExecuteSqlInterpolatedAsync($"""
-                INSERT INTO events (event_id, store_id, pipeline_id, event_type, source, timestamp, received_at, session_id, product_id, geo_country, device_type, data)
-                VALUES ({eventId}, {storeId}, {pipelineId}, {eventType}, 'beacon', {at}, {at}, 'sess_1', '7003338965178', 'US', 'desktop', CAST({"{}"} AS jsonb))
+                INSERT INTO events (event_id, store_id, pipeline_id, event_type, source, timestamp, received_at, session_id, device_id, product_id, geo_country, device_type, data)
+                VALUES ({eventId}, {storeId}, {pipelineId}, {eventType}, 'beacon', {at}, {at}, 'sess_1', {deviceId}, '7003338965178', 'US', 'desktop', CAST({"{}"} AS jsonb))
                 """);
             return eventId;
         });

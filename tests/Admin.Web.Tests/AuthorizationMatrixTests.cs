@@ -58,6 +58,8 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
         Assert.True(await db.StoreMembers.AnyAsync(m => m.StoreId == scenario.B.StoreId && m.UserId == scenario.B.MemberId));
         Assert.Equal(1, await db.Pipelines.CountAsync(p => p.StoreId == scenario.B.StoreId));
         Assert.Equal(1, await db.AccessTokens.CountAsync(t => t.StoreId == scenario.B.StoreId));
+        Assert.True(await db.DataDeletions.AnyAsync(d => d.Id == scenario.B.DeletionId && d.LiftedAt == null));
+        Assert.Equal(1, await db.DataDeletions.CountAsync(d => d.StoreId == scenario.B.StoreId));
     }
 
     [Fact]
@@ -132,7 +134,8 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
 
     private sealed record StoreJson(Guid Id, string Name);
 
-    private sealed record StoreIds(Guid StoreId, Guid TokenId, Guid PipelineId, string PipelineSecret, long DeadLetterId, string MemberId, long QuarantinedId);
+    private sealed record StoreIds(Guid StoreId, Guid TokenId, Guid PipelineId, string PipelineSecret, long DeadLetterId, string MemberId, long QuarantinedId,
+        Guid ReplayId, string DroppedEventId, Guid DeletionId);
 
     private sealed record Scenario(BeaconUser Merchant, HttpClient Client, StoreIds A, StoreIds B);
 
@@ -150,7 +153,33 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
         var pipeline = await app.CreatePipelineAsync(store.StoreId);
         var deadLetter = await app.CreateDeadLetterAsync(pipeline);
         var quarantined = await app.Data.CreateQuarantinedEntryAsync(store.StoreId);
-        return new StoreIds(store.StoreId, store.TokenId, pipeline.Id, pipeline.Secret, deadLetter.Id, memberId, quarantined.Id);
+        var deletion = await app.WithDbAsync(async db =>
+        {
+            var row = new DataDeletion
+            {
+                StoreId = store.StoreId, IdentifierField = DeletionIdentifiers.DeviceId, IdentifierValue = "dev-matrix", Suppress = true,
+                RequestedBy = memberId, Status = DeletionStatuses.Completed,
+            };
+            db.DataDeletions.Add(row);
+            await db.SaveChangesAsync();
+            return row;
+        });
+        var replay = await app.WithDbAsync(async db =>
+        {
+            var queued = new Replay { StoreId = store.StoreId, PipelineId = pipeline.Id, From = DateTimeOffset.UtcNow.AddHours(-1), To = DateTimeOffset.UtcNow };
+            db.Replays.Add(queued);
+            await db.SaveChangesAsync();
+            return queued;
+        });
+        // A dropped event as ingestion's drop log records it, so the store's trace route has an event to show.
+        var droppedEventId = "dropped-" + Guid.NewGuid().ToString("N");
+        await using (var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(app.Backends.RedisConnectionString))
+        {
+            await redis.GetDatabase().HashSetAsync(Beacon.Core.Queue.DropLogKeys.ByEventId(store.StoreId, DateOnly.FromDateTime(DateTime.UtcNow)), droppedEventId,
+                $$"""{"at":"2026-01-15T10:00:00.0000000+00:00","source":"beacon","index":0,"event_type":"product_view","code":"missing_field","reason":"missing required field 'product_id'","event_id":"{{droppedEventId}}"}""");
+        }
+        return new StoreIds(store.StoreId, store.TokenId, pipeline.Id, pipeline.Secret, deadLetter.Id, memberId, quarantined.Id, replay.Id, droppedEventId,
+            deletion.Id);
     }
 
     /// <summary>Every GET/POST of every page and API endpoint whose route has a <c>{storeId}</c>.</summary>
@@ -206,7 +235,10 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
             .Replace("{storeId:guid}", ids.StoreId.ToString())
             .Replace("{pipelineId:guid}", ids.PipelineId.ToString())
             .Replace("{tokenId:guid}", ids.TokenId.ToString())
-            .Replace("{entryId:long}", ids.QuarantinedId.ToString());
+            .Replace("{entryId:long}", ids.QuarantinedId.ToString())
+            .Replace("{replayId:guid}", ids.ReplayId.ToString())
+            .Replace("{eventId}", ids.DroppedEventId)
+            .Replace("{deletionId:guid}", ids.DeletionId.ToString());
         Assert.DoesNotContain("{", path);
         if (target.Kind == "api")
         {
@@ -214,7 +246,7 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
         }
         // Handler arguments come from the query: every one a handler of these pages takes, with store B's values.
         var query = $"tokenId={ids.TokenId}&userId={Uri.EscapeDataString(ids.MemberId)}&ids={ids.DeadLetterId}" +
-            $"&rangeFrom=2000-01-01T00:00&rangeTo=2100-01-01T00:00&id={ids.QuarantinedId}&field=0";
+            $"&rangeFrom=2000-01-01T00:00&rangeTo=2100-01-01T00:00&id={ids.QuarantinedId}&field=0&eventIds={ids.DroppedEventId}&deletionId={ids.DeletionId}";
         return target.Handler is null ? $"{path}?{query}" : $"{path}?handler={target.Handler}&{query}";
     }
 

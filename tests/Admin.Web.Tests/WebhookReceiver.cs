@@ -19,6 +19,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public int Status { get; set; } = 200;
 
+    /// <summary>When set, the status of the n-th request (1-based) instead of <see cref="Status"/>.</summary>
+    public Func<int, int>? StatusOf { get; set; }
+
     public string Answer { get; set; } = "{\"ok\":true,\"by\":\"test receiver\"}";
 
     public string Url { get; }
@@ -45,7 +48,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
             await context.Request.Body.CopyToAsync(body);
             receiver.Requests.Enqueue(new Received(context.Request.Path,
                 context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()), body.ToArray()));
-            context.Response.StatusCode = receiver.Status;
+            context.Response.StatusCode = receiver.StatusOf is { } statusOf ? statusOf(receiver.Requests.Count) : receiver.Status;
             await context.Response.WriteAsync(receiver.Answer);
         });
         await app.StartAsync();

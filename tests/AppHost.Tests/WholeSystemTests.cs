@@ -12,6 +12,7 @@ using Beacon.TestHost;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Npgsql;
 
 namespace Beacon.AppHost.Tests;
 
@@ -45,6 +46,7 @@ public sealed class WholeSystemTests : IDisposable
             "--Worker:WebhookLinger", "00:00:00.200"))
         {
             AssertServiceEnvironments(system);
+            await AssertEachServiceHasItsOwnDatabaseRoleAsync(system);
             await AssertASecondAppHostOnTheSameDataRefusesAsync();
 
             var storeId = await DevStoreIdAsync(ports.Admin, apiKey);
@@ -113,6 +115,47 @@ public sealed class WholeSystemTests : IDisposable
         Assert.Contains("Ingestion__MaxBodyBytes=65536", ingestion);
         Assert.Contains("Delivery__AllowPrivateDestinations=true", worker);
         Assert.DoesNotContain("Delivery__AllowPrivateDestinations=true", ingestion);
+    }
+
+    /// <summary>
+    /// Each service connects with its own role (DESIGN §5): ingestion may read access tokens and nothing else, the
+    /// admin site changes rows but no table, the worker owns the tables for their partitions; none is a superuser.
+    /// </summary>
+    private static async Task AssertEachServiceHasItsOwnDatabaseRoleAsync(BeaconAppHost system)
+    {
+        var connections = new Dictionary<string, string>();
+        foreach (var (resource, role) in new[] { ("ingestion", "beacon_ingestion"), ("worker", "beacon_worker"), ("admin", "beacon_admin") })
+        {
+            var connectionString = EnvironmentOf(system, resource).Single(v => v.StartsWith("ConnectionStrings__beacondb=", StringComparison.Ordinal))["ConnectionStrings__beacondb=".Length..];
+            Assert.Equal(role, new NpgsqlConnectionStringBuilder(connectionString).Username);
+            Assert.Equal(system.Secret($"postgres-{resource}-password"), new NpgsqlConnectionStringBuilder(connectionString).Password);
+            connections[resource] = connectionString;
+        }
+        async Task<string?> RunAsAsync(string resource, string sql)
+        {
+            await using var connection = new NpgsqlConnection(connections[resource]);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(sql, connection);
+            try
+            {
+                await command.ExecuteNonQueryAsync();
+                return null;
+            }
+            catch (PostgresException ex)
+            {
+                return ex.SqlState;
+            }
+        }
+        Assert.Null(await RunAsAsync("ingestion", "SELECT count(*) FROM access_tokens"));
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, await RunAsAsync("ingestion", "SELECT count(*) FROM stores"));
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, await RunAsAsync("ingestion", "UPDATE access_tokens SET revoked = false WHERE false"));
+        Assert.Null(await RunAsAsync("admin", "UPDATE stores SET name = name WHERE false"));
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, await RunAsAsync("admin", "ALTER TABLE stores ADD COLUMN intruder int"));
+        Assert.Null(await RunAsAsync("worker", "SELECT count(*) FROM events"));
+        foreach (var role in new[] { "beacon_ingestion", "beacon_worker", "beacon_admin" })
+        {
+            Assert.False(await system.QueryAsync<bool>("SELECT rolsuper FROM pg_roles WHERE rolname = @role", ("role", role)), $"{role} is no superuser");
+        }
     }
 
     /// <summary>The service's own process (DCP starts <c>dotnet run</c>, which starts the service).</summary>

@@ -267,6 +267,27 @@ public sealed class BeaconApiTests(IngestionHost host) : IClassFixture<Ingestion
     }
 
     [Fact]
+    public async Task DroppedEventsAreFoundByTheirEventIdForTheTrace()
+    {
+        var store = await host.CreateStoreAsync();
+
+        await PostAsync(Batch(LayersEvent("product_view", "\"event_id\":\"ev-no-product\""), LayersEvent("product_view"),
+            LayersEvent("page_view", "\"event_id\":\"ev-kept\"")), store.Token);
+
+        var db = host.Redis.GetDatabase();
+        var key = Beacon.Core.Queue.DropLogKeys.ByEventId(store.StoreId, DateOnly.FromDateTime(DateTime.UtcNow));
+        var record = await PollAsync(() => db.HashGetAsync(key, "ev-no-product"), r => r.HasValue);
+        var drop = JsonDocument.Parse((string)record!).RootElement;
+        Assert.Equal("missing required field 'product_id'", drop.GetProperty("reason").GetString());
+        Assert.Equal("ev-no-product", drop.GetProperty("event_id").GetString());
+        Assert.Equal("beacon", drop.GetProperty("source").GetString());
+        // Only dropped events with a client id are indexed; the index expires after the trace window (7 days and a day).
+        Assert.Equal(1, await db.HashLengthAsync(key));
+        var ttl = await db.KeyTimeToLiveAsync(key);
+        Assert.InRange(ttl!.Value, TimeSpan.FromDays(8) - TimeSpan.FromMinutes(1), TimeSpan.FromDays(8));
+    }
+
+    [Fact]
     public async Task ValidateModeReportsEachIndexAndQueuesNothing()
     {
         var store = await host.CreateStoreAsync();

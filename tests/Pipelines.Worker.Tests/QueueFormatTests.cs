@@ -62,6 +62,33 @@ public sealed class QueueFormatTests(BackendsFixture fixture) : IClassFixture<Ba
     }
 
     [Fact]
+    public async Task AnEntryWithAFieldPerRequestIsDeliveredWithEachRequestsOwnEnvelope()
+    {
+        // Requests that share an append share an entry: one batch field each, with envelopes of their own.
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var pipeline = await scenario.AddPostgresPipelineAsync();
+        scenario.StartWorker();
+        var fields = new[] { "berlin", "paris", "oslo" }.Select(city =>
+        {
+            var shared = scenario.NewEvent();
+            shared.Event = null;
+            shared.GeoCity = city;
+            var batch = new EnrichedEventBatch { Shared = shared, Events = { new EnrichedEvent { Event = scenario.NewEvent().Event }, new EnrichedEvent { Event = scenario.NewEvent().Event } } };
+            return (City: city, Ids: batch.Events.Select(e => e.Event.EventId).ToList(), Field: new NameValueEntry(QueueKeys.BatchField, batch.ToByteArray()));
+        }).ToList();
+        await scenario.Redis.GetDatabase().StreamAddAsync(scenario.Stream, fields.Select(f => f.Field).ToArray());
+
+        var expected = fields.SelectMany(f => f.Ids.Select(id => (id, f.City))).ToHashSet();
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var check = scenario.CreateDbContext();
+            var rows = await check.Events.Where(e => e.PipelineId == pipeline.Id).Select(e => new { e.EventId, e.GeoCity }).ToListAsync();
+            return rows.Count == 6 && rows.Select(r => (r.EventId, r.GeoCity!)).ToHashSet().SetEquals(expected);
+        }, TimeSpan.FromSeconds(20), "the six events of the three fields, each with its own city");
+        Assert.Equal(fields.SelectMany(f => f.Ids), QueueEntries.Read(fields.Select(f => f.Field)).Select(e => e.Event.EventId));
+    }
+
+    [Fact]
     public void ABatchFieldIsReadAndCountedInOrder()
     {
         var events = Enumerable.Range(0, 3).Select(i => new EnrichedEvent { StoreId = "s", Event = new Event { EventId = $"id-{i}" } }).ToList();

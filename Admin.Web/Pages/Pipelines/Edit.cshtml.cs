@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace Beacon.Admin.Pages.Pipelines;
 
-public sealed class EditModel(PipelineService pipelines, PipelineTester tester) : StorePageModel
+public sealed class EditModel(PipelineService pipelines, PipelineTester tester, ArchivedEvents archive) : StorePageModel
 {
     protected override string Section => "pipelines";
 
@@ -23,6 +23,9 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester) 
 
     public TestEventResult? TestResult { get; private set; }
 
+    /// <summary>The store's newest accepted events, to test the pipeline with real ones.</summary>
+    public List<Beacon.Protos.V1.EnrichedEvent> RecentEvents { get; private set; } = [];
+
     // The pipeline is looked up with the store of the route: another store's pipeline id is simply not found.
     protected override async Task<IActionResult?> LoadAsync(CancellationToken cancellationToken)
     {
@@ -34,10 +37,39 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester) 
         return null;
     }
 
-    public void OnGet()
+    public async Task OnGetAsync()
     {
         Input = PipelineForm.Of(Pipeline);
         Message = TempData["Message"] as string;
+        await LoadRecentEventsAsync();
+    }
+
+    /// <summary>Sends the picked archived events, and any pasted ids, to the pipeline now, as one batch.</summary>
+    public async Task<IActionResult> OnPostTestRealAsync([FromForm] List<string>? eventIds, [FromForm] string? pastedIds)
+    {
+        var ids = (eventIds ?? []).Concat((pastedIds ?? "").Split([',', ' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Distinct().Take(20).ToList();
+        Input = PipelineForm.Of(Pipeline);
+        ModelState.Clear();
+        var events = ids.Count > 0 ? await archive.FindAsync(StoreId, ids, HttpContext.RequestAborted) : [];
+        if (events.Count == 0)
+        {
+            ModelState.AddModelError("", "Pick at least one event, or paste the id of an event in the archive.");
+        }
+        else
+        {
+            TestResult = await tester.SendEventsAsync(Pipeline, Store, events, HttpContext.RequestAborted);
+        }
+        await LoadRecentEventsAsync();
+        return Page();
+    }
+
+    private async Task LoadRecentEventsAsync()
+    {
+        if (Pipeline.Kind == PipelineKinds.Webhook)
+        {
+            RecentEvents = await archive.RecentAsync(StoreId, 10, HttpContext.RequestAborted);
+        }
     }
 
     public async Task<IActionResult> OnPostSaveAsync()
@@ -59,6 +91,12 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester) 
         return RedirectToPage();
     }
 
+    public async Task<IActionResult> OnPostDeleteAsync()
+    {
+        await pipelines.DeleteAsync(StoreId, PipelineId, HttpContext.RequestAborted);
+        return Redirect($"/stores/{StoreId}/pipelines");
+    }
+
     public async Task<IActionResult> OnPostRotateAsync()
     {
         var rotated = await pipelines.RotateSecretAsync(StoreId, PipelineId, HttpContext.RequestAborted);
@@ -74,6 +112,7 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester) 
         TestResult = await tester.SendAsync(Pipeline, Store, HttpContext.RequestAborted);
         Input = PipelineForm.Of(Pipeline);
         ModelState.Clear();
+        await LoadRecentEventsAsync();
         return Page();
     }
 }

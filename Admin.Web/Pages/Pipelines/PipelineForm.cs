@@ -11,8 +11,12 @@ public sealed class PipelineForm
     public string? Url { get; set; }
     public List<string> EventTypes { get; set; } = [];
     public bool Enabled { get; set; } = true;
+    public int? BatchSize { get; set; }
+    public int? LingerMs { get; set; }
+    /// <summary>Required consent categories, separated by commas or spaces.</summary>
+    public string? RequiredConsent { get; set; }
 
-    public PipelineInput ToInput() => new(Name ?? "", Kind, Url, EventTypes, Enabled);
+    public PipelineInput ToInput() => new(Name ?? "", Kind, Url, EventTypes, Enabled, BatchSize, LingerMs, TokenService.ParseOrigins(RequiredConsent));
 
     public static PipelineForm Of(Pipeline p) => new()
     {
@@ -21,5 +25,8 @@ public sealed class PipelineForm
         Url = p.Url,
         EventTypes = p.EventTypes,
         Enabled = p.Enabled,
+        BatchSize = PipelineSettings.BatchSizeOf(p),
+        LingerMs = PipelineSettings.LingerMsOf(p),
+        RequiredConsent = string.Join(", ", p.RequiredConsent),
     };
 }

@@ -9,7 +9,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Beacon.Admin.Pages.Stores;
 
 [OutputCache(PolicyName = AdminCache.Charts)]
-public sealed class DetailsModel(BeaconDbContext db, StoreService stores) : StorePageModel
+public sealed class DetailsModel(BeaconDbContext db, StoreService stores, Privacy.DeletionService deletions) : StorePageModel
 {
     protected override string Section => "overview";
 
@@ -23,6 +23,12 @@ public sealed class DetailsModel(BeaconDbContext db, StoreService stores) : Stor
     [BindProperty]
     public string? Networks { get; set; }
 
+    [BindProperty]
+    public int? EventDays { get; set; }
+
+    [BindProperty]
+    public int? DeadLetterDays { get; set; }
+
     /// <summary>Back to the operator's default (the store has no list of its own).</summary>
     [BindProperty]
     public bool UseDefault { get; set; }
@@ -31,6 +37,8 @@ public sealed class DetailsModel(BeaconDbContext db, StoreService stores) : Stor
     {
         Networks = string.Join("\n", Store.AllowedPrivateNetworks ?? []);
         UseDefault = Store.AllowedPrivateNetworks is null;
+        EventDays = Store.EventRetentionDays;
+        DeadLetterDays = Store.DeadLetterRetentionDays;
         await CountAsync();
     }
 
@@ -52,6 +60,37 @@ public sealed class DetailsModel(BeaconDbContext db, StoreService stores) : Stor
             return Page();
         }
         return RedirectToPage();
+    }
+
+    /// <summary>Operators only: how long the store's data is kept (empty: the defaults).</summary>
+    public async Task<IActionResult> OnPostRetentionAsync()
+    {
+        if (!User.IsOperator())
+        {
+            return Forbid();
+        }
+        foreach (var (field, messages) in StoreService.ValidateRetention(EventDays, DeadLetterDays))
+        {
+            ModelState.AddModelError(field == "eventDays" ? nameof(EventDays) : nameof(DeadLetterDays), string.Join(" ", messages));
+        }
+        if (!ModelState.IsValid)
+        {
+            await CountAsync();
+            return Page();
+        }
+        await stores.SetRetentionAsync(StoreId, EventDays, DeadLetterDays, HttpContext.RequestAborted);
+        return RedirectToPage();
+    }
+
+    /// <summary>Operators only: the store goes at once, its data in the background (followed on the stores page).</summary>
+    public async Task<IActionResult> OnPostDeleteAsync()
+    {
+        if (!User.IsOperator())
+        {
+            return Forbid();
+        }
+        await deletions.DeleteStoreAsync(StoreId, User, HttpContext.RequestAborted);
+        return Redirect("/stores");
     }
 
     private async Task CountAsync()

@@ -15,4 +15,7 @@ public sealed class IndexModel(TokenService tokens) : StorePageModel
     /// <summary>Revokes and announces it, so ingestion refuses the token within a second.</summary>
     public async Task<IActionResult> OnPostRevokeAsync(Guid tokenId) =>
         await tokens.RevokeAsync(StoreId, tokenId, HttpContext.RequestAborted) ? RedirectToPage() : NotFound();
+
+    public async Task<IActionResult> OnPostDeleteAsync(Guid tokenId) =>
+        await tokens.DeleteAsync(StoreId, tokenId, HttpContext.RequestAborted) ? RedirectToPage() : NotFound();
 }

@@ -228,6 +228,89 @@ namespace Beacon.Core.Data.Migrations
                     b.ToTable("AspNetUsers", (string)null);
                 });
 
+            modelBuilder.Entity("Beacon.Core.Data.DataDeletion", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<DateTimeOffset?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completed_at");
+
+                    b.Property<Dictionary<string, long>>("Deleted")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("deleted");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("text")
+                        .HasColumnName("error");
+
+                    b.Property<string>("IdentifierField")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("identifier_field");
+
+                    b.Property<string>("IdentifierValue")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("identifier_value");
+
+                    b.Property<DateTimeOffset?>("LiftedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("lifted_at");
+
+                    b.Property<string>("LiftedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("lifted_by");
+
+                    b.Property<DateTimeOffset>("RequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("requested_at");
+
+                    b.Property<string>("RequestedBy")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("requested_by");
+
+                    b.Property<DateTimeOffset?>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("StoreId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("store_id");
+
+                    b.Property<bool>("Suppress")
+                        .HasColumnType("boolean")
+                        .HasColumnName("suppress");
+
+                    b.HasKey("Id")
+                        .HasName("pk_data_deletions");
+
+                    b.HasIndex("Status", "RequestedAt")
+                        .HasDatabaseName("ix_data_deletions_status_requested_at");
+
+                    b.HasIndex("StoreId", "RequestedAt")
+                        .HasDatabaseName("ix_data_deletions_store_id_requested_at");
+
+                    b.ToTable("data_deletions", (string)null);
+                });
+
             modelBuilder.Entity("Beacon.Core.Data.DeadLetter", b =>
                 {
                     b.Property<long>("Id")
@@ -300,6 +383,10 @@ namespace Beacon.Core.Data.Migrations
                     b.Property<DateTimeOffset>("Minute")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("minute");
+
+                    b.Property<long>("ConsentMissing")
+                        .HasColumnType("bigint")
+                        .HasColumnName("consent_missing");
 
                     b.Property<long>("DeadLettered")
                         .HasColumnType("bigint")
@@ -378,6 +465,11 @@ namespace Beacon.Core.Data.Migrations
                     b.Property<DateTimeOffset?>("PreviousSecretExpiresAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("previous_secret_expires_at");
+
+                    b.PrimitiveCollection<List<string>>("RequiredConsent")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("required_consent");
 
                     b.Property<string>("Secret")
                         .IsRequired()
@@ -473,6 +565,92 @@ namespace Beacon.Core.Data.Migrations
                     b.ToTable("quarantine", (string)null);
                 });
 
+            modelBuilder.Entity("Beacon.Core.Data.Replay", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completed_at");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("CursorEntryId")
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)")
+                        .HasColumnName("cursor_entry_id");
+
+                    b.Property<DateTimeOffset?>("CursorReceivedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("cursor_received_at");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("text")
+                        .HasColumnName("error");
+
+                    b.Property<DateTimeOffset>("From")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("from");
+
+                    b.Property<DateTimeOffset?>("LeasedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("leased_until");
+
+                    b.Property<Guid>("PipelineId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("pipeline_id");
+
+                    b.Property<long>("Scanned")
+                        .HasColumnType("bigint")
+                        .HasColumnName("scanned");
+
+                    b.Property<long>("Sent")
+                        .HasColumnType("bigint")
+                        .HasColumnName("sent");
+
+                    b.Property<long>("Skipped")
+                        .HasColumnType("bigint")
+                        .HasColumnName("skipped");
+
+                    b.Property<DateTimeOffset?>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("StoreId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("store_id");
+
+                    b.Property<DateTimeOffset>("To")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("to");
+
+                    b.Property<long?>("Total")
+                        .HasColumnType("bigint")
+                        .HasColumnName("total");
+
+                    b.HasKey("Id")
+                        .HasName("pk_replays");
+
+                    b.HasIndex("Status")
+                        .HasDatabaseName("ix_replays_status");
+
+                    b.HasIndex("PipelineId", "CreatedAt")
+                        .HasDatabaseName("ix_replays_pipeline_id_created_at");
+
+                    b.ToTable("replays", (string)null);
+                });
+
             modelBuilder.Entity("Beacon.Core.Data.RetryBatch", b =>
                 {
                     b.Property<Guid>("Id")
@@ -547,6 +725,14 @@ namespace Beacon.Core.Data.Migrations
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
+
+                    b.Property<int?>("DeadLetterRetentionDays")
+                        .HasColumnType("integer")
+                        .HasColumnName("dead_letter_retention_days");
+
+                    b.Property<int?>("EventRetentionDays")
+                        .HasColumnType("integer")
+                        .HasColumnName("event_retention_days");
 
                     b.Property<string>("Name")
                         .IsRequired()
@@ -895,6 +1081,16 @@ namespace Beacon.Core.Data.Migrations
                         .HasConstraintName("fk_pipelines_stores_store_id");
 
                     b.Navigation("Store");
+                });
+
+            modelBuilder.Entity("Beacon.Core.Data.Replay", b =>
+                {
+                    b.HasOne("Beacon.Core.Data.Pipeline", null)
+                        .WithMany()
+                        .HasForeignKey("PipelineId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_replays_pipelines_pipeline_id");
                 });
 
             modelBuilder.Entity("Beacon.Core.Data.RetryBatch", b =>

@@ -270,6 +270,22 @@ public static class JsonBatchReader
                     e.ProductIds.Add(item);
                 }
                 return null;
+            case FieldType.ConsentList:
+                if (reader.TokenType != JsonTokenType.StartArray)
+                {
+                    return "must be an array of consent category names";
+                }
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    if (reader.TokenType != JsonTokenType.String || reader.GetString() is not { Length: > 0 } category
+                        || category.Length > field.MaxLength || e.Consent.Count == EventCatalog.MaxConsentCategories)
+                    {
+                        SkipToArrayEnd(ref reader);
+                        return $"must be an array of at most {EventCatalog.MaxConsentCategories} names of 1 to {field.MaxLength} characters";
+                    }
+                    e.Consent.Add(category);
+                }
+                return null;
             default:
                 return "is not supported";
         }

@@ -19,8 +19,9 @@ public sealed class PartitionMaintainer(
                     await writer.EnsurePartitionsAsync(
                         Enumerable.Range(0, options.Value.PartitionDaysAhead + 1).Select(today.AddDays), stoppingToken);
                 }
-                catch (NpgsqlException ex)
+                catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
                 {
+                    // Npgsql reports a connection it could not get in time as a bare TimeoutException: the host must not stop for it.
                     logger.LogWarning(ex, "Could not create events partitions; trying again later");
                 }
             }

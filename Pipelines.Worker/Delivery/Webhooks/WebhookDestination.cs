@@ -19,8 +19,6 @@ public sealed class WebhookDestination(
 
     public TimeSpan Linger => options.Value.WebhookLinger;
 
-    public static string MessageIdOf(Guid batchId) => "msg_" + batchId.ToString("N");
-
     public async Task<DeliveryResult> DeliverAsync(
         Pipeline pipeline, Guid batchId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
     {
@@ -42,7 +40,7 @@ public sealed class WebhookDestination(
             return new DeliveryResult(DeliveryOutcome.Retry, TimeSpan.Zero,
                 Error: "The pipeline's signing secret does not open with this worker's Beacon:MasterKey");
         }
-        var messageId = MessageIdOf(batchId);
+        var messageId = WebhookPayload.MessageIdOf(batchId);
         var body = WebhookPayload.Serialize(messageId, events);
         var result = await sender.SendAsync(
             new WebhookRequest(new Uri(pipeline.Url!), messageId, body, signing, scope), cancellationToken);

@@ -163,6 +163,26 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
         await page.GotoAsync($"{_baseUrl}/event-types");
         await ShotAsync(page, "event-types", fullPage: false);
 
+        // Data controls: a device's deletion with suppression is asked for on its page and completes in the background.
+        await page.GotoAsync($"{_baseUrl}/stores/{storeId}/deletions");
+        await page.FillAsync("#Value", "dev-browser");
+        await page.CheckAsync("#Suppress");
+        await page.ClickAsync("#request-deletion button[type=submit]");
+        await page.WaitForSelectorAsync("#deletions td:has-text('device_id = dev-browser')");
+        for (var i = 0; i < 30 && await page.QuerySelectorAsync("#deletions .status:has-text('completed')") is null; i++)
+        {
+            await Task.Delay(500);
+            await page.ReloadAsync();
+        }
+        Assert.Equal("completed", (await page.TextContentAsync("#deletions .status"))!.Trim());
+        Assert.NotNull(await page.QuerySelectorAsync("#deletions button:has-text('Lift')"));
+        await ShotAsync(page, "deletions");
+
+        // Operators see every account.
+        await page.GotoAsync($"{_baseUrl}/users");
+        Assert.NotNull(await page.QuerySelectorAsync($"#users tr[data-email='{AdminApp.OperatorEmail}']"));
+        await ShotAsync(page, "users");
+
         // Phone width: the same pages, without sideways scrolling of the page itself.
         var phone = await NewPageAsync(390, 844, context: page.Context);
         foreach (var (name, path) in new[]
@@ -170,6 +190,7 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
                      ("stores", "/stores"), ("tokens", $"/stores/{storeId}/tokens"), ("pipeline-edit", $"/stores/{storeId}/pipelines/{pipelineId}/edit"),
                      ("deliveries", $"/stores/{storeId}/deliveries"), ("dead-letters", $"/stores/{storeId}/pipelines/{pipelineId}/dead-letters"),
                      ("live-events", $"/stores/{storeId}/events"), ("dropped", $"/stores/{storeId}/events/dropped"), ("event-types", "/event-types"),
+                     ("deletions", $"/stores/{storeId}/deletions"), ("users", "/users"),
                  })
         {
             await phone.GotoAsync(_baseUrl + path);
@@ -177,6 +198,12 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
             Assert.False(overflow, $"{path} scrolls sideways on a phone");
             await ShotAsync(phone, $"phone-{name}", fullPage: false);
         }
+
+        // A pipeline is deleted from its page (the confirm dialog is accepted) and is gone from the list.
+        await page.GotoAsync($"{_baseUrl}/stores/{storeId}/pipelines/{pipelineId}/edit");
+        await page.ClickAsync("button:has-text('Delete pipeline')");
+        await page.WaitForURLAsync(new Regex($"/stores/{storeId}/pipelines$"));
+        Assert.DoesNotContain(pipelineId.ToString(), await page.ContentAsync());
 
         Assert.True(_cspViolations.Count == 0, string.Join("\n", _cspViolations));
     }

@@ -15,13 +15,15 @@ public static class QueuedEvents
         var envelopes = new List<EnrichedEvent>();
         foreach (var entry in entries)
         {
-            Assert.Equal([QueueKeys.BatchField], entry.Values.Select(field => field.Name.ToString()));
+            // A field per batch the entry holds, all of them batches.
+            Assert.NotEmpty(entry.Values);
+            Assert.All(entry.Values, field => Assert.Equal(QueueKeys.BatchField, field.Name.ToString()));
             envelopes.AddRange(QueueEntries.Read(entry.Values).Where(envelope => envelope.StoreId == storeIdText));
         }
         return envelopes;
     }
 
-    /// <summary>Stream entries (one per enqueued batch) that hold events of the store.</summary>
+    /// <summary>Stream entries that hold events of the store (batches that shared an append share one).</summary>
     public static async Task<int> EntriesOfStoreAsync(string redisConnectionString, Guid storeId)
     {
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisConnectionString);

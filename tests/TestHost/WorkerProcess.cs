@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Text;
-using Beacon.TestHost;
 
-namespace Beacon.Worker.Tests.Infrastructure;
+namespace Beacon.TestHost;
 
 /// <summary>
 /// Pipelines.Worker running as its own OS process (<c>dotnet Pipelines.Worker.dll</c>) with its settings in
@@ -107,7 +106,7 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     private static string WorkerDll()
     {
-        // The worker's own build output (with its runtimeconfig and deps), built with this test project.
+        // The worker's own build output (with its runtimeconfig and deps), built with the test project that runs it.
         var here = AppContext.BaseDirectory;
         var dir = new DirectoryInfo(here);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Beacon.sln")))

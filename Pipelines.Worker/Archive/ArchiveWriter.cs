@@ -1,0 +1,189 @@
+using System.Threading.Channels;
+using Beacon.Core.Data;
+using Beacon.Core.Queue;
+using Beacon.Core.Webhooks;
+using Beacon.Protos.V1;
+using Beacon.Worker.Consuming;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using StackExchange.Redis;
+
+namespace Beacon.Worker.Archive;
+
+/// <summary>
+/// The events of one stream entry, waiting to be archived, with the entry's batch fields as they are in the stream
+/// (null for entries in another shape): each is one ingested batch, archived as it is.
+/// </summary>
+public sealed record ArchiveItem(InFlightEntry Entry, IReadOnlyList<EnrichedEvent> Events, IReadOnlyList<byte[]>? BatchFields);
+
+/// <summary>
+/// Writes every event the worker reads into <c>event_archive</c> (binary COPY, one row per ingested batch:
+/// <see cref="EventArchiveTable"/>), whatever pipelines the store has. The archive is one more part of each entry: the
+/// entry is acked only once its events are archived, and stays pending for a reclaim if the COPY fails. Entries of
+/// many reads share a COPY.
+/// </summary>
+public sealed class ArchiveWriter(
+    NpgsqlDataSource dataSource,
+    DayPartitioner partitioner,
+    IOptions<WorkerOptions> options,
+    ILogger<ArchiveWriter> logger) : BackgroundService
+{
+    private const string CopySql = "COPY event_archive (store_id, received_at, entry_id, event_ids, events) FROM STDIN (FORMAT BINARY)";
+
+    private readonly Channel<ArchiveItem> _items = Channel.CreateBounded<ArchiveItem>(new BoundedChannelOptions(4_000)
+    {
+        SingleReader = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+
+    public bool Enabled => options.Value.ArchiveRetention > TimeSpan.Zero;
+
+    /// <summary>Queues an entry's events; waits while the archive is behind (back-pressure on the reader).</summary>
+    public ValueTask EnqueueAsync(ArchiveItem item, CancellationToken cancellationToken) => _items.Writer.WriteAsync(item, cancellationToken);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        using var slots = new SemaphoreSlim(Math.Max(1, settings.ArchiveConcurrentWrites));
+        var running = new List<Task>();
+        var batch = new List<ArchiveItem>();
+        try
+        {
+            while (await _items.Reader.WaitToReadAsync(stoppingToken))
+            {
+                await FillAsync(batch, settings, stoppingToken);
+                await slots.WaitAsync(stoppingToken);
+                var items = batch.ToList();
+                batch.Clear();
+                running.RemoveAll(t => t.IsCompleted);
+                // A COPY under way finishes during shutdown, so its entries are acked rather than archived twice.
+                running.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        await WriteAsync(items);
+                    }
+                    finally
+                    {
+                        slots.Release();
+                    }
+                }, CancellationToken.None));
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        await Task.WhenAll(running);
+        foreach (var item in batch)
+        {
+            item.Entry.PartAbandoned();
+        }
+        while (_items.Reader.TryRead(out var left))
+        {
+            left.Entry.PartAbandoned();
+        }
+    }
+
+    private async Task FillAsync(List<ArchiveItem> batch, WorkerOptions settings, CancellationToken stoppingToken)
+    {
+        var count = 0;
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        linger.CancelAfter(settings.ArchiveLinger);
+        while (count < settings.ArchiveBatchSize)
+        {
+            if (_items.Reader.TryRead(out var next))
+            {
+                batch.Add(next);
+                count += next.Events.Count;
+                continue;
+            }
+            try
+            {
+                if (!await _items.Reader.WaitToReadAsync(linger.Token))
+                {
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task WriteAsync(List<ArchiveItem> items)
+    {
+        try
+        {
+            var days = items.SelectMany(i => i.Events).Select(e => DateOnly.FromDateTime(EventJson.ReceivedAtOf(e).UtcDateTime)).Distinct();
+            await partitioner.EnsureAsync(EventArchiveTable.Name, days, CancellationToken.None);
+            await using var connection = await dataSource.OpenConnectionAsync();
+            await using var importer = await connection.BeginBinaryImportAsync(CopySql);
+            foreach (var item in items)
+            {
+                foreach (var row in RowsOf(item))
+                {
+                    importer.StartRow();
+                    importer.Write(row.StoreId, NpgsqlDbType.Uuid);
+                    importer.Write(row.ReceivedAt.UtcDateTime, NpgsqlDbType.TimestampTz);
+                    importer.Write(item.Entry.Stream + "/" + item.Entry.Id, NpgsqlDbType.Text);
+                    importer.Write(row.EventIds, NpgsqlDbType.Array | NpgsqlDbType.Text);
+                    importer.Write(row.Events, NpgsqlDbType.Bytea);
+                }
+            }
+            await importer.CompleteAsync();
+        }
+        catch (Exception ex)
+        {
+            // Every failure, not only the database's: an entry never released would be held, and kept from reclaim, forever.
+            logger.LogWarning(ex, "Could not archive {Count} entries; they stay pending and are read again", items.Count);
+            foreach (var item in items)
+            {
+                item.Entry.PartAbandoned();
+            }
+            return;
+        }
+        foreach (var item in items)
+        {
+            item.Entry.PartDone();
+        }
+    }
+
+    private sealed record ArchiveRow(Guid StoreId, DateTimeOffset ReceivedAt, string[] EventIds, byte[] Events);
+
+    /// <summary>
+    /// One row per ingested batch: each batch field of the entry (one request's events, of one store and receipt time)
+    /// is archived as the stream holds it. Any other entry is grouped by store and receipt time and encoded again the
+    /// way ingestion encodes a batch.
+    /// </summary>
+    private static IEnumerable<ArchiveRow> RowsOf(ArchiveItem item)
+    {
+        if (item.BatchFields is { } fields)
+        {
+            var offset = 0;
+            foreach (var field in fields)
+            {
+                var count = QueueEntries.Count([new NameValueEntry(QueueKeys.BatchField, field)]);
+                if (count == 0)
+                {
+                    continue;
+                }
+                var events = item.Events.Skip(offset).Take(count).ToList();
+                offset += count;
+                yield return new ArchiveRow(Guid.Parse(events[0].StoreId), EventJson.ReceivedAtOf(events[0]),
+                    events.Select(e => WithoutNul(e.Event.EventId)).ToArray(), field);
+            }
+            yield break;
+        }
+        foreach (var group in item.Events.GroupBy(e => (e.StoreId, ReceivedAt: EventJson.ReceivedAtOf(e))))
+        {
+            var events = group.ToList();
+            yield return new ArchiveRow(Guid.Parse(group.Key.StoreId), group.Key.ReceivedAt,
+                events.Select(e => WithoutNul(e.Event.EventId)).ToArray(), (byte[])QueueEntries.Fields(events)[0].Value!);
+        }
+    }
+
+    // Postgres text cannot hold U+0000; ingestion accepts it in ids (the archived bytes keep the original).
+    private static string WithoutNul(string value) => value.Contains('\0') ? value.Replace("\0", "") : value;
+}

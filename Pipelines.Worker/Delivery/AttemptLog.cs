@@ -1,0 +1,144 @@
+using System.Threading.Channels;
+using Beacon.Core.Data;
+using Beacon.Protos.V1;
+using Beacon.Worker.Archive;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Beacon.Worker.Delivery;
+
+/// <summary>One delivery attempt of a batch, as an event's trace and a pipeline's live view show it.</summary>
+public sealed record AttemptRecord(
+    Guid StoreId, Guid PipelineId, Guid BatchId, int Attempt, DateTimeOffset At, int? Status, int DurationMs, string Outcome,
+    string? Error, string[] EventIds);
+
+/// <summary>
+/// Records every delivery attempt (one row per batch attempt with its event ids) in <c>delivery_attempts</c>. A
+/// diagnostic, so delivery never waits for it: attempts are buffered in memory and written with one COPY every
+/// <see cref="WorkerOptions.AttemptLogFlushInterval"/>; past <see cref="WorkerOptions.AttemptLogCapacity"/> waiting
+/// rows, or when a worker dies before its flush, attempts go unrecorded.
+/// </summary>
+public sealed class AttemptLog : BackgroundService
+{
+    private const int MaxErrorLength = 500;
+
+    private readonly Channel<AttemptRecord> _pending;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly DayPartitioner _partitioner;
+    private readonly TimeProvider _time;
+    private readonly WorkerOptions _options;
+    private readonly ILogger<AttemptLog> _logger;
+    private long _unrecorded;
+
+    public AttemptLog(NpgsqlDataSource dataSource, DayPartitioner partitioner, TimeProvider time, IOptions<WorkerOptions> options, ILogger<AttemptLog> logger)
+    {
+        _dataSource = dataSource;
+        _partitioner = partitioner;
+        _time = time;
+        _options = options.Value;
+        _logger = logger;
+        _pending = Channel.CreateBounded<AttemptRecord>(new BoundedChannelOptions(Math.Max(1, _options.AttemptLogCapacity))
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.DropWrite,
+        });
+    }
+
+    public void Record(Pipeline pipeline, Guid batchId, int attempt, IReadOnlyList<EnrichedEvent> events, DeliveryResult result, string outcome)
+    {
+        if (_options.AttemptLogRetention <= TimeSpan.Zero)
+        {
+            return;
+        }
+        var ids = new string[events.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = events[i].Event?.EventId ?? "";
+        }
+        var error = result.Error is { Length: > MaxErrorLength } text ? text[..MaxErrorLength] : result.Error;
+        var record = new AttemptRecord(pipeline.StoreId, pipeline.Id, batchId, attempt, _time.GetUtcNow() - result.Latency, result.Status,
+            (int)Math.Min(int.MaxValue, result.Latency.TotalMilliseconds), outcome, error, ids);
+        if (!_pending.Writer.TryWrite(record))
+        {
+            Interlocked.Increment(ref _unrecorded);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                await Task.Delay(_options.AttemptLogFlushInterval, stoppingToken);
+                await FlushAsync(stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        // Stopped after the lanes and retries: their last attempts are written too.
+        await FlushAsync(CancellationToken.None);
+    }
+
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var rows = new List<AttemptRecord>();
+        while (_pending.Reader.TryRead(out var row))
+        {
+            rows.Add(row);
+        }
+        if (Interlocked.Exchange(ref _unrecorded, 0) is var lost and > 0)
+        {
+            _logger.LogWarning("{Count} delivery attempts were not recorded: the attempt log was full", lost);
+        }
+        if (rows.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            await _partitioner.EnsureAsync(DeliveryAttemptsTable.Name, rows.Select(r => DateOnly.FromDateTime(r.At.UtcDateTime)).Distinct(), cancellationToken);
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+            await using var importer = await connection.BeginBinaryImportAsync(
+                $"COPY {DeliveryAttemptsTable.Name} ({DeliveryAttemptsTable.Columns}) FROM STDIN (FORMAT BINARY)", cancellationToken);
+            foreach (var r in rows)
+            {
+                importer.StartRow();
+                importer.Write(r.StoreId, NpgsqlDbType.Uuid);
+                importer.Write(r.PipelineId, NpgsqlDbType.Uuid);
+                importer.Write(r.BatchId, NpgsqlDbType.Uuid);
+                importer.Write(r.Attempt, NpgsqlDbType.Integer);
+                importer.Write(r.At.UtcDateTime, NpgsqlDbType.TimestampTz);
+                if (r.Status is { } status)
+                {
+                    importer.Write(status, NpgsqlDbType.Integer);
+                }
+                else
+                {
+                    importer.WriteNull();
+                }
+                importer.Write(r.DurationMs, NpgsqlDbType.Integer);
+                importer.Write(r.Outcome, NpgsqlDbType.Text);
+                if (r.Error is { } error)
+                {
+                    importer.Write(WithoutNul(error), NpgsqlDbType.Text);
+                }
+                else
+                {
+                    importer.WriteNull();
+                }
+                importer.Write(r.EventIds.Length, NpgsqlDbType.Integer);
+                importer.Write(Array.ConvertAll(r.EventIds, WithoutNul), NpgsqlDbType.Array | NpgsqlDbType.Text);
+            }
+            await importer.CompleteAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            _logger.LogWarning(ex, "Could not record {Count} delivery attempts", rows.Count);
+        }
+    }
+
+    private static string WithoutNul(string value) => value.Contains('\0') ? value.Replace("\0", "") : value;
+}

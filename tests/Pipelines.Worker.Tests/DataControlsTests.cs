@@ -1,0 +1,223 @@
+using Beacon.Core.Data;
+using Beacon.Core.Queue;
+using Beacon.TestHost;
+using Beacon.Worker.Tests.Infrastructure;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.EntityFrameworkCore;
+
+namespace Beacon.Worker.Tests;
+
+/// <summary>What the worker does for the merchant data controls (DESIGN §9) and the pipeline settings.</summary>
+public sealed class DataControlsTests(BackendsFixture fixture) : IClassFixture<BackendsFixture>
+{
+    [Fact]
+    public async Task APipelinesOwnBatchSizeIsTheSizeOfItsDeliveries()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        var pipeline = await scenario.AddWebhookPipelineAsync(receiver.Url);
+        await using (var db = scenario.CreateDbContext())
+        {
+            var row = await db.Pipelines.SingleAsync(p => p.Id == pipeline.Id);
+            PipelineSettings.Set(row, batchSize: 3, lingerMs: 2000);
+            await db.SaveChangesAsync();
+        }
+        scenario.StartWorker();
+
+        var sent = await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 10);
+
+        await receiver.WaitUntilAsync(r => r.AcceptedEventIds.Distinct().Count() == sent.Count, TimeSpan.FromSeconds(20), "all 10 events");
+        Assert.All(receiver.Received, request => Assert.InRange(request.EventIds.Count, 1, 3));
+        Assert.True(receiver.Received.Count >= 4, $"{receiver.Received.Count} requests for 10 events in batches of 3");
+    }
+
+    [Fact]
+    public async Task ASuppressedDevicesEventsAreDroppedAsSuppressedUntilTheSuppressionIsLifted()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var pipeline = await scenario.AddPostgresPipelineAsync();
+        var suppression = await AddDeletionAsync(scenario, "dev-gone", suppress: true, requestedAt: DateTimeOffset.UtcNow.AddMinutes(-5));
+        scenario.StartWorker();
+
+        var gone = Enumerable.Range(0, 5).Select(_ => WithDevice(scenario.NewEvent(), "dev-gone")).ToList();
+        var kept = Enumerable.Range(0, 5).Select(_ => scenario.NewEvent()).ToList();
+        await scenario.EnqueueAsync([.. gone.Take(2), .. kept, .. gone.Skip(2)]);
+
+        await Eventually.WaitAsync(async () => await CountAsync(scenario, pipeline.Id) == kept.Count, TimeSpan.FromSeconds(20), "the 5 other events");
+        await WaitForAckAsync(scenario);
+        Assert.Equal(0, await CountAsync(scenario, pipeline.Id, "dev-gone"));
+        var counts = await scenario.Redis.GetDatabase().HashGetAllAsync(DropLogKeys.Counts(scenario.StoreId));
+        Assert.Equal(5, (long)counts.Single(c => c.Name == "product_view|suppressed").Value);
+        Assert.Contains("\"code\":\"suppressed\"", (string?)await scenario.Redis.GetDatabase().ListGetByIndexAsync(DropLogKeys.Recent(scenario.StoreId), 0));
+
+        await using (var db = scenario.CreateDbContext())
+        {
+            await db.DataDeletions.Where(d => d.Id == suppression.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.LiftedAt, DateTimeOffset.UtcNow));
+        }
+        await ConfigChanges.PublishAsync(scenario.Redis, ConfigChanges.StoreChanged(scenario.StoreId));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await scenario.EnqueueAsync([WithDevice(scenario.NewEvent(), "dev-gone")]);
+        await Eventually.WaitAsync(async () => await CountAsync(scenario, pipeline.Id, "dev-gone") == 1, TimeSpan.FromSeconds(20),
+            "the device's event once the suppression is lifted");
+    }
+
+    [Fact]
+    public async Task ADeletionWithoutSuppressionDropsOnlyTheQueuedEventsReceivedBeforeIt()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var pipeline = await scenario.AddPostgresPipelineAsync();
+        var requestedAt = DateTimeOffset.UtcNow;
+        await AddDeletionAsync(scenario, "dev-old", suppress: false, requestedAt);
+        scenario.StartWorker();
+
+        var before = WithDevice(scenario.NewEvent(), "dev-old");
+        before.ReceivedAt = Timestamp.FromDateTimeOffset(requestedAt.AddSeconds(-30));
+        var after = WithDevice(scenario.NewEvent(), "dev-old");
+        after.ReceivedAt = Timestamp.FromDateTimeOffset(requestedAt.AddSeconds(30));
+        await scenario.EnqueueAsync([before, after, scenario.NewEvent()]);
+
+        await Eventually.WaitAsync(async () => await CountAsync(scenario, pipeline.Id) == 2, TimeSpan.FromSeconds(20), "2 rows");
+        await WaitForAckAsync(scenario);
+        await using var db = scenario.CreateDbContext();
+        Assert.Equal([after.Event.EventId], await db.Events.Where(e => e.PipelineId == pipeline.Id && e.DeviceId == "dev-old").Select(e => e.EventId).ToListAsync());
+        var counts = await scenario.Redis.GetDatabase().HashGetAllAsync(DropLogKeys.Counts(scenario.StoreId));
+        Assert.Equal(1, (long)counts.Single(c => c.Name == "product_view|deleted").Value);
+    }
+
+    [Fact]
+    public async Task APipelineRequiringConsentIsGivenOnlyConsentedEventsAndCountsTheOthers()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var marketing = scenario.Own(await WebhookReceiver.StartAsync());
+        var everything = scenario.Own(await WebhookReceiver.StartAsync());
+        var requiring = await scenario.AddWebhookPipelineAsync(marketing.Url);
+        await scenario.AddWebhookPipelineAsync(everything.Url);
+        await using (var db = scenario.CreateDbContext())
+        {
+            await db.Pipelines.Where(p => p.Id == requiring.Id)
+                .ExecuteUpdateAsync(s => s.SetProperty(p => p.RequiredConsent, ["marketing"]));
+        }
+        scenario.StartWorker();
+
+        var consented = Enumerable.Range(0, 3).Select(_ => WithConsent(scenario.NewEvent(), "analytics", "marketing")).ToList();
+        var analyticsOnly = WithConsent(scenario.NewEvent(), "analytics");
+        var none = scenario.NewEvent();
+        await scenario.EnqueueAsync([consented[0], analyticsOnly, consented[1], none, consented[2]]);
+
+        await everything.WaitUntilAsync(r => r.AcceptedEventIds.Distinct().Count() == 5, TimeSpan.FromSeconds(20), "all 5 events");
+        await marketing.WaitUntilAsync(r => r.AcceptedEventIds.Distinct().Count() == 3, TimeSpan.FromSeconds(20), "the 3 consented events");
+        await WaitForAckAsync(scenario);
+        Assert.Equal(consented.Select(e => e.Event.EventId).Order(), marketing.AcceptedEventIds.Distinct().Order());
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.DeliveryStats.Where(s => s.PipelineId == requiring.Id).SumAsync(s => s.ConsentMissing) == 2;
+        }, TimeSpan.FromSeconds(10), "consent_missing 2 in the pipeline's stats");
+    }
+
+    [Fact]
+    public async Task RetentionRemovesEachStoresOldDataAfterItsOwnNumberOfDaysOrTheDefaults()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var shortLived = await scenario.AddPostgresPipelineAsync();
+        var other = await fixture.Backends.CreateStoreAsync();
+        await using (var db = scenario.CreateDbContext())
+        {
+            await db.Stores.Where(s => s.Id == scenario.StoreId)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.EventRetentionDays, 2).SetProperty(x => x.DeadLetterRetentionDays, 1));
+        }
+        var now = DateTimeOffset.UtcNow;
+        var oldEvent = await AddStoredEventAsync(scenario, scenario.StoreId, shortLived.Id, now.AddDays(-3));
+        var recentEvent = await AddStoredEventAsync(scenario, scenario.StoreId, shortLived.Id, now.AddDays(-1));
+        var otherStoresOldEvent = await AddStoredEventAsync(scenario, other.StoreId, shortLived.Id, now.AddDays(-3));
+        var otherStoresExpiredEvent = await AddStoredEventAsync(scenario, other.StoreId, shortLived.Id, now.AddDays(-91));
+        long oldLetter, recentLetter, oldQuarantined, otherQuarantined;
+        await using (var db = scenario.CreateDbContext())
+        {
+            DeadLetter Letter(DateTimeOffset at) => new()
+            {
+                PipelineId = shortLived.Id, StoreId = scenario.StoreId, EventId = Guid.NewGuid().ToString(), EventType = "page_view",
+                Envelope = [], CreatedAt = at,
+            };
+            QuarantinedEntry Entry(Guid store, DateTimeOffset at) => new()
+            {
+                Stream = "beacon:test", EntryId = Guid.NewGuid().ToString("N"), Error = "test", StoreId = store, FirstSeenAt = at,
+            };
+            var letters = new[] { Letter(now.AddDays(-2)), Letter(now.AddHours(-2)) };
+            var entries = new[] { Entry(scenario.StoreId, now.AddDays(-2)), Entry(other.StoreId, now.AddDays(-2)) };
+            db.DeadLetters.AddRange(letters);
+            db.Quarantine.AddRange(entries);
+            await db.SaveChangesAsync();
+            (oldLetter, recentLetter, oldQuarantined, otherQuarantined) = (letters[0].Id, letters[1].Id, entries[0].Id, entries[1].Id);
+        }
+
+        scenario.StartWorker(new Dictionary<string, string?> { ["Worker:RetentionInterval"] = "00:00:00.500" });
+
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return !await db.Events.AnyAsync(e => e.EventId == oldEvent) && !await db.DeadLetters.AnyAsync(d => d.Id == oldLetter)
+                && !await db.Quarantine.AnyAsync(q => q.Id == oldQuarantined) && !await db.Events.AnyAsync(e => e.EventId == otherStoresExpiredEvent);
+        }, TimeSpan.FromSeconds(20), "the store's old data gone");
+        await using var check = scenario.CreateDbContext();
+        Assert.True(await check.Events.AnyAsync(e => e.EventId == recentEvent));
+        Assert.True(await check.Events.AnyAsync(e => e.EventId == otherStoresOldEvent), "another store keeps 90 days by default");
+        Assert.True(await check.DeadLetters.AnyAsync(d => d.Id == recentLetter));
+        Assert.True(await check.Quarantine.AnyAsync(q => q.Id == otherQuarantined), "another store keeps 30 days by default");
+    }
+
+    private static async Task<string> AddStoredEventAsync(Scenario scenario, Guid storeId, Guid pipelineId, DateTimeOffset receivedAt)
+    {
+        var eventId = Guid.NewGuid().ToString();
+        await using var db = scenario.CreateDbContext();
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO events (event_id, store_id, pipeline_id, event_type, source, timestamp, received_at, data)
+            VALUES ({eventId}, {storeId}, {pipelineId}, 'page_view', 'beacon', {receivedAt}, {receivedAt}, CAST({"{}"} AS jsonb))
+            """);
+        return eventId;
+    }
+
+    private static Protos.V1.EnrichedEvent WithConsent(Protos.V1.EnrichedEvent envelope, params string[] consent)
+    {
+        envelope.Event.Consent.Add(consent);
+        return envelope;
+    }
+
+    private static Protos.V1.EnrichedEvent WithDevice(Protos.V1.EnrichedEvent envelope, string deviceId)
+    {
+        envelope.Event.DeviceId = deviceId;
+        return envelope;
+    }
+
+    private static async Task<DataDeletion> AddDeletionAsync(Scenario scenario, string deviceId, bool suppress, DateTimeOffset requestedAt)
+    {
+        var deletion = new DataDeletion
+        {
+            StoreId = scenario.StoreId,
+            IdentifierField = DeletionIdentifiers.DeviceId,
+            IdentifierValue = deviceId,
+            Suppress = suppress,
+            RequestedBy = "test",
+            RequestedAt = requestedAt,
+            Status = DeletionStatuses.Completed,
+        };
+        await using var db = scenario.CreateDbContext();
+        db.DataDeletions.Add(deletion);
+        await db.SaveChangesAsync();
+        return deletion;
+    }
+
+    private static async Task<int> CountAsync(Scenario scenario, Guid pipelineId, string? deviceId = null)
+    {
+        await using var db = scenario.CreateDbContext();
+        return await db.Events.CountAsync(e => e.PipelineId == pipelineId && (deviceId == null || e.DeviceId == deviceId));
+    }
+
+    /// <summary>Every entry acked: whatever was dropped was dropped for good, not left pending.</summary>
+    private static Task WaitForAckAsync(Scenario scenario) =>
+        Eventually.WaitAsync(async () =>
+        {
+            var groups = await scenario.Redis.GetDatabase().StreamGroupInfoAsync(scenario.Stream);
+            return groups.Single(g => g.Name == QueueKeys.ConsumerGroup).PendingMessageCount == 0;
+        }, TimeSpan.FromSeconds(20), "no entry pending");
+}
