@@ -26,6 +26,12 @@ public sealed class WorkerOptions
     /// <summary>How often the stream is trimmed below what the group has acked, and lag is measured.</summary>
     public TimeSpan TrimInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long an entry of a store whose pipelines this worker never loaded waits for Postgres. Past it (or at once
+    /// while Postgres refuses) the entry is left pending for a later reclaim, so the other stores' entries go on.
+    /// </summary>
+    public TimeSpan FirstLoadWait { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Pipelines are reloaded this often even without a config-change message.</summary>
     public TimeSpan PipelineRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
 

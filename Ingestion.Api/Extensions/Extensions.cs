@@ -33,6 +33,7 @@ internal static class Extensions
         services.AddSingleton<ClientInfoReader>();
         services.AddSingleton<RateLimiter>();
         services.AddSingleton<Admitter>();
+        services.AddSingleton<ReplicaAcks>();
         services.AddSingleton<EventQueue>();
         services.AddSingleton<DropLog>();
         services.AddSingleton<IngestionMetrics>();

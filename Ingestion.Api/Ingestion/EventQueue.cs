@@ -182,13 +182,15 @@ public sealed class EventQueue : IAsyncDisposable
     }
 
     private readonly IConnectionMultiplexer _redis;
+    private readonly ReplicaAcks _replicaAcks;
     private readonly int _partitions;
     private readonly RedisValue _dedupMilliseconds;
     private readonly GroupCommit<Pending> _group;
 
-    public EventQueue(IConnectionMultiplexer redis, IOptions<QueueOptions> queueOptions, IOptions<IngestionOptions> options)
+    public EventQueue(IConnectionMultiplexer redis, ReplicaAcks replicaAcks, IOptions<QueueOptions> queueOptions, IOptions<IngestionOptions> options)
     {
         _redis = redis;
+        _replicaAcks = replicaAcks;
         _partitions = queueOptions.Value.Partitions;
         _dedupMilliseconds = (long)options.Value.DedupWindow.TotalMilliseconds;
         _group = new GroupCommit<Pending>(SendGroupAsync, options.Value.EnqueueConcurrency,
@@ -278,6 +280,13 @@ public sealed class EventQueue : IAsyncDisposable
             foreach (var pending in batches)
             {
                 pending.Batch.Release();
+            }
+            if (_replicaAcks.Enabled)
+            {
+                await _replicaAcks.ConfirmAsync(stream);
+            }
+            foreach (var pending in batches)
+            {
                 pending.TrySetResult(0);
             }
         }
@@ -334,6 +343,10 @@ public sealed class EventQueue : IAsyncDisposable
             foreach (var pending in group)
             {
                 pending.Batch.Release();
+            }
+            if (_replicaAcks.Enabled)
+            {
+                await _replicaAcks.ConfirmAsync(keys[0]);
             }
             var duplicates = (long[])result!;
             for (var i = 0; i < group.Length; i++)

@@ -114,6 +114,7 @@ public sealed class EntryRouter(
                 }
                 return;
             }
+            var waitsForPostgres = false;
             if (archive.Enabled)
             {
                 tracked.AddPart();
@@ -129,7 +130,13 @@ public sealed class EntryRouter(
             }
             foreach (var (storeId, received) in parsed.EventsByStore)
             {
-                var routing = await LoadRoutingAsync(storeId, cancellationToken);
+                if (await pipelines.TryForStoreAsync(storeId, cancellationToken) is not { } routing)
+                {
+                    // Never loaded and Postgres cannot say now: the entry stays pending and comes back by reclaim
+                    // (its other stores' pipelines may then get their events twice: at least once).
+                    waitsForPostgres = true;
+                    continue;
+                }
                 var events = deletionDrops.Filter(storeId, routing.Deletions, received);
                 foreach (var pipeline in routing.Pipelines)
                 {
@@ -170,7 +177,14 @@ public sealed class EntryRouter(
                     }
                 }
             }
-            tracked.PartDone();
+            if (waitsForPostgres)
+            {
+                tracked.PartAbandoned();
+            }
+            else
+            {
+                tracked.PartDone();
+            }
         }
         catch (OperationCanceledException)
         {
@@ -198,22 +212,6 @@ public sealed class EntryRouter(
         {
             logger.LogWarning(ex, "Could not park events of pipeline {PipelineId}; the entry stays pending", pipeline.Id);
             item.Entry.PartAbandoned();
-        }
-    }
-
-    private async Task<StoreRouting> LoadRoutingAsync(Guid storeId, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            try
-            {
-                return await pipelines.ForStoreAsync(storeId, cancellationToken);
-            }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
-            {
-                logger.LogWarning(ex, "Could not load the pipelines of store {StoreId}; retrying", storeId);
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            }
         }
     }
 

@@ -32,18 +32,67 @@ public sealed class PipelineCache(
     private readonly ConcurrentDictionary<Guid, StoreRouting> _byStore = new();
     // Stores whose pipelines must be read again; a store stays here until a reload succeeds.
     private readonly ConcurrentDictionary<Guid, byte> _stale = new();
+    // Loads of stores never seen, in progress or failed within the last ReloadRetryDelay.
+    private readonly ConcurrentDictionary<Guid, FirstLoad> _firstLoads = new();
     private readonly Channel<bool> _reloadRequested = Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    public async ValueTask<StoreRouting> ForStoreAsync(Guid storeId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The store's pipelines, or null when they were never loaded and Postgres cannot give them now: the caller
+    /// leaves the entry pending (a reclaim brings it back) instead of waiting, so no store blocks another.
+    /// </summary>
+    public async ValueTask<StoreRouting?> TryForStoreAsync(Guid storeId, CancellationToken cancellationToken)
     {
         if (_byStore.TryGetValue(storeId, out var known))
         {
             return known;
         }
-        // Never seen: nothing to fall back on, so the caller waits for Postgres (and retries if it is down).
-        var loaded = await LoadAsync(storeId, cancellationToken);
-        return _byStore.GetOrAdd(storeId, loaded);
+        // One load per store at a time, shared by every entry that needs it. A failed load stays in place for
+        // ReloadRetryDelay, so the entries of an unknown store cost nothing while Postgres is down.
+        var load = _firstLoads.GetOrAdd(storeId, id => new FirstLoad(LoadFirstAsync(id)));
+        var waitFor = options.Value.FirstLoadWait - TimeSpan.FromMilliseconds(Environment.TickCount64 - load.StartedAt);
+        if (!load.Task.IsCompleted && waitFor <= TimeSpan.Zero)
+        {
+            return null;
+        }
+        try
+        {
+            return await load.Task.WaitAsync(waitFor > TimeSpan.Zero ? waitFor : TimeSpan.Zero, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The store's routing, read from Postgres when never loaded (throws while Postgres is down): for retries.</summary>
+    public async ValueTask<StoreRouting> ForStoreAsync(Guid storeId, CancellationToken cancellationToken) =>
+        _byStore.TryGetValue(storeId, out var known) ? known : _byStore.GetOrAdd(storeId, await LoadAsync(storeId, cancellationToken));
+
+    private async Task<StoreRouting> LoadFirstAsync(Guid storeId)
+    {
+        try
+        {
+            var loaded = await LoadAsync(storeId, CancellationToken.None);
+            _firstLoads.TryRemove(storeId, out _);
+            return _byStore.GetOrAdd(storeId, loaded);
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            logger.LogWarning(ex, "Could not load the pipelines of store {StoreId}; its entries stay pending", storeId);
+            _ = Task.Delay(ReloadRetryDelay).ContinueWith(_ => _firstLoads.TryRemove(storeId, out FirstLoad? _), TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    private sealed class FirstLoad(Task<StoreRouting> task)
+    {
+        public long StartedAt { get; } = Environment.TickCount64;
+        public Task<StoreRouting> Task { get; } = task;
     }
 
     /// <summary>The current configuration of one pipeline (for retries), or null when it no longer exists.</summary>
@@ -103,7 +152,7 @@ public sealed class PipelineCache(
         {
             await subscriber.SubscribeAsync(ConfigChanges.Channel, (_, message) => OnConfigChanged(message));
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (RedisFailure.IsTransient(ex, stoppingToken))
         {
             // The multiplexer resubscribes once Redis is back; until then the periodic reload keeps the cache fresh.
             logger.LogWarning(ex, "Could not subscribe to configuration changes");
@@ -131,7 +180,7 @@ public sealed class PipelineCache(
             {
                 await subscriber.UnsubscribeAsync(ConfigChanges.Channel);
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (Exception ex) when (RedisFailure.IsTransient(ex, stoppingToken))
             {
                 logger.LogDebug(ex, "Could not unsubscribe from configuration changes");
             }

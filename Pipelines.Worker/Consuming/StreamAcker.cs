@@ -59,7 +59,7 @@ public sealed class StreamAcker(IConnectionMultiplexer redis, ILogger<StreamAcke
                     await db.StreamAcknowledgeAsync(group.Key, Beacon.Core.Queue.QueueKeys.ConsumerGroup, ids);
                     break;
                 }
-                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                catch (Exception ex) when (RedisFailure.IsTransient(ex, cancellationToken))
                 {
                     // Until Redis is back the entries stay pending; keep trying rather than re-deliver them.
                     logger.LogWarning(ex, "Could not ack {Count} entries of {Stream}; retrying", ids.Length, group.Key);

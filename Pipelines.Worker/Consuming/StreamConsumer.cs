@@ -41,7 +41,7 @@ public sealed class StreamConsumer(
                         await EnsureGroupsAsync(db, [stream], stoppingToken);
                         continue;
                     }
-                    catch (Exception ex) when (ex is RedisException or TimeoutException)
+                    catch (Exception ex) when (RedisFailure.IsTransient(ex, stoppingToken))
                     {
                         logger.LogWarning(ex, "Could not read {Stream}; retrying", stream);
                         await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
@@ -76,7 +76,7 @@ public sealed class StreamConsumer(
                 {
                     break;
                 }
-                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                catch (Exception ex) when (RedisFailure.IsTransient(ex, cancellationToken))
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
                 }

@@ -26,14 +26,14 @@ public sealed class StreamReclaimer(
             using var timer = new PeriodicTimer(settings.ClaimInterval);
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                await TouchHeldEntriesAsync(db, settings);
+                await TouchHeldEntriesAsync(db, settings, stoppingToken);
                 foreach (var stream in streams)
                 {
                     try
                     {
                         await ReclaimAsync(db, stream, settings, stoppingToken);
                     }
-                    catch (Exception ex) when (ex is RedisException or TimeoutException)
+                    catch (Exception ex) when (RedisFailure.IsTransient(ex, stoppingToken))
                     {
                         logger.LogWarning(ex, "Could not reclaim entries of {Stream}", stream);
                     }
@@ -46,7 +46,7 @@ public sealed class StreamReclaimer(
     }
 
     // XCLAIM to ourselves resets an entry's idle time, so entries still queued in a slow lane are not taken over.
-    private async Task TouchHeldEntriesAsync(IDatabase db, WorkerOptions settings)
+    private async Task TouchHeldEntriesAsync(IDatabase db, WorkerOptions settings, CancellationToken stoppingToken)
     {
         foreach (var group in router.TakeHeldLongerThan(settings.ClaimMinIdle / 2).GroupBy(e => e.Stream))
         {
@@ -54,7 +54,7 @@ public sealed class StreamReclaimer(
             {
                 await db.StreamClaimIdsOnlyAsync(group.Key, QueueKeys.ConsumerGroup, identity.Name, 0, group.Select(e => e.Id).ToArray());
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (Exception ex) when (RedisFailure.IsTransient(ex, stoppingToken))
             {
                 logger.LogWarning(ex, "Could not refresh {Count} held entries of {Stream}", group.Count(), group.Key);
             }

@@ -33,7 +33,7 @@ public sealed class StreamTrimmer(
                         lag += streamLag;
                         pending += streamPending;
                     }
-                    catch (Exception ex) when (ex is RedisException or TimeoutException)
+                    catch (Exception ex) when (RedisFailure.IsTransient(ex, stoppingToken))
                     {
                         logger.LogWarning(ex, "Could not trim {Stream}", stream);
                     }

@@ -103,6 +103,9 @@ internal sealed class BeaconAppHost : IAsyncDisposable
         }
     }
 
+    /// <summary>Each resource's (replica's) id with the pid DCP reports for it, the latest after a restart.</summary>
+    public IReadOnlyDictionary<string, int> ResourcePids => _pids;
+
     public int PidOf(string resourceName) =>
         _pids.Single(p => p.Key == resourceName || p.Key.StartsWith(resourceName + "-", StringComparison.Ordinal)).Value;
 
