@@ -153,36 +153,47 @@ public sealed class ArchiveWriter(
     private sealed record ArchiveRow(Guid StoreId, DateTimeOffset ReceivedAt, string[] EventIds, byte[] Events);
 
     /// <summary>
-    /// One row per ingested batch: each batch field of the entry (one request's events, of one store and receipt time)
-    /// is archived as the stream holds it. Any other entry is grouped by store and receipt time and encoded again the
-    /// way ingestion encodes a batch.
+    /// One row per store and receipt time: a batch field of the entry (one request's events, as ingestion writes it)
+    /// is archived as the stream holds it; any other events (another shape, or a field whose events differ in store or
+    /// receipt time) are grouped by store and receipt time and encoded again the way ingestion encodes a batch.
     /// </summary>
     private static IEnumerable<ArchiveRow> RowsOf(ArchiveItem item)
     {
-        if (item.BatchFields is { } fields)
+        if (item.BatchFields is not { } fields)
         {
-            var offset = 0;
-            foreach (var field in fields)
+            return Regrouped(item.Events);
+        }
+        var rows = new List<ArchiveRow>(fields.Count);
+        var offset = 0;
+        foreach (var field in fields)
+        {
+            var count = QueueEntries.Count([new NameValueEntry(QueueKeys.BatchField, field)]);
+            var events = item.Events.Skip(offset).Take(count).ToList();
+            offset += count;
+            if (events.Count == 0)
             {
-                var count = QueueEntries.Count([new NameValueEntry(QueueKeys.BatchField, field)]);
-                if (count == 0)
-                {
-                    continue;
-                }
-                var events = item.Events.Skip(offset).Take(count).ToList();
-                offset += count;
-                yield return new ArchiveRow(Guid.Parse(events[0].StoreId), EventJson.ReceivedAtOf(events[0]),
-                    events.Select(e => WithoutNul(e.Event.EventId)).ToArray(), field);
+                continue;
             }
-            yield break;
+            var receivedAt = EventJson.ReceivedAtOf(events[0]);
+            if (events.TrueForAll(e => e.StoreId == events[0].StoreId && EventJson.ReceivedAtOf(e) == receivedAt))
+            {
+                rows.Add(new ArchiveRow(Guid.Parse(events[0].StoreId), receivedAt, events.Select(e => WithoutNul(e.Event.EventId)).ToArray(), field));
+            }
+            else
+            {
+                rows.AddRange(Regrouped(events));
+            }
         }
-        foreach (var group in item.Events.GroupBy(e => (e.StoreId, ReceivedAt: EventJson.ReceivedAtOf(e))))
-        {
-            var events = group.ToList();
-            yield return new ArchiveRow(Guid.Parse(group.Key.StoreId), group.Key.ReceivedAt,
-                events.Select(e => WithoutNul(e.Event.EventId)).ToArray(), (byte[])QueueEntries.Fields(events)[0].Value!);
-        }
+        return rows;
     }
+
+    private static IEnumerable<ArchiveRow> Regrouped(IEnumerable<EnrichedEvent> events) =>
+        events.GroupBy(e => (e.StoreId, ReceivedAt: EventJson.ReceivedAtOf(e))).Select(group =>
+        {
+            var list = group.ToList();
+            return new ArchiveRow(Guid.Parse(group.Key.StoreId), group.Key.ReceivedAt,
+                list.Select(e => WithoutNul(e.Event.EventId)).ToArray(), (byte[])QueueEntries.Fields(list)[0].Value!);
+        });
 
     // Postgres text cannot hold U+0000; ingestion accepts it in ids (the archived bytes keep the original).
     private static string WithoutNul(string value) => value.Contains('\0') ? value.Replace("\0", "") : value;

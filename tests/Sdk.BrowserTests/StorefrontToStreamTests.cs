@@ -111,13 +111,13 @@ public sealed class StorefrontToStreamTests(SdkEnvironment environment)
         var ids = await page.TrackManyAsync(12, "page_view", new { contextual_data = new { note } });
         Assert.True(await page.FlushAsync());
 
-        var entries = await WaitForEntriesAsync(store.StoreId, 12);
-        // One stream entry per accepted request: several entries prove the SDK split the ~180 KB.
-        Assert.True(entries.Count >= 3, $"expected several requests, the stream has {entries.Count} entries");
+        var batches = await WaitForBatchesAsync(store.StoreId, 12);
+        // One batch per accepted request: several batches prove the SDK split the ~180 KB.
+        Assert.True(batches.Count >= 3, $"expected several requests, the stream has {batches.Count} batches");
         var posts = environment.Ingestion.BeaconPostsWith(store.Token);
-        Assert.Equal(entries.Count, posts.Count);
+        Assert.Equal(batches.Count, posts.Count);
         Assert.All(posts, p => Assert.InRange(p.ContentLength ?? long.MaxValue, 1, 64_000));
-        var events = entries.SelectMany(e => e).ToList();
+        var events = batches.SelectMany(e => e).ToList();
         Assert.Equal(ids.Order(), events.Select(e => e.Event.EventId).Order());
         Assert.All(events, e => Assert.Equal(note, e.Event.ContextualData.Fields["note"].StringValue));
     }
@@ -169,10 +169,10 @@ public sealed class StorefrontToStreamTests(SdkEnvironment environment)
         Assert.Single(events, e => e.Event.EventType == "checkout_started");
     }
 
-    private async Task<IReadOnlyList<IReadOnlyList<EnrichedEvent>>> WaitForEntriesAsync(Guid storeId, int events)
+    private async Task<IReadOnlyList<IReadOnlyList<EnrichedEvent>>> WaitForBatchesAsync(Guid storeId, int events)
     {
         await environment.Stream.WaitForEventsAsync(storeId, events);
-        return await environment.Stream.EntriesOfAsync(storeId);
+        return await environment.Stream.BatchesOfAsync(storeId);
     }
 
     private async Task<IReadOnlyList<AnsweredRequest>> WaitForPostsAsync(string token, int count)

@@ -11,22 +11,25 @@ public sealed class EventStream(IConnectionMultiplexer redis)
     public async Task<IReadOnlyList<EnrichedEvent>> EventsOfAsync(Guid storeId)
     {
         var events = new List<EnrichedEvent>();
-        foreach (var entry in await EntriesOfAsync(storeId))
+        foreach (var entry in await BatchesOfAsync(storeId))
         {
             events.AddRange(entry);
         }
         return events;
     }
 
-    /// <summary>The store's stream entries (one per accepted request), each with its events.</summary>
-    public async Task<IReadOnlyList<IReadOnlyList<EnrichedEvent>>> EntriesOfAsync(Guid storeId)
+    /// <summary>
+    /// The store's batches, one per accepted request, each with its events: a batch field of a stream entry (requests
+    /// that shared an append share an entry).
+    /// </summary>
+    public async Task<IReadOnlyList<IReadOnlyList<EnrichedEvent>>> BatchesOfAsync(Guid storeId)
     {
         var stream = QueueKeys.Stream(QueueKeys.PartitionOf(storeId, new QueueOptions().Partitions));
         var entries = await redis.GetDatabase().StreamRangeAsync(stream, "-", "+");
         var result = new List<IReadOnlyList<EnrichedEvent>>();
-        foreach (var entry in entries)
+        foreach (var field in entries.SelectMany(e => e.Values))
         {
-            var events = QueueEntries.Read(entry.Values)
+            var events = QueueEntries.Read([field])
                 .Where(e => Guid.TryParse(e.StoreId, out var id) && id == storeId)
                 .ToList();
             if (events.Count > 0)
