@@ -8,6 +8,11 @@ namespace Beacon.Ingestion.Tests;
 /// gets a 2xx or 4xx answer, never a 5xx, the service stays up, its memory does not grow with what it was sent, and
 /// everything it queued reads with the worker's reader.
 /// </summary>
+/// <remarks>
+/// Alone in its collection, which runs with no other test of the assembly: the memory it measures is the whole test
+/// process's: with the other tests beside it a full run measured 102 MB where it alone measures ~65 MB.
+/// </remarks>
+[Collection(nameof(FuzzTests))]
 public sealed class FuzzTests(IngestionHost host) : IClassFixture<IngestionHost>
 {
     private const int Seed = 20250115;
@@ -70,3 +75,7 @@ public sealed class FuzzTests(IngestionHost host) : IClassFixture<IngestionHost>
         return sent;
     }
 }
+
+/// <summary>Runs <see cref="FuzzTests"/> with no other test of the assembly beside it.</summary>
+[CollectionDefinition(nameof(FuzzTests), DisableParallelization = true)]
+public sealed class FuzzTestsCollection;
