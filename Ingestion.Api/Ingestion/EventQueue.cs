@@ -250,15 +250,7 @@ public sealed class EventQueue : IAsyncDisposable
         var calls = new List<Task>(2);
         var plain = deduped.Length == 0 ? group : Array.FindAll(group, p => !p.Batch.HasClientIds);
         var stream = StreamOf(partition);
-        var first = plain[0].StoreId;
-        if (Array.TrueForAll(plain, p => p.StoreId == first))
-        {
-            calls.Add(AppendAsync(stream, plain));
-        }
-        else
-        {
-            calls.AddRange(plain.GroupBy(p => p.StoreId).Select(store => AppendAsync(stream, [.. store])));
-        }
+        calls.Add(GroupCommit.SendByAsync(plain, p => p.StoreId, batches => AppendAsync(stream, batches)));
         if (deduped.Length > 0)
         {
             calls.Add(DedupAndAppendAsync(partition, deduped));

@@ -11,6 +11,21 @@ namespace Beacon.Ingestion.Ingestion;
 /// <c>send</c> completes every item of its group itself, whatever happens (none may hang or be told "done" wrongly);
 /// the group's slot is free again when the task it returns ends.
 /// </remarks>
+internal static class GroupCommit
+{
+    /// <summary>
+    /// Sends each key's items of a group as one call, the calls at once; a single call when they all share a key (the
+    /// usual case: one store, one token).
+    /// </summary>
+    public static Task SendByAsync<T, TKey>(T[] items, Func<T, TKey> keyOf, Func<T[], Task> send)
+    {
+        var first = keyOf(items[0]);
+        return Array.TrueForAll(items, item => EqualityComparer<TKey>.Default.Equals(keyOf(item), first))
+            ? send(items)
+            : Task.WhenAll(items.GroupBy(keyOf).Select(same => send([.. same])));
+    }
+}
+
 internal sealed class GroupCommit<T> : IAsyncDisposable
 {
     private readonly Func<T[], Task> _send;

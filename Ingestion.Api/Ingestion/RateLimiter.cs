@@ -88,7 +88,7 @@ public sealed class RateLimiter : IAsyncDisposable
         _redis = redis;
         _options = options.Value.RateLimit;
         _windowMs = Math.Max(1L, (long)_options.Window.TotalMilliseconds);
-        _group = new GroupCommit<Pending>(SendGroupAsync, options.Value.EnqueueConcurrency);
+        _group = new GroupCommit<Pending>(group => GroupCommit.SendByAsync(group, p => p.TokenId, CountAsync), options.Value.EnqueueConcurrency);
         // Counters of past windows (one per client address that came by) are dropped as their windows end.
         _sweeper = new Timer(_ => Sweep(), null, TimeSpan.FromMilliseconds(_windowMs), TimeSpan.FromMilliseconds(_windowMs));
     }
@@ -202,14 +202,6 @@ public sealed class RateLimiter : IAsyncDisposable
                 _counters.TryRemove(new KeyValuePair<Scope, Counter>(scope, counter));
             }
         }
-    }
-
-    private Task SendGroupAsync(Pending[] group)
-    {
-        var first = group[0].TokenId;
-        return Array.TrueForAll(group, p => p.TokenId == first)
-            ? CountAsync(group)
-            : Task.WhenAll(group.GroupBy(p => p.TokenId).Select(t => CountAsync([.. t])));
     }
 
     /// <summary>Bumps the counters of one token's requests in one script call and gives each request its own counts, in order.</summary>

@@ -133,7 +133,7 @@ public sealed class ReplayRunner(
             var deletions = (await pipelines.ForStoreAsync(replay.StoreId, stoppingToken)).Deletions;
             var wanted = page.Events.Where(e => DeletionRule.FirstDrop(deletions, e) is null
                 && pipeline.Accepts(e.Event?.EventType ?? "")
-                && (pipeline.RequiredConsent.Count == 0 || pipeline.ConsentedBy(e.Event!.Consent))).ToList();
+                && pipeline.ConsentedBy(e.Event!.Consent)).ToList();
             foreach (var chunk in wanted.Chunk(destination.BatchSize))
             {
                 var batchId = BatchIdOf(replay.Id, chunk);
