@@ -28,6 +28,4 @@ public sealed class RetryPlanner(TimeProvider time, IOptions<WorkerOptions> opti
         return now + schedule[index] * factor;
     }
 
-    /// <summary>Total attempts a batch gets (the first plus one per scheduled retry).</summary>
-    public int MaxAttempts => options.Value.EffectiveRetrySchedule.Count + 1;
 }
