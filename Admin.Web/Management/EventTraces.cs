@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Beacon.Core.Data;
 using Beacon.Core.Webhooks;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

@@ -1,6 +1,7 @@
 using Beacon.Core.Data;
 using Beacon.Core.Webhooks;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Google.Protobuf.WellKnownTypes;
 
 namespace Beacon.Admin.Management;

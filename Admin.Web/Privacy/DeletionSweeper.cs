@@ -3,7 +3,7 @@ using Beacon.Core.Data;
 using Beacon.Core.Privacy;
 using Beacon.Core.Queue;
 using Beacon.Core.Webhooks;
-using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Google.Protobuf;
 using Microsoft.EntityFrameworkCore;
 using StackExchange.Redis;

@@ -1,3 +1,4 @@
+using Beacon.Protos.Queue;
 using Microsoft.AspNetCore.Identity;
 
 namespace Beacon.Core.Data;

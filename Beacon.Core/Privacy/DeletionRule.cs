@@ -1,4 +1,5 @@
 using Beacon.Core.Data;
+using Beacon.Protos.Queue;
 using Beacon.Protos.V1;
 
 namespace Beacon.Core.Privacy;

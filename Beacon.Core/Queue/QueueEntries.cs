@@ -1,4 +1,4 @@
-using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Google.Protobuf;
 using StackExchange.Redis;
 

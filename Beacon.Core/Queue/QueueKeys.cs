@@ -1,4 +1,5 @@
 using System.IO.Hashing;
+using Beacon.Protos.Queue;
 
 namespace Beacon.Core.Queue;
 

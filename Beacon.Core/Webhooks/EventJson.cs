@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Google.Protobuf.WellKnownTypes;
 
 namespace Beacon.Core.Webhooks;

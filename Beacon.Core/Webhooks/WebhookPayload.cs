@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
-using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 
 namespace Beacon.Core.Webhooks;
 

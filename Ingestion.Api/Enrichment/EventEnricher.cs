@@ -1,5 +1,6 @@
 using Beacon.Ingestion.Ingestion;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Google.Protobuf.WellKnownTypes;
 
 namespace Beacon.Ingestion.Enrichment;

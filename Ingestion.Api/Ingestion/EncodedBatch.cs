@@ -1,5 +1,6 @@
 using System.Buffers;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Google.Protobuf;
 
 namespace Beacon.Ingestion.Ingestion;

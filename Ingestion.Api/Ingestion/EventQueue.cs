@@ -1,5 +1,6 @@
 using System.Text;
 using Beacon.Core.Queue;
+using Beacon.Protos.Queue;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 

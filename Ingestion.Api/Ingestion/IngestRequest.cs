@@ -1,4 +1,5 @@
 using Beacon.Core.Catalog;
+using Beacon.Protos.Queue;
 using Beacon.Protos.V1;
 
 namespace Beacon.Ingestion.Ingestion;

@@ -3,6 +3,7 @@ using Beacon.Core.Data;
 using Beacon.Core.Queue;
 using Beacon.Core.Webhooks;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.Worker.Consuming;
 using Microsoft.Extensions.Options;
 using Npgsql;

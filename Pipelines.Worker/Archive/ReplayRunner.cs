@@ -3,6 +3,7 @@ using System.Text;
 using Beacon.Core.Data;
 using Beacon.Core.Privacy;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.Worker.Consuming;
 using Beacon.Worker.Delivery;
 using Microsoft.EntityFrameworkCore;

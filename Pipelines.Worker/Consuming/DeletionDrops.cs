@@ -2,6 +2,7 @@ using System.Text.Json;
 using Beacon.Core.Privacy;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using StackExchange.Redis;
 
 namespace Beacon.Worker.Consuming;

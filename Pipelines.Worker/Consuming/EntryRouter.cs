@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.Worker.Archive;
 using Beacon.Worker.Delivery;
 using Google.Protobuf;

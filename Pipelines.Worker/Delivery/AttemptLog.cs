@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Beacon.Core.Data;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.Worker.Archive;
 using Microsoft.Extensions.Options;
 using Npgsql;

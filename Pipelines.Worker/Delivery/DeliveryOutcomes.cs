@@ -1,5 +1,6 @@
 using Beacon.Core.Data;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Google.Protobuf;
 using Microsoft.EntityFrameworkCore;
 

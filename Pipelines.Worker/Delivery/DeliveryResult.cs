@@ -1,5 +1,5 @@
 using Beacon.Core.Data;
-using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 
 namespace Beacon.Worker.Delivery;
 

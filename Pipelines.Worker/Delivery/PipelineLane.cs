@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 using Beacon.Core.Data;
-using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.Worker.Consuming;
 
 namespace Beacon.Worker.Delivery;

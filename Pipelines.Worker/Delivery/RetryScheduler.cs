@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Beacon.Core.Data;
-using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.Worker.Consuming;
 using Google.Protobuf;
 using Microsoft.EntityFrameworkCore;

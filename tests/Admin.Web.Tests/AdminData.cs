@@ -1,6 +1,7 @@
 using Beacon.Core.Data;
 using Beacon.Core.Security;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.EntityFrameworkCore;

@@ -6,6 +6,7 @@ using Beacon.Core.Queue;
 using Beacon.Core.Security;
 using Beacon.Core.Webhooks;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Microsoft.EntityFrameworkCore;
 
 namespace Beacon.Admin.Tests;

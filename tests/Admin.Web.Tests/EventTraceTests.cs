@@ -4,6 +4,7 @@ using System.Text.Json;
 using Beacon.Core.Data;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Google.Protobuf.WellKnownTypes;
 using StackExchange.Redis;
 

@@ -1,5 +1,6 @@
 using Beacon.Ingestion.GrpcTests.Infrastructure;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.TestHost;
 using Grpc.Core;
 

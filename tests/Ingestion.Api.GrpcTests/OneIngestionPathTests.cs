@@ -1,6 +1,7 @@
 using System.Text;
 using Beacon.Ingestion.GrpcTests.Infrastructure;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.TestHost;
 using Google.Protobuf.WellKnownTypes;
 

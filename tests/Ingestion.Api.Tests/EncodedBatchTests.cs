@@ -1,6 +1,7 @@
 using Beacon.Core.Queue;
 using Beacon.Ingestion.Ingestion;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using StackExchange.Redis;

@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using Beacon.Core.Queue;
-using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.TestHost;
 using StackExchange.Redis;
 

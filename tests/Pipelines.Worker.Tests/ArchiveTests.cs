@@ -1,6 +1,7 @@
 using Beacon.Core.Data;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.TestHost;
 using Beacon.Worker.Archive;
 using Beacon.Worker.Tests.Infrastructure;

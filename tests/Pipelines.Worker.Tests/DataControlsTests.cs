@@ -1,5 +1,6 @@
 using Beacon.Core.Data;
 using Beacon.Core.Queue;
+using Beacon.Protos.Queue;
 using Beacon.TestHost;
 using Beacon.Worker.Tests.Infrastructure;
 using Google.Protobuf.WellKnownTypes;
@@ -177,13 +178,13 @@ public sealed class DataControlsTests(BackendsFixture fixture) : IClassFixture<B
         return eventId;
     }
 
-    private static Protos.V1.EnrichedEvent WithConsent(Protos.V1.EnrichedEvent envelope, params string[] consent)
+    private static Protos.Queue.EnrichedEvent WithConsent(Protos.Queue.EnrichedEvent envelope, params string[] consent)
     {
         envelope.Event.Consent.Add(consent);
         return envelope;
     }
 
-    private static Protos.V1.EnrichedEvent WithDevice(Protos.V1.EnrichedEvent envelope, string deviceId)
+    private static Protos.Queue.EnrichedEvent WithDevice(Protos.Queue.EnrichedEvent envelope, string deviceId)
     {
         envelope.Event.DeviceId = deviceId;
         return envelope;

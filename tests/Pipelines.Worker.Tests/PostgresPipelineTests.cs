@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.TestHost;
 using Beacon.Worker.Tests.Infrastructure;
 using Beacon.Core.Data;

@@ -1,5 +1,6 @@
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.TestHost;
 using Beacon.Worker.Tests.Infrastructure;
 using Google.Protobuf;

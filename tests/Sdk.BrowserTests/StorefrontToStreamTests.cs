@@ -1,4 +1,5 @@
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.Sdk.BrowserTests.Infrastructure;
 using Beacon.TestHost;
 

@@ -1,5 +1,6 @@
 using Beacon.Admin.Management;
 using Beacon.Core.Data;
+using Beacon.Protos.Queue;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Beacon.Admin.Pages.Pipelines;
@@ -24,7 +25,7 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester, 
     public TestEventResult? TestResult { get; private set; }
 
     /// <summary>The store's newest accepted events, to test the pipeline with real ones.</summary>
-    public List<Beacon.Protos.V1.EnrichedEvent> RecentEvents { get; private set; } = [];
+    public List<Beacon.Protos.Queue.EnrichedEvent> RecentEvents { get; private set; } = [];
 
     // The pipeline is looked up with the store of the route: another store's pipeline id is simply not found.
     protected override async Task<IActionResult?> LoadAsync(CancellationToken cancellationToken)

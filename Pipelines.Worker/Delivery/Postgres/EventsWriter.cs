@@ -4,6 +4,7 @@ using System.Text.Json;
 using Beacon.Core.Data;
 using Beacon.Core.Webhooks;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Npgsql;
 using NpgsqlTypes;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Beacon.Core.Data;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

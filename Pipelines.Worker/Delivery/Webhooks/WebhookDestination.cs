@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Beacon.Core.Data;
 using Beacon.Core.Webhooks;
-using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Microsoft.Extensions.Options;
 
 namespace Beacon.Worker.Delivery.Webhooks;

@@ -1,5 +1,5 @@
 using Beacon.Core.Queue;
-using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using StackExchange.Redis;
 
 namespace Beacon.Ingestion.GrpcTests.Infrastructure;

@@ -5,6 +5,7 @@ using Beacon.Core.Catalog;
 using Beacon.Ingestion.Apis.Json;
 using Beacon.Ingestion.Ingestion;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 

@@ -8,6 +8,7 @@ using Beacon.Core.Data;
 using Beacon.Core.Queue;
 using Beacon.Core.Security;
 using Beacon.Protos.V1;
+using Beacon.Protos.Queue;
 using Beacon.TestHost;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
