@@ -1,4 +1,4 @@
-using Beacon.Core.Queue;
+using Beacon.Core.Messaging;
 using Microsoft.AspNetCore.OutputCaching;
 using StackExchange.Redis;
 
@@ -21,21 +21,22 @@ public sealed class ConfigChangeSubscriber(IConnectionMultiplexer redis, IOutput
 
     private async Task OnMessageAsync(ChannelMessage message)
     {
-        var text = message.Message.ToString();
+        var change = ConfigChanges.Parse(message.Message);
         try
         {
-            if (text.StartsWith("store:", StringComparison.Ordinal) && Guid.TryParse(text.AsSpan("store:".Length), out var storeId))
+            switch (change)
             {
-                await cache.EvictStoreAsync(storeId, CancellationToken.None);
-            }
-            else if (text == ConfigChanges.All)
-            {
-                await cache.EvictByTagAsync(AdminCache.StoresTag, CancellationToken.None);
+                case ConfigChange.Store store:
+                    await cache.EvictStoreAsync(store.StoreId, CancellationToken.None);
+                    break;
+                case ConfigChange.Everything:
+                    await cache.EvictByTagAsync(AdminCache.StoresTag, CancellationToken.None);
+                    break;
             }
         }
         catch (RedisException ex)
         {
-            logger.LogWarning(ex, "Could not evict cached pages after {Change}", text);
+            logger.LogWarning(ex, "Could not evict cached pages after {Change}", change);
         }
     }
 

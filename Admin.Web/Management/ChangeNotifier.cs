@@ -1,5 +1,5 @@
 using Beacon.Admin.Caching;
-using Beacon.Core.Queue;
+using Beacon.Core.Messaging;
 using Microsoft.AspNetCore.OutputCaching;
 using StackExchange.Redis;
 
@@ -13,13 +13,13 @@ public sealed class ChangeNotifier(IConnectionMultiplexer redis, IOutputCacheSto
 {
     public async Task TokenChangedAsync(Guid storeId, string tokenHash, CancellationToken cancellationToken)
     {
-        await PublishAsync(ConfigChanges.TokenChanged(tokenHash));
+        await PublishAsync(new ConfigChange.Token(tokenHash));
         await cache.EvictStoreAsync(storeId, cancellationToken);
     }
 
     public async Task StoreChangedAsync(Guid storeId, CancellationToken cancellationToken)
     {
-        await PublishAsync(ConfigChanges.StoreChanged(storeId));
+        await PublishAsync(new ConfigChange.Store(storeId));
         await cache.EvictStoreAsync(storeId, cancellationToken);
     }
 
@@ -30,9 +30,9 @@ public sealed class ChangeNotifier(IConnectionMultiplexer redis, IOutputCacheSto
     public Task StoresChangedAsync(CancellationToken cancellationToken) =>
         cache.EvictByTagAsync(AdminCache.StoresTag, cancellationToken).AsTask();
 
-    private async Task PublishAsync(string message)
+    private async Task PublishAsync(ConfigChange change)
     {
-        await ConfigChanges.PublishAsync(redis, message);
-        logger.LogInformation("Announced {Change}", message);
+        await ConfigChanges.PublishAsync(redis, change);
+        logger.LogInformation("Announced {Change}", change.ToString());
     }
 }

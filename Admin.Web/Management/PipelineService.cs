@@ -17,7 +17,7 @@ public sealed record PipelineInput(string Name, string Kind, string? Url, IReadO
 public sealed record PipelineWithSecret(Pipeline Entity, string Secret);
 
 /// <summary>
-/// Pipelines of a store. Every change is announced with <c>ConfigChanges.StoreChanged</c> so ingestion and
+/// Pipelines of a store. Every change is announced with <c>ConfigChange.Store</c> so ingestion and
 /// the worker pick it up within a second.
 /// </summary>
 public sealed class PipelineService(

@@ -1,3 +1,4 @@
+using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using StackExchange.Redis;
 
@@ -11,8 +12,6 @@ namespace Beacon.Ingestion.Ingestion;
 public sealed class ConfigChangeListener(IConnectionMultiplexer redis, TokenCache tokens, ILogger<ConfigChangeListener> logger)
     : BackgroundService
 {
-    private const string TokenPrefix = "token:";
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         redis.ConnectionRestored += OnConnectionRestored;
@@ -48,18 +47,14 @@ public sealed class ConfigChangeListener(IConnectionMultiplexer redis, TokenCach
 
     private void OnMessage(RedisValue message)
     {
-        var text = (string?)message;
-        if (text is null)
+        switch (ConfigChanges.Parse(message))
         {
-            return;
-        }
-        if (text.StartsWith(TokenPrefix, StringComparison.Ordinal))
-        {
-            tokens.Evict(text[TokenPrefix.Length..]);
-        }
-        else if (text == ConfigChanges.All)
-        {
-            tokens.ExpireAll();
+            case ConfigChange.Token token:
+                tokens.Evict(token.Hash);
+                break;
+            case ConfigChange.Everything:
+                tokens.ExpireAll();
+                break;
         }
     }
 

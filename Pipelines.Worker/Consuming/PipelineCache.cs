@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Beacon.Core.Data;
+using Beacon.Core.Messaging;
 using Beacon.Core.Privacy;
 using Beacon.Core.Queue;
 using Microsoft.EntityFrameworkCore;
@@ -246,15 +247,15 @@ public sealed class PipelineCache(
 
     private void OnConfigChanged(RedisValue message)
     {
-        var text = message.ToString();
-        if (text == ConfigChanges.All)
+        switch (ConfigChanges.Parse(message))
         {
-            RefreshAll();
-        }
-        else if (text.StartsWith("store:", StringComparison.Ordinal) && Guid.TryParse(text.AsSpan(6), out var storeId))
-        {
-            logger.LogDebug("Pipelines of store {StoreId} changed", storeId);
-            Refresh(storeId);
+            case ConfigChange.Everything:
+                RefreshAll();
+                break;
+            case ConfigChange.Store store:
+                logger.LogDebug("Pipelines of store {StoreId} changed", store.StoreId);
+                Refresh(store.StoreId);
+                break;
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Beacon.Core.Data;
+using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -70,7 +71,7 @@ public sealed class PipelineHealth(
         if (disabled > 0)
         {
             logger.LogWarning("Pipeline {PipelineId} disabled: failing since {FailingSince}", pipeline.Id, since);
-            await ConfigChanges.PublishAsync(redis, ConfigChanges.StoreChanged(pipeline.StoreId));
+            await ConfigChanges.PublishAsync(redis, new ConfigChange.Store(pipeline.StoreId));
         }
     }
 }

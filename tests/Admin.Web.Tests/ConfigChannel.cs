@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Beacon.Core.Queue;
+using Beacon.Core.Messaging;
 using StackExchange.Redis;
 
 namespace Beacon.Admin.Tests;
@@ -9,7 +9,7 @@ public sealed class ConfigChannel : IAsyncDisposable
 {
     private readonly ConnectionMultiplexer _redis;
     private readonly ChannelMessageQueue _queue;
-    private readonly List<string> _seen = [];
+    private readonly List<ConfigChange?> _seen = [];
 
     private ConfigChannel(ConnectionMultiplexer redis, ChannelMessageQueue queue)
     {
@@ -24,7 +24,7 @@ public sealed class ConfigChannel : IAsyncDisposable
     }
 
     /// <summary>Waits for <paramref name="expected"/>; returns how long it took, or throws after <paramref name="timeout"/>.</summary>
-    public async Task<TimeSpan> WaitForAsync(string expected, TimeSpan timeout)
+    public async Task<TimeSpan> WaitForAsync(ConfigChange expected, TimeSpan timeout)
     {
         var watch = Stopwatch.StartNew();
         using var cts = new CancellationTokenSource(timeout);
@@ -32,7 +32,7 @@ public sealed class ConfigChannel : IAsyncDisposable
         {
             try
             {
-                _seen.Add((await _queue.ReadAsync(cts.Token)).Message.ToString());
+                _seen.Add(ConfigChanges.Parse((await _queue.ReadAsync(cts.Token)).Message));
             }
             catch (OperationCanceledException)
             {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Beacon.Core.Data;
+using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using Beacon.Core.Security;
 using Beacon.Core.Webhooks;
@@ -26,7 +27,7 @@ public sealed class DataControlsTests(AdminApp app)
         await using var channel = await ConfigChannel.ListenAsync(app.Backends.RedisConnectionString);
 
         Assert.Equal(HttpStatusCode.NoContent, (await api.DeleteAsync(path)).StatusCode);
-        await channel.WaitForAsync(ConfigChanges.StoreChanged(store.StoreId), TimeSpan.FromSeconds(5));
+        await channel.WaitForAsync(new ConfigChange.Store(store.StoreId), TimeSpan.FromSeconds(5));
         Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync(path)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await api.DeleteAsync(path)).StatusCode);
         Assert.False(await app.WithDbAsync(db => db.DeadLetters.AnyAsync(d => d.PipelineId == pipeline.Id)));
@@ -46,7 +47,7 @@ public sealed class DataControlsTests(AdminApp app)
         var path = $"/api/admin/v1/stores/{store.StoreId}/tokens/{store.TokenId}";
 
         Assert.Equal(HttpStatusCode.NoContent, (await api.DeleteAsync(path)).StatusCode);
-        await channel.WaitForAsync(ConfigChanges.TokenChanged(TokenHasher.Hash(store.Token)), TimeSpan.FromSeconds(5));
+        await channel.WaitForAsync(new ConfigChange.Token(TokenHasher.Hash(store.Token)), TimeSpan.FromSeconds(5));
         Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync(path)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await api.DeleteAsync(path)).StatusCode);
     }
@@ -221,7 +222,7 @@ public sealed class DataControlsTests(AdminApp app)
         await using var channel = await ConfigChannel.ListenAsync(app.Backends.RedisConnectionString);
         var response = await api.DeleteAsync(path);
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        await channel.WaitForAsync(ConfigChanges.TokenChanged(TokenHasher.Hash(store.Token)), TimeSpan.FromSeconds(5));
+        await channel.WaitForAsync(new ConfigChange.Token(TokenHasher.Hash(store.Token)), TimeSpan.FromSeconds(5));
         Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync(path)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await api.DeleteAsync(path)).StatusCode);
 

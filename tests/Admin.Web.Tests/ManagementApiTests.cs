@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using Beacon.Core.Security;
 using Microsoft.EntityFrameworkCore;
@@ -47,7 +48,7 @@ public sealed class ManagementApiTests(AdminApp app)
 
         var response = await api.PostAsync($"/api/admin/v1/stores/{store.StoreId}/tokens/{store.TokenId}/revoke", null);
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
-        await channel.WaitForAsync(ConfigChanges.TokenChanged(TokenHasher.Hash(store.Token)), TimeSpan.FromSeconds(5));
+        await channel.WaitForAsync(new ConfigChange.Token(TokenHasher.Hash(store.Token)), TimeSpan.FromSeconds(5));
         Assert.Equal(HttpStatusCode.NotFound, (await api.PostAsync($"/api/admin/v1/stores/{store.StoreId}/tokens/{Guid.NewGuid()}/revoke", null)).StatusCode);
     }
 

@@ -1,3 +1,4 @@
+using Beacon.Core.Messaging;
 using Microsoft.EntityFrameworkCore;
 
 namespace Beacon.Admin.Tests;
@@ -38,7 +39,7 @@ public sealed class OutputCacheTests(AdminApp app)
         await app.Data.WithDbAsync(db => db.Pipelines.Where(p => p.Id == pipeline.Id)
             .ExecuteUpdateAsync(s => s.SetProperty(p => p.Name, "Disabled by the worker")));
         await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(app.Backends.RedisConnectionString);
-        await Beacon.Core.Queue.ConfigChanges.PublishAsync(redis, Beacon.Core.Queue.ConfigChanges.StoreChanged(store.StoreId));
+        await ConfigChanges.PublishAsync(redis, new ConfigChange.Store(store.StoreId));
 
         var deadline = DateTime.UtcNow.AddSeconds(5);
         string page;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Beacon.Core.Data;
+using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using Beacon.Core.Webhooks;
 using Microsoft.EntityFrameworkCore;
@@ -21,7 +22,7 @@ public sealed class PipelineTests(AdminApp app)
         var html = await response.Content.ReadAsStringAsync();
         var secret = TokenTests.SecretOf(html);
         Assert.StartsWith("whsec_", secret);
-        await channel.WaitForAsync(ConfigChanges.StoreChanged(store.StoreId), TimeSpan.FromSeconds(5));
+        await channel.WaitForAsync(new ConfigChange.Store(store.StoreId), TimeSpan.FromSeconds(5));
 
         var pipeline = await app.Data.WithDbAsync(db => db.Pipelines.SingleAsync(p => p.StoreId == store.StoreId));
         Assert.DoesNotContain(secret, pipeline.Secret);

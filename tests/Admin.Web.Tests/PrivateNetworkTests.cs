@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using Microsoft.EntityFrameworkCore;
 
@@ -37,7 +38,7 @@ public sealed class PrivateNetworkTests(AdminApp app)
         var dto = await set.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(["10.20.0.0/16", "127.0.0.1/32"], dto.GetProperty("allowedPrivateNetworks").EnumerateArray().Select(e => e.GetString()));
         // The worker reloads the store's pipelines (and with them the grants) on this message.
-        await channel.WaitForAsync(ConfigChanges.StoreChanged(store.StoreId), TimeSpan.FromSeconds(5));
+        await channel.WaitForAsync(new ConfigChange.Store(store.StoreId), TimeSpan.FromSeconds(5));
         Assert.Contains("10.20.0.0/16, 127.0.0.1/32", await merchantClient.GetStringAsync($"/stores/{store.StoreId}"));
 
         var operatorClient = await app.SignInAsync(AdminApp.OperatorEmail, AdminApp.OperatorPassword);

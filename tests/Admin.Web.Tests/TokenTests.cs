@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using Beacon.Core.Security;
 using Microsoft.EntityFrameworkCore;
@@ -62,7 +63,7 @@ public sealed partial class TokenTests(AdminApp app)
         var response = await client.PostFormAsync($"/stores/{store.StoreId}/tokens?handler=Revoke&tokenId={store.TokenId}", new());
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
 
-        var took = await channel.WaitForAsync(ConfigChanges.TokenChanged(TokenHasher.Hash(store.Token)), TimeSpan.FromSeconds(1));
+        var took = await channel.WaitForAsync(new ConfigChange.Token(TokenHasher.Hash(store.Token)), TimeSpan.FromSeconds(1));
         Assert.True(took < TimeSpan.FromSeconds(1));
         await using var db = app.Backends.CreateDbContext();
         var token = await db.AccessTokens.SingleAsync(t => t.Id == store.TokenId);

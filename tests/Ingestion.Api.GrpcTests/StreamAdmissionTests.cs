@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using Beacon.Core.Security;
 using Beacon.Ingestion.GrpcTests.Infrastructure;
@@ -152,7 +153,7 @@ public sealed class StreamAdmissionTests(GrpcServerFixture fixture) : IClassFixt
     private async Task AnnounceAsync(string token)
     {
         await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Backends.RedisConnectionString);
-        await ConfigChanges.PublishAsync(redis, ConfigChanges.TokenChanged(TokenHasher.Hash(token)));
+        await ConfigChanges.PublishAsync(redis, new ConfigChange.Token(TokenHasher.Hash(token)));
     }
 
     private static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> ConnectFrom(IPAddress local) =>

@@ -1,4 +1,5 @@
 using System.Net;
+using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using Beacon.Ingestion.Ingestion;
 using Beacon.TestHost;
@@ -126,7 +127,7 @@ public sealed class OutageTests(IngestionHost host) : IClassFixture<IngestionHos
         // Without the announcement the cached token is still served: the cache is real.
         Assert.Equal(HttpStatusCode.Created, (await Post()).StatusCode);
 
-        await ConfigChanges.PublishAsync(host.Redis, ConfigChanges.TokenChanged(Core.Security.TokenHasher.Hash(store.Token)));
+        await ConfigChanges.PublishAsync(host.Redis, new ConfigChange.Token(Core.Security.TokenHasher.Hash(store.Token)));
         var published = DateTime.UtcNow;
         var response = await BeaconApiTests.PollAsync(Post, r => r.StatusCode == HttpStatusCode.Unauthorized, 1000);
 

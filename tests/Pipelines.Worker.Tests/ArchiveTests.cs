@@ -1,4 +1,5 @@
 using Beacon.Core.Data;
+using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
@@ -159,7 +160,7 @@ public sealed class ArchiveTests(BackendsFixture fixture) : IClassFixture<Backen
             await db.SaveChangesAsync();
             await db.Pipelines.Where(p => p.Id == pipeline.Id).ExecuteUpdateAsync(s => s.SetProperty(p => p.RequiredConsent, ["marketing"]));
         }
-        await ConfigChanges.PublishAsync(scenario.Redis, ConfigChanges.StoreChanged(scenario.StoreId));
+        await ConfigChanges.PublishAsync(scenario.Redis, new ConfigChange.Store(scenario.StoreId));
         var cache = worker.GetRequiredService<Beacon.Worker.Consuming.PipelineCache>();
         await Eventually.WaitAsync(async () =>
         {

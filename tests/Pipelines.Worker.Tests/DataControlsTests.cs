@@ -1,4 +1,5 @@
 using Beacon.Core.Data;
+using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using Beacon.Protos.Queue;
 using Beacon.TestHost;
@@ -55,7 +56,7 @@ public sealed class DataControlsTests(BackendsFixture fixture) : IClassFixture<B
         {
             await db.DataDeletions.Where(d => d.Id == suppression.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.LiftedAt, DateTimeOffset.UtcNow));
         }
-        await ConfigChanges.PublishAsync(scenario.Redis, ConfigChanges.StoreChanged(scenario.StoreId));
+        await ConfigChanges.PublishAsync(scenario.Redis, new ConfigChange.Store(scenario.StoreId));
         await Task.Delay(TimeSpan.FromSeconds(1.5));
         await scenario.EnqueueAsync([WithDevice(scenario.NewEvent(), "dev-gone")]);
         await Eventually.WaitAsync(async () => await CountAsync(scenario, pipeline.Id, "dev-gone") == 1, TimeSpan.FromSeconds(20),

@@ -1,4 +1,5 @@
 using System.Net;
+using Beacon.Core.Messaging;
 using Beacon.Core.Security;
 using Beacon.Core.Webhooks;
 using Beacon.TestHost;
@@ -434,7 +435,7 @@ public sealed class DestinationGuardTests(BackendsFixture fixture) : IClassFixtu
         // The grant is withdrawn: the worker's pipeline cache reloads the pipelines with their store, and the
         // next batch is refused (pooled connections per grant are covered by the sender test above).
         await SetStoreNetworksAsync(scenario, null);
-        await Beacon.Core.Queue.ConfigChanges.PublishAsync(scenario.Redis, Beacon.Core.Queue.ConfigChanges.StoreChanged(scenario.StoreId));
+        await ConfigChanges.PublishAsync(scenario.Redis, new ConfigChange.Store(scenario.StoreId));
         await Task.Delay(TimeSpan.FromSeconds(1.5));
         await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 2);
 

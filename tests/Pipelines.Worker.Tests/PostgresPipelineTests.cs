@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Beacon.Core.Messaging;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Beacon.TestHost;
@@ -91,7 +92,7 @@ public sealed class PostgresPipelineTests(BackendsFixture fixture) : IClassFixtu
                 .SetProperty(p => p.Kind, PipelineKinds.Postgres)
                 .SetProperty(p => p.Url, (string?)null));
         }
-        await ConfigChanges.PublishAsync(scenario.Redis, ConfigChanges.StoreChanged(scenario.StoreId));
+        await ConfigChanges.PublishAsync(scenario.Redis, new ConfigChange.Store(scenario.StoreId));
         await Task.Delay(TimeSpan.FromSeconds(1.5)); // the announcement reaches the worker asynchronously
 
         var after = await scenario.EnqueueManyAsync(entries: 2, eventsPerEntry: 3);

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Beacon.Core.Messaging;
 using Beacon.Core.Security;
 using Beacon.TestHost;
 using Beacon.Worker.Tests.Infrastructure;
@@ -138,7 +139,7 @@ public sealed class WebhookDeliveryTests(BackendsFixture fixture) : IClassFixtur
         await first.WaitUntilAsync(r => r.AcceptedEventIds.Count == 1, TimeSpan.FromSeconds(20), "the first pipeline served");
 
         await scenario.AddWebhookPipelineAsync(second.Url);
-        await Beacon.Core.Queue.ConfigChanges.PublishAsync(scenario.Redis, Beacon.Core.Queue.ConfigChanges.StoreChanged(scenario.StoreId));
+        await ConfigChanges.PublishAsync(scenario.Redis, new ConfigChange.Store(scenario.StoreId));
         await Task.Delay(300);
         var later = await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 2);
 
