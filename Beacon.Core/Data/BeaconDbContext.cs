@@ -19,6 +19,8 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
     public DbSet<DataDeletion> DataDeletions => Set<DataDeletion>();
     public DbSet<Replay> Replays => Set<Replay>();
 
+    public const string IdentifierSaltSql = "sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8'))";
+
     public const string SecretSealedConstraint = "ck_pipelines_secret_sealed";
     public const string PreviousSecretSealedConstraint = "ck_pipelines_previous_secret_sealed";
 
@@ -29,6 +31,9 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
         builder.Entity<Store>(e =>
         {
             e.Property(s => s.Name).HasMaxLength(200);
+            // Rows written without EF (and those before the column existed) get theirs from Postgres's strong random
+            // source (gen_random_uuid: 122 random bits each, two of them hashed to 32 bytes).
+            e.Property(s => s.IdentifierSalt).HasDefaultValueSql(IdentifierSaltSql);
         });
 
         builder.Entity<AccessToken>(e =>

@@ -17,6 +17,12 @@ public sealed class Store
     public int? EventRetentionDays { get; set; }
     /// <summary>Days dead letters and quarantined entries of the store are kept; null uses the worker's default (30).</summary>
     public int? DeadLetterRetentionDays { get; set; }
+    /// <summary>
+    /// 32 random bytes, made once per store, that <see cref="Privacy.IdentifierHasher"/> puts before an identifier it
+    /// hashes for a pipeline's <see cref="Pipeline.HashFields"/>: without it a receiver could hash known ids and match
+    /// them. Never shown (not in the API, not on a page).
+    /// </summary>
+    public byte[] IdentifierSalt { get; set; } = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
     public List<AccessToken> Tokens { get; set; } = [];
     public List<Pipeline> Pipelines { get; set; } = [];
     public List<StoreMember> Members { get; set; } = [];
@@ -74,6 +80,11 @@ public sealed class Pipeline
     public List<string> EventTypes { get; set; } = [];
     /// <summary>Consent categories an event must carry (all of them) to be delivered here; empty requires none.</summary>
     public List<string> RequiredConsent { get; set; } = [];
+    /// <summary>
+    /// Identifier fields (<see cref="DeletionIdentifiers.All"/>) this pipeline receives as the SHA-256 of the store's
+    /// <see cref="Store.IdentifierSalt"/> and the value, never raw; empty sends them as they are.
+    /// </summary>
+    public List<string> HashFields { get; set; } = [];
     public bool Enabled { get; set; } = true;
     /// <summary>Why the pipeline is disabled (by a person or automatically after failing for days).</summary>
     public string? DisabledReason { get; set; }
@@ -174,7 +185,10 @@ public sealed class QuarantinedEntry
     public DateTimeOffset FirstSeenAt { get; set; } = DateTimeOffset.UtcNow;
 }
 
-/// <summary>The identifiers a deletion or suppression can name (DESIGN §9), as the API and the events table spell them.</summary>
+/// <summary>
+/// The identifiers of a shopper in the event model (DESIGN §2), as the API and the events table spell them: what a
+/// deletion or suppression can name (DESIGN §9) and what a pipeline can have hashed.
+/// </summary>
 public static class DeletionIdentifiers
 {
     public const string DeviceId = "device_id";

@@ -446,6 +446,11 @@ namespace Beacon.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("failing_since");
 
+                    b.PrimitiveCollection<List<string>>("HashFields")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("hash_fields");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasMaxLength(16)
@@ -733,6 +738,13 @@ namespace Beacon.Core.Data.Migrations
                     b.Property<int?>("EventRetentionDays")
                         .HasColumnType("integer")
                         .HasColumnName("event_retention_days");
+
+                    b.Property<byte[]>("IdentifierSalt")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bytea")
+                        .HasColumnName("identifier_salt")
+                        .HasDefaultValueSql("sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8'))");
 
                     b.Property<string>("Name")
                         .IsRequired()
