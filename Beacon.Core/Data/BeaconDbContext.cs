@@ -18,6 +18,7 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
     public DbSet<QuarantinedEntry> Quarantine => Set<QuarantinedEntry>();
     public DbSet<DataDeletion> DataDeletions => Set<DataDeletion>();
     public DbSet<Replay> Replays => Set<Replay>();
+    public DbSet<DeletionNotice> DeletionNotices => Set<DeletionNotice>();
 
     public const string IdentifierSaltSql = "sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8'))";
 
@@ -110,6 +111,14 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
             e.Property(d => d.RequestedBy).HasMaxLength(256);
             e.Property(d => d.LiftedBy).HasMaxLength(256);
             e.Property(d => d.Deleted).HasColumnType("jsonb");
+        });
+
+        builder.Entity<DeletionNotice>(e =>
+        {
+            e.HasIndex(n => n.NextAttemptAt);
+            e.Property(n => n.MessageId).HasMaxLength(64);
+            // A deleted pipeline is owed nothing.
+            e.HasOne<Pipeline>().WithMany().HasForeignKey(n => n.PipelineId).OnDelete(DeleteBehavior.Cascade);
         });
 
         builder.Entity<Replay>(e =>

@@ -238,6 +238,29 @@ public sealed class DataDeletion
     public int Attempts { get; set; }
 }
 
+/// <summary>
+/// A signed <c>privacy.deletion</c> notice owed to one webhook pipeline (the outbox of deletion notices): kept until the
+/// receiver answers 2xx or the attempts (the webhook retry schedule) are used up, then removed, the outcome counted in its
+/// deletion's <see cref="DataDeletion.Deleted"/>.
+/// </summary>
+public sealed class DeletionNotice
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid DeletionId { get; set; }
+    public Guid StoreId { get; set; }
+    public Guid PipelineId { get; set; }
+    /// <summary>The <c>webhook-id</c>, the same on every attempt so the receiver can drop repeats.</summary>
+    public required string MessageId { get; set; }
+    /// <summary>The JSON body, fixed when the notice is made (signed again at each attempt, with the secret then in force).</summary>
+    public required byte[] Body { get; set; }
+    public int Attempts { get; set; }
+    public DateTimeOffset NextAttemptAt { get; set; }
+    /// <summary>An Admin.Web instance sending it owns it until then.</summary>
+    public DateTimeOffset? LeasedUntil { get; set; }
+    public int? LastStatus { get; set; }
+    public string? LastError { get; set; }
+}
+
 /// <summary>An Admin.Web user (operator or merchant).</summary>
 public sealed class BeaconUser : IdentityUser
 {
