@@ -4,6 +4,7 @@ using Beacon.TestHost;
 using Beacon.Worker.Tests.Infrastructure;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Beacon.Worker.Tests;
 
@@ -170,6 +171,44 @@ public sealed class DataControlsTests(BackendsFixture fixture) : IClassFixture<B
         Assert.All(await check.Events.Where(e => e.PipelineId == rawTable.Id).ToListAsync(), row => Assert.Equal("dev-1", row.DeviceId));
         Assert.Equal(1, await check.Database.SqlQuery<int>(
             $"SELECT count(*)::int AS \"Value\" FROM events WHERE pipeline_id = {rawTable.Id} AND data->>'user_id' = 'user-42'").SingleAsync());
+    }
+
+    [Fact]
+    public async Task OnlyOneOfTwoWorkersRunsARetentionPassAtATime()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var first = scenario.StartWorker().GetRequiredService<Beacon.Worker.Retention.RetentionSweeper>();
+        var second = scenario.StartWorker().GetRequiredService<Beacon.Worker.Retention.RetentionSweeper>();
+        var expired = await AddStoredEventAsync(scenario, scenario.StoreId, (await scenario.AddPostgresPipelineAsync()).Id, DateTimeOffset.UtcNow.AddDays(-91));
+
+        // The test holds the quarantine table, the pass's last place: the first worker's pass stops there with the lock held.
+        await using var blocker = scenario.CreateDbContext();
+        await using var blocking = await blocker.Database.BeginTransactionAsync();
+        await blocker.Database.ExecuteSqlRawAsync("LOCK TABLE quarantine IN ACCESS EXCLUSIVE MODE");
+        var firstPass = first.TrySweepAsync(CancellationToken.None);
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.Database.SqlQuery<int>($"""
+                SELECT count(*)::int AS "Value" FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND objid = {(int)Beacon.Worker.Retention.RetentionSweeper.PassLock} AND objsubid = 1
+                """).SingleAsync() == 1;
+        }, TimeSpan.FromSeconds(20), "the first worker's pass under way");
+        Assert.False(firstPass.IsCompleted);
+
+        // At once: the second worker neither waits for the first nor runs the pass beside it.
+        Assert.Null(await second.TrySweepAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        await blocking.RollbackAsync();
+        var swept = await firstPass;
+        Assert.NotNull(swept);
+        Assert.True(swept["events"] >= 1, "the first worker's pass removed the expired event");
+        await using (var check = scenario.CreateDbContext())
+        {
+            Assert.False(await check.Events.AnyAsync(e => e.EventId == expired));
+        }
+        // Once the first pass is over, the lock is free again for either worker.
+        Assert.NotNull(await second.TrySweepAsync(CancellationToken.None));
     }
 
     private static string Sha256Hex(byte[] salt, string value) =>
