@@ -13,8 +13,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Beacon.Core.Data.Migrations
 {
     [DbContext(typeof(BeaconDbContext))]
-    [Migration("20261202045403_PipelineHashFieldsAndStoreSalt")]
-    partial class PipelineHashFieldsAndStoreSalt
+    [Migration("20261202051146_HashedIdentifiersAndDeletionNotices")]
+    partial class HashedIdentifiersAndDeletionNotices
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -375,6 +375,68 @@ namespace Beacon.Core.Data.Migrations
                         .HasDatabaseName("ix_dead_letters_pipeline_id_created_at");
 
                     b.ToTable("dead_letters", (string)null);
+                });
+
+            modelBuilder.Entity("Beacon.Core.Data.DeletionNotice", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<byte[]>("Body")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("body");
+
+                    b.Property<Guid>("DeletionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("deletion_id");
+
+                    b.Property<string>("LastError")
+                        .HasColumnType("text")
+                        .HasColumnName("last_error");
+
+                    b.Property<int?>("LastStatus")
+                        .HasColumnType("integer")
+                        .HasColumnName("last_status");
+
+                    b.Property<DateTimeOffset?>("LeasedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("leased_until");
+
+                    b.Property<string>("MessageId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("message_id");
+
+                    b.Property<DateTimeOffset>("NextAttemptAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<Guid>("PipelineId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("pipeline_id");
+
+                    b.Property<Guid>("StoreId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("store_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_deletion_notices");
+
+                    b.HasIndex("NextAttemptAt")
+                        .HasDatabaseName("ix_deletion_notices_next_attempt_at");
+
+                    b.HasIndex("PipelineId")
+                        .HasDatabaseName("ix_deletion_notices_pipeline_id");
+
+                    b.ToTable("deletion_notices", (string)null);
                 });
 
             modelBuilder.Entity("Beacon.Core.Data.DeliveryStat", b =>
@@ -1074,6 +1136,16 @@ namespace Beacon.Core.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_dead_letters_pipelines_pipeline_id");
+                });
+
+            modelBuilder.Entity("Beacon.Core.Data.DeletionNotice", b =>
+                {
+                    b.HasOne("Beacon.Core.Data.Pipeline", null)
+                        .WithMany()
+                        .HasForeignKey("PipelineId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_deletion_notices_pipelines_pipeline_id");
                 });
 
             modelBuilder.Entity("Beacon.Core.Data.DeliveryStat", b =>
