@@ -14,7 +14,4 @@ public sealed class RetryPlanner(TimeProvider time, IOptions<WorkerOptions> opti
             ? time.GetUtcNow() + delay
             : null;
     }
-
-    /// <summary>Total attempts a batch gets (the first plus one per scheduled retry).</summary>
-    public int MaxAttempts => options.Value.EffectiveRetrySchedule.Count + 1;
 }
