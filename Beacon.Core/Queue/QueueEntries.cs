@@ -6,8 +6,8 @@ namespace Beacon.Core.Queue;
 
 /// <summary>
 /// Reads and writes the events of a stream entry (the format is described on <see cref="QueueKeys"/>): the
-/// ingestion path writes one <see cref="QueueKeys.BatchField"/> per entry; entries with one
-/// <see cref="QueueKeys.EventField"/> per event (written before the batch field existed) are still read.
+/// ingestion path writes one <see cref="QueueKeys.BatchField"/> per request. An entry with no such field holds no events
+/// the worker can read, and goes to the quarantine.
 /// </summary>
 public static class QueueEntries
 {
@@ -42,7 +42,7 @@ public static class QueueEntries
         return probe.Equals(envelope);
     }
 
-    /// <summary>The events of an entry in order, from batch and single-event fields alike; other fields are ignored.</summary>
+    /// <summary>The events of an entry in order, from every batch field; other fields are ignored.</summary>
     /// <exception cref="InvalidProtocolBufferException">A field holds bytes that are not an envelope or a batch.</exception>
     public static List<EnrichedEvent> Read(IEnumerable<NameValueEntry> fields)
     {
@@ -71,10 +71,6 @@ public static class QueueEntries
                     envelope.Event = e;
                     events.Add(envelope);
                 }
-            }
-            else if (field.Name == QueueKeys.EventField)
-            {
-                events.Add(EnrichedEvent.Parser.ParseFrom(((ReadOnlyMemory<byte>)field.Value).Span));
             }
         }
         return events;
@@ -105,10 +101,6 @@ public static class QueueEntries
                             return storeId;
                         }
                     }
-                }
-                else if (field.Name == QueueKeys.EventField && StoreIdOfEnvelope(ByteString.CopyFrom((byte[])field.Value!)) is { } storeId)
-                {
-                    return storeId;
                 }
             }
             catch (InvalidProtocolBufferException)
@@ -151,10 +143,6 @@ public static class QueueEntries
                     }
                     input.SkipLastField();
                 }
-            }
-            else if (field.Name == QueueKeys.EventField)
-            {
-                count++;
             }
         }
         return count;

@@ -1,5 +1,4 @@
 using System.IO.Hashing;
-using System.Text;
 
 namespace Beacon.Core.Queue;
 
@@ -9,17 +8,13 @@ namespace Beacon.Core.Queue;
 /// events it holds (requests that shared an append share an entry), each a protobuf <c>EnrichedEventBatch</c>: the
 /// request's events in order, and once the envelope fields they share (<c>shared</c>; <see cref="QueueEntries.Read"/>
 /// merges them back and reads every field in order). A field per request keeps Redis' work per event to copying
-/// bytes: with one field per event, Redis spent twice the CPU. Older entries with one <see cref="EventField"/> per event are
-/// still read (<see cref="QueueEntries"/>). Keys of a partition share a Redis Cluster hash tag (<c>{p0}</c>), so a
+/// bytes (one field per event cost Redis twice the CPU). Keys of a partition share a Redis Cluster hash tag (<c>{p0}</c>), so a
 /// partition's stream and its dedup hashes live on one shard and can be updated by one script.
 /// </summary>
 public static class QueueKeys
 {
     /// <summary>Field of a stream entry holding its events as one protobuf <c>EnrichedEventBatch</c>.</summary>
     public const string BatchField = "b";
-
-    /// <summary>Field holding one protobuf <c>EnrichedEvent</c>, once per event: the entry format before <see cref="BatchField"/>; still read.</summary>
-    public const string EventField = "e";
 
     /// <summary>The consumer group of Pipelines.Worker.</summary>
     public const string ConsumerGroup = "pipelines";
@@ -44,18 +39,13 @@ public static class QueueKeys
     /// <summary>
     /// Prefix of a store's dedup hashes (same hash tag as the store's stream): one hash per time bucket of the
     /// dedup window, <c>&lt;prefix&gt;:&lt;bucket&gt;</c> with bucket = Redis time in ms / window in ms, whose
-    /// fields are the client event ids seen in it. See <see cref="DedupBucket"/>.
+    /// fields are the client event ids seen in it (the ingestion script appends the bucket).
     /// </summary>
     public static string DedupPrefix(int partition, Guid storeId) => $"beacon:{HashTag(partition)}:dedup:{storeId:N}";
-
-    /// <summary>The dedup hash of a store for one time bucket (ids seen then are fields of it).</summary>
-    public static string DedupBucket(int partition, Guid storeId, long bucket) => $"{DedupPrefix(partition, storeId)}:{bucket}";
 
     public static IEnumerable<string> AllStreams(int partitions) =>
         Enumerable.Range(0, Math.Max(1, partitions)).Select(Stream);
 
     /// <summary>Rate-limit counter key (one per window).</summary>
     public static string RateLimit(string scope, long window) => $"beacon:rl:{scope}:{window}";
-
-    internal static readonly Encoding Utf8 = new UTF8Encoding(false);
 }

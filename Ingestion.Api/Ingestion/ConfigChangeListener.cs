@@ -24,7 +24,7 @@ public sealed class ConfigChangeListener(IConnectionMultiplexer redis, TokenCach
                 await redis.GetSubscriber().SubscribeAsync(ConfigChanges.Channel, (_, message) => OnMessage(message));
                 return;
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (Exception ex) when (RedisFailure.IsTransient(ex, stoppingToken))
             {
                 logger.LogWarning(ex, "Could not subscribe to {Channel}; retrying", ConfigChanges.Channel.ToString());
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);

@@ -32,8 +32,6 @@ public sealed class EntryRouter(
     // Entries being worked on, with when their idle time in the group was last reset (read, claimed or touched).
     private readonly ConcurrentDictionary<string, HeldEntry> _inFlight = new();
 
-    public int InFlightCount => _inFlight.Count;
-
     // Below this many bytes a read is parsed on the reading thread: PLINQ's hand-offs cost more than parsing a read of
     // small entries (1-event requests: most of the worker's CPU went to PLINQ and idle spinning, none was saved).
     private const long ParallelParseBytes = 256 * 1024;
@@ -255,7 +253,7 @@ public sealed class EntryRouter(
         {
             var fields = string.Join(", ", entry.Values.Select(f => $"'{f.Name}'"));
             return ParsedEntry.Of(new UnreadableEntry(
-                $"Holds no events: fields {fields}; events are in field '{QueueKeys.BatchField}' (or '{QueueKeys.EventField}')", null));
+                $"Holds no events: fields {fields}; events are in field '{QueueKeys.BatchField}'", null));
         }
         var byStore = new Dictionary<Guid, List<EnrichedEvent>>();
         for (var i = 0; i < events.Count; i++)

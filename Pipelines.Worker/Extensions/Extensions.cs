@@ -1,4 +1,3 @@
-using Beacon.Core.DeadLetters;
 using Beacon.Core.Hosting;
 using Beacon.Core.Webhooks;
 using Beacon.Worker.Archive;
@@ -22,7 +21,6 @@ internal static class Extensions
         services.Configure<WorkerOptions>(builder.Configuration.GetSection(WorkerOptions.Section));
         services.TryAddSingleton(TimeProvider.System);
         services.AddBeaconWebhooks(builder.Configuration);
-        services.AddBeaconDeadLetters();
 
         services.AddSingleton<WorkerMetrics>();
         services.AddSingleton<ConsumerIdentity>();

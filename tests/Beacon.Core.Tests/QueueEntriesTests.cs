@@ -28,7 +28,6 @@ public sealed class QueueEntriesTests
         Assert.Throws<InvalidProtocolBufferException>(() => QueueEntries.Read(shared));
         Assert.Equal(storeId, QueueEntries.StoreIdOf(shared));
         Assert.Equal(storeId, QueueEntries.StoreIdOf([new NameValueEntry(QueueKeys.BatchField, own.ToByteArray())]));
-        Assert.Equal(storeId, QueueEntries.StoreIdOf([new NameValueEntry(QueueKeys.EventField, own.Events[0].ToByteArray())]));
     }
 
     [Fact]

@@ -8,33 +8,35 @@ using StackExchange.Redis;
 
 namespace Beacon.Worker.Tests;
 
-/// <summary>The stream entry formats the worker reads: the batch field, and the older one field per event.</summary>
+/// <summary>The stream entry format the worker reads (a batch field per request), and what it does with any other.</summary>
 public sealed class QueueFormatTests(BackendsFixture fixture) : IClassFixture<BackendsFixture>
 {
     [Fact]
-    public async Task OlderOneFieldPerEventEntriesAreDeliveredAndAnUnreadableEntryIsQuarantinedWithoutHoldingTheStream()
+    public async Task EntriesWithNoBatchFieldOrUnreadableBytesAreQuarantinedWithoutHoldingTheStream()
     {
         await using var scenario = await Scenario.StartAsync(fixture.Backends);
         var pipeline = await scenario.AddPostgresPipelineAsync();
         scenario.StartWorker();
-        var older = new[] { scenario.NewEvent(), scenario.NewEvent() };
         var current = new[] { scenario.NewEvent(), scenario.NewEvent(), scenario.NewEvent() };
         var db = scenario.Redis.GetDatabase();
-        await db.StreamAddAsync(scenario.Stream, older.Select(e => new NameValueEntry(QueueKeys.EventField, e.ToByteArray())).ToArray());
+        // An entry in a format the worker does not know (one "e" field per event, written by a release long gone).
+        var unknown = await db.StreamAddAsync(scenario.Stream, [new NameValueEntry("e", scenario.NewEvent().ToByteArray())]);
         var unreadable = await db.StreamAddAsync(scenario.Stream, [new NameValueEntry(QueueKeys.BatchField, new byte[] { 0x0A, 0xFF, 0x01, 0x02 })]);
         await scenario.EnqueueAsync(current);
 
-        var expected = older.Concat(current).Select(e => e.Event.EventId).ToHashSet();
+        var expected = current.Select(e => e.Event.EventId).ToHashSet();
         await Eventually.WaitAsync(async () =>
         {
             await using var check = scenario.CreateDbContext();
             return (await check.Events.Where(e => e.PipelineId == pipeline.Id).Select(e => e.EventId).ToListAsync()).ToHashSet().SetEquals(expected);
-        }, TimeSpan.FromSeconds(20), "the five readable events in the events table");
+        }, TimeSpan.FromSeconds(20), "the three readable events in the events table");
         await Eventually.WaitAsync(async () => (await db.StreamPendingAsync(scenario.Stream, QueueKeys.ConsumerGroup)).PendingMessageCount == 0,
-            TimeSpan.FromSeconds(10), "every entry acked, the unreadable one included");
+            TimeSpan.FromSeconds(10), "every entry acked, the unreadable ones included");
         await using var quarantine = scenario.CreateDbContext();
         Assert.True(await quarantine.Quarantine.AnyAsync(q => q.Stream == scenario.Stream && q.EntryId == unreadable.ToString()),
             "the unreadable entry was quarantined");
+        Assert.True(await quarantine.Quarantine.AnyAsync(q => q.Stream == scenario.Stream && q.EntryId == unknown.ToString()),
+            "the entry in an unknown format was quarantined");
     }
 
     [Fact]

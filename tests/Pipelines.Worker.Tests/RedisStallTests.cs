@@ -50,7 +50,14 @@ public sealed class RedisStallTests(BackendsFixture fixture) : IClassFixture<Bac
             ProcessReaper.Signal(pid, SigCont);
         }
         var after = await EnqueueAsync(3);
-        await receiver.WaitUntilAsync(r => after.All(r.AcceptedEventIds.Contains), TimeSpan.FromSeconds(90),
-            "delivered after the stall (worker output: " + worker.Output[Math.Max(0, worker.Output.Length - 2000)..] + ")");
+        try
+        {
+            await receiver.WaitUntilAsync(r => after.All(r.AcceptedEventIds.Contains), TimeSpan.FromSeconds(90), "delivered after the stall");
+        }
+        catch (Exception failure)
+        {
+            var output = worker.Output;
+            throw new InvalidOperationException($"{failure.Message}; worker output: {output[Math.Max(0, output.Length - 6000)..]}", failure);
+        }
     }
 }

@@ -219,11 +219,13 @@ public sealed class RetryTests(BackendsFixture fixture) : IClassFixture<Backends
 
         scenario.StartWorker(new Dictionary<string, string?> { ["Worker:RetryLease"] = "00:00:01" });
 
+        // The worker deletes the row first and counts it after: wait for both, then check it was counted once.
         await Eventually.WaitAsync(async () =>
         {
             await using var db = scenario.CreateDbContext();
-            return !await db.RetryBatches.AnyAsync(r => r.Id == garbage.Id);
-        }, TimeSpan.FromSeconds(10), "the unreadable batch dropped");
+            return !await db.RetryBatches.AnyAsync(r => r.Id == garbage.Id) && Interlocked.Read(ref dropped) > 0;
+        }, TimeSpan.FromSeconds(30), "the unreadable batch dropped and counted");
+        await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(1, Interlocked.Read(ref dropped));
         Assert.Empty(receiver.Received);
     }
