@@ -138,12 +138,6 @@ public sealed class WorkerOptions
     /// <summary>A running replay belongs to its worker this long after its last page; after a crash another takes it on.</summary>
     public TimeSpan ReplayLease { get; set; } = TimeSpan.FromMinutes(2);
 
-    public static readonly IReadOnlyList<TimeSpan> StandardRetrySchedule =
-    [
-        TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(30), TimeSpan.FromHours(2),
-        TimeSpan.FromHours(5), TimeSpan.FromHours(10), TimeSpan.FromHours(10),
-    ];
-
     /// <summary>The schedule in force: the configured one, else Svix's.</summary>
-    public IReadOnlyList<TimeSpan> EffectiveRetrySchedule => RetrySchedule.Count > 0 ? RetrySchedule : StandardRetrySchedule;
+    public IReadOnlyList<TimeSpan> EffectiveRetrySchedule => RetrySchedule.Count > 0 ? RetrySchedule : Beacon.Core.Webhooks.RetrySchedule.Standard;
 }

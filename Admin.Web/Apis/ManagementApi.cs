@@ -515,19 +515,20 @@ public sealed record CreatedTokenDto(Guid Id, string Name, string Token, string 
 
 /// <summary>A pipeline to create or replace; <c>batchSize</c> and <c>lingerMs</c> left out mean the worker's defaults.</summary>
 public sealed record PipelineRequest(string? Name, string? Kind, string? Url, List<string>? EventTypes, bool? Enabled,
-    int? BatchSize = null, int? LingerMs = null, List<string>? RequiredConsent = null)
+    int? BatchSize = null, int? LingerMs = null, List<string>? RequiredConsent = null, List<string>? HashFields = null)
 {
-    public PipelineInput ToInput() => new(Name ?? "", Kind ?? "", Url, EventTypes ?? [], Enabled ?? true, BatchSize, LingerMs, RequiredConsent ?? []);
+    public PipelineInput ToInput() =>
+        new(Name ?? "", Kind ?? "", Url, EventTypes ?? [], Enabled ?? true, BatchSize, LingerMs, RequiredConsent ?? [], HashFields ?? []);
 }
 
 /// <summary>A pipeline without its secrets: those are only in the create and rotate answers.</summary>
 public sealed record PipelineDto(Guid Id, string Name, string Kind, string? Url, IReadOnlyList<string> EventTypes, bool Enabled,
     string? DisabledReason, DateTimeOffset? FailingSince, DateTimeOffset? PreviousSecretExpiresAt, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
-    int? BatchSize, int? LingerMs, IReadOnlyList<string> RequiredConsent)
+    int? BatchSize, int? LingerMs, IReadOnlyList<string> RequiredConsent, IReadOnlyList<string> HashFields)
 {
     public static PipelineDto Of(Pipeline p) => new(p.Id, p.Name, p.Kind, p.Url, p.EventTypes, p.Enabled, p.DisabledReason, p.FailingSince,
         p.PreviousSecret is null ? null : p.PreviousSecretExpiresAt, p.CreatedAt, p.UpdatedAt, PipelineSettings.BatchSizeOf(p), PipelineSettings.LingerMsOf(p),
-        p.RequiredConsent);
+        p.RequiredConsent, p.HashFields);
 }
 
 public sealed record CreatedPipelineDto(Guid Id, string Name, string Kind, string? Url, IReadOnlyList<string> EventTypes, bool Enabled, string Secret)

@@ -83,6 +83,7 @@ internal static class Extensions
         services.AddScoped<DeletionService>();
         services.AddScoped<UserAdministration>();
         services.AddScoped<DeletionSweeper>();
+        services.AddScoped<DeletionNotices>();
         services.AddHostedService<DeletionRunner>();
         services.AddSingleton<SignInThrottle>();
         services.AddSingleton<DroppedEvents>();

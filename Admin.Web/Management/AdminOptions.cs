@@ -50,6 +50,12 @@ public sealed class AdminOptions
     /// <summary>A deletion still running after this long (its Admin.Web instance died) is taken up again by another.</summary>
     public TimeSpan DeletionStaleAfter { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Delays between the attempts of a <c>privacy.deletion</c> notice after a failure; empty is the webhook schedule
+    /// (<see cref="Beacon.Core.Webhooks.RetrySchedule.Standard"/>: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), ±20%.
+    /// </summary>
+    public List<TimeSpan> DeletionNoticeRetrySchedule { get; set; } = [];
+
     /// <summary>Active (not revoked) tokens a store may have (<c>Admin__MaxTokensPerStore</c>).</summary>
     public int MaxTokensPerStore { get; set; } = 50;
 

@@ -10,8 +10,9 @@ namespace Beacon.Admin.Management;
 /// <param name="BatchSize">Events per delivery; null for the worker's default of the kind.</param>
 /// <param name="LingerMs">How long a batch waits to fill; null for the worker's default of the kind.</param>
 /// <param name="RequiredConsent">Consent categories an event must carry to be delivered; empty requires none.</param>
+/// <param name="HashFields">Identifier fields delivered hashed (<see cref="DeletionIdentifiers.All"/>); empty sends them raw.</param>
 public sealed record PipelineInput(string Name, string Kind, string? Url, IReadOnlyList<string> EventTypes, bool Enabled,
-    int? BatchSize = null, int? LingerMs = null, IReadOnlyList<string>? RequiredConsent = null);
+    int? BatchSize = null, int? LingerMs = null, IReadOnlyList<string>? RequiredConsent = null, IReadOnlyList<string>? HashFields = null);
 
 /// <summary>A pipeline just created or re-keyed: <see cref="Secret"/> is shown this once.</summary>
 public sealed record PipelineWithSecret(Pipeline Entity, string Secret);
@@ -59,6 +60,10 @@ public sealed class PipelineService(
             || consent.Any(c => string.IsNullOrWhiteSpace(c) || c.Trim().Length > EventCatalog.Consent.MaxLength))
         {
             errors["requiredConsent"] = [$"At most {EventCatalog.MaxConsentCategories} consent categories of 1 to {EventCatalog.Consent.MaxLength} characters."];
+        }
+        if ((input.HashFields ?? []).Where(f => !DeletionIdentifiers.All.Contains(f)).ToList() is { Count: > 0 } notIdentifiers)
+        {
+            errors["hashFields"] = [$"Only identifier fields can be hashed ({string.Join(", ", DeletionIdentifiers.All)}), not: {string.Join(", ", notIdentifiers)}."];
         }
         var unknown = input.EventTypes.Where(t => !EventCatalog.IsKnown(t)).ToList();
         if (unknown.Count > 0)
@@ -169,6 +174,8 @@ public sealed class PipelineService(
         pipeline.EventTypes = EventCatalog.Names.Where(input.EventTypes.Contains).ToList();
         PipelineSettings.Set(pipeline, input.BatchSize, input.LingerMs);
         pipeline.RequiredConsent = (input.RequiredConsent ?? []).Select(c => c.Trim()).Distinct(StringComparer.Ordinal).ToList();
+        // In the catalog's order, like the event types.
+        pipeline.HashFields = DeletionIdentifiers.All.Where((input.HashFields ?? []).Contains).ToList();
         if (pipeline.Enabled != input.Enabled)
         {
             pipeline.Enabled = input.Enabled;

@@ -1,4 +1,5 @@
 using Beacon.Core.Data;
+using Beacon.Core.Privacy;
 using Beacon.Core.Webhooks;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
@@ -59,7 +60,7 @@ public sealed class PipelineTester(
             return new TestEventResult(false, null, nameof(WebhookOutcome.Refused), invalid, 0);
         }
         var batchId = WebhookPayload.NewBatchId();
-        var body = WebhookPayload.Serialize(batchId, events);
+        var body = WebhookPayload.Serialize(batchId, events, IdentifierHasher.For(pipeline, store));
         var result = await sender.SendAsync(new WebhookRequest(url, batchId, body, secrets.SecretsOf(pipeline), scope), cancellationToken);
 
         logger.LogInformation("Test of {Count} events to pipeline {PipelineId}: {Outcome} {Status}", events.Count, pipeline.Id, result.Outcome, result.StatusCode);

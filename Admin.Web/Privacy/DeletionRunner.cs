@@ -9,7 +9,8 @@ namespace Beacon.Admin.Privacy;
 /// <summary>
 /// Runs requested deletions one at a time, oldest first, in the background of every Admin.Web instance: a deletion is
 /// claimed with <c>FOR UPDATE SKIP LOCKED</c>, so instances share the work, and one whose instance died while running it
-/// is taken up again after <see cref="AdminOptions.DeletionStaleAfter"/> (every step is idempotent).
+/// is taken up again after <see cref="AdminOptions.DeletionStaleAfter"/> (every step is idempotent). Between deletions it
+/// sends again the <c>privacy.deletion</c> notices that are due (<see cref="DeletionNotices"/>).
 /// </summary>
 public sealed class DeletionRunner(IServiceScopeFactory scopes, IOptions<AdminOptions> options, ILogger<DeletionRunner> logger) : BackgroundService
 {
@@ -22,11 +23,16 @@ public sealed class DeletionRunner(IServiceScopeFactory scopes, IOptions<AdminOp
                 while (await RunNextAsync(stoppingToken))
                 {
                 }
+                await using var scope = scopes.CreateAsyncScope();
+                var notices = scope.ServiceProvider.GetRequiredService<DeletionNotices>();
+                while (await notices.RetryDueAsync(stoppingToken))
+                {
+                }
             }
             catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or InvalidOperationException or TimeoutException
                 or StackExchange.Redis.RedisException)
             {
-                logger.LogWarning(ex, "Could not look for or record requested deletions");
+                logger.LogWarning(ex, "Could not look for or record requested deletions or their notices");
             }
             try
             {

@@ -6,22 +6,24 @@ using Beacon.Core.Webhooks;
 using Beacon.Protos.Queue;
 using Google.Protobuf;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using NpgsqlTypes;
 using StackExchange.Redis;
 
 namespace Beacon.Admin.Privacy;
 
 /// <summary>
 /// The work of one deletion, place by place, in chunks so that no statement holds locks long enough to slow
-/// ingestion or delivery: the events table, dead letters, parked retry batches, quarantined entries (and, for a
-/// whole store, its drop log). Events still in the Redis stream are the worker's part: it drops every queued event a
-/// deletion reaches (<see cref="DeletionRule"/>). Each step can run again without harm.
+/// ingestion or delivery: the events table (raw and hashed copies), dead letters, parked retry batches, quarantined
+/// entries, the event archive, the event ids of delivery attempts (and, for a whole store, its drop log), then the
+/// notices to the store's webhooks (<see cref="DeletionNotices"/>). Events still in the Redis stream are the worker's
+/// part: it drops every queued event a deletion reaches (<see cref="DeletionRule"/>). Each step can run again without harm.
 /// </summary>
-public sealed class DeletionSweeper(
-    BeaconDbContext db, IConnectionMultiplexer redis, WebhookSender sender, DestinationGuard guard, WebhookSecretProtector secrets,
-    ILogger<DeletionSweeper> logger)
+public sealed class DeletionSweeper(BeaconDbContext db, IConnectionMultiplexer redis, DeletionNotices notices)
 {
     private const int ChunkSize = 5000;
     private const int EnvelopeChunkSize = 500;
+    private const int ArchivePageSize = 200;
 
     /// <returns>What was removed, per place.</returns>
     public async Task<Dictionary<string, long>> RunAsync(DataDeletion deletion, CancellationToken cancellationToken)
@@ -31,14 +33,19 @@ public sealed class DeletionSweeper(
             return await DeleteStoreDataAsync(deletion.StoreId, cancellationToken);
         }
         var rule = new DeletionRule(field, value, Suppressed: true, deletion.RequestedAt);
+        // The ids of the identifier's events, gathered on the way, take them out of the delivery attempts last.
+        var eventIds = new HashSet<string>(StringComparer.Ordinal);
         var deleted = new Dictionary<string, long>();
-        deleted["events"] = await DeleteStoredEventsAsync(deletion.StoreId, field, value, cancellationToken);
-        deleted["dead_letters"] = await DeleteDeadLettersAsync(deletion.StoreId, rule, cancellationToken);
-        deleted["retry_batch_events"] = await DeleteParkedEventsAsync(deletion.StoreId, rule, cancellationToken);
+        deleted["events"] = await DeleteStoredEventsAsync(deletion.StoreId, field, value, eventIds, cancellationToken);
+        deleted["dead_letters"] = await DeleteDeadLettersAsync(deletion.StoreId, rule, eventIds, cancellationToken);
+        deleted["retry_batch_events"] = await DeleteParkedEventsAsync(deletion.StoreId, rule, eventIds, cancellationToken);
         deleted["quarantine"] = await DeleteQuarantinedAsync(deletion.StoreId, value, cancellationToken);
-        var (notified, failed) = await NotifyWebhooksAsync(deletion, field, value, cancellationToken);
-        deleted["webhooks_notified"] = notified;
-        deleted["webhooks_failed"] = failed;
+        deleted["archive_events"] = await DeleteArchivedEventsAsync(deletion.StoreId, rule, eventIds, cancellationToken);
+        deleted["delivery_attempts"] = await DeleteAttemptEventIdsAsync(deletion.StoreId, eventIds, cancellationToken);
+        foreach (var (count, n) in await notices.SendAsync(deletion, field, value, cancellationToken))
+        {
+            deleted[count] = n;
+        }
         return deleted;
     }
 
@@ -50,34 +57,51 @@ public sealed class DeletionSweeper(
         _ => throw new ArgumentOutOfRangeException(nameof(field), field, "Not a deletion identifier"),
     };
 
-    private async Task<long> DeleteStoredEventsAsync(Guid storeId, string field, string value, CancellationToken cancellationToken)
+    /// <summary>
+    /// The identifier's rows, raw or as the hash a pipeline hashing that field wrote (<see cref="IdentifierHasher"/>):
+    /// any postgres pipeline may have hashed it, now or before a change of its settings.
+    /// </summary>
+    private async Task<long> DeleteStoredEventsAsync(Guid storeId, string field, string value, HashSet<string> eventIds,
+        CancellationToken cancellationToken)
     {
+        var salt = await db.Stores.Where(s => s.Id == storeId).Select(s => s.IdentifierSalt).FirstOrDefaultAsync(cancellationToken);
+        var hashed = salt is null ? value : IdentifierHasher.Hash(salt, value);
         // The column comes from the fixed list above, never from the request; the values are parameters.
         var sql = $$"""
-            WITH doomed AS (SELECT event_id, pipeline_id, received_at FROM events WHERE store_id = {0} AND {{ColumnOf(field)}} = {1} LIMIT {{ChunkSize}})
+            WITH doomed AS (
+                SELECT event_id, pipeline_id, received_at FROM events
+                WHERE store_id = {0} AND ({{ColumnOf(field)}} = {1} OR {{ColumnOf(field)}} = {2}) LIMIT {{ChunkSize}})
             DELETE FROM events e USING doomed d
             WHERE e.store_id = {0} AND e.event_id = d.event_id AND e.pipeline_id = d.pipeline_id AND e.received_at = d.received_at
+            RETURNING e.event_id AS "Value"
             """;
-        return await DeleteInChunksAsync(() => db.Database.ExecuteSqlRawAsync(sql, [storeId, value], cancellationToken));
+        return await DeleteInChunksAsync(async () =>
+        {
+            var ids = await db.Database.SqlQueryRaw<string>(sql, storeId, value, hashed).ToListAsync(cancellationToken);
+            eventIds.UnionWith(ids);
+            return ids.Count;
+        });
     }
 
-    private async Task<long> DeleteDeadLettersAsync(Guid storeId, DeletionRule rule, CancellationToken cancellationToken)
+    private async Task<long> DeleteDeadLettersAsync(Guid storeId, DeletionRule rule, HashSet<string> eventIds, CancellationToken cancellationToken)
     {
         long deleted = 0;
         long after = 0;
         while (true)
         {
             var chunk = await db.DeadLetters.AsNoTracking().Where(d => d.StoreId == storeId && d.Id > after).OrderBy(d => d.Id)
-                .Take(EnvelopeChunkSize).Select(d => new { d.Id, d.Envelope }).ToListAsync(cancellationToken);
+                .Take(EnvelopeChunkSize).Select(d => new { d.Id, d.EventId, d.Envelope }).ToListAsync(cancellationToken);
             if (chunk.Count == 0)
             {
                 return deleted;
             }
             after = chunk[^1].Id;
-            var doomed = chunk.Where(d => Matches(d.Envelope, rule)).Select(d => d.Id).ToList();
+            var doomed = chunk.Where(d => Matches(d.Envelope, rule)).ToList();
             if (doomed.Count > 0)
             {
-                deleted += await db.DeadLetters.Where(d => doomed.Contains(d.Id)).ExecuteDeleteAsync(cancellationToken);
+                eventIds.UnionWith(doomed.Select(d => d.EventId));
+                var ids = doomed.Select(d => d.Id).ToList();
+                deleted += await db.DeadLetters.Where(d => ids.Contains(d.Id)).ExecuteDeleteAsync(cancellationToken);
             }
         }
     }
@@ -86,7 +110,7 @@ public sealed class DeletionSweeper(
     /// Rewrites parked batches without the identifier's events (a batch left empty is deleted). A batch a worker has
     /// leased is left alone: the worker drops those events itself before its attempt.
     /// </summary>
-    private async Task<long> DeleteParkedEventsAsync(Guid storeId, DeletionRule rule, CancellationToken cancellationToken)
+    private async Task<long> DeleteParkedEventsAsync(Guid storeId, DeletionRule rule, HashSet<string> eventIds, CancellationToken cancellationToken)
     {
         long deleted = 0;
         var after = Guid.Empty;
@@ -118,6 +142,7 @@ public sealed class DeletionSweeper(
                     continue;
                 }
                 deleted += parsed.Events.Count - kept.Count;
+                eventIds.UnionWith(parsed.Events.Where(e => rule.Drops(e) is not null).Select(e => e.Event.EventId));
                 if (kept.Count == 0)
                 {
                     db.RetryBatches.Remove(batch);
@@ -161,44 +186,111 @@ public sealed class DeletionSweeper(
     }
 
     /// <summary>
-    /// A signed <c>privacy.deletion</c> notice to each enabled webhook pipeline of the store, once (a failure is
-    /// counted in the deletion's status, not retried).
+    /// Rewrites the store's archived batches without the identifier's events (a batch left empty goes), page by page in
+    /// archive order. A row is found again by its batch key and its old event ids: rows of one stream entry share the key,
+    /// and a row archived twice (a reclaimed entry) has the same ids and bytes, so both copies get the same rewrite. The
+    /// kept events are encoded as ingestion encodes a batch (<see cref="QueueEntries.Fields"/>), the row's format unchanged.
     /// </summary>
-    private async Task<(long Notified, long Failed)> NotifyWebhooksAsync(DataDeletion deletion, string field, string value,
-        CancellationToken cancellationToken)
+    private async Task<long> DeleteArchivedEventsAsync(Guid storeId, DeletionRule rule, HashSet<string> eventIds, CancellationToken cancellationToken)
     {
-        var pipelines = await db.Pipelines.AsNoTracking().Include(p => p.Store)
-            .Where(p => p.StoreId == deletion.StoreId && p.Enabled && p.Kind == PipelineKinds.Webhook).ToListAsync(cancellationToken);
-        long notified = 0, failed = 0;
-        foreach (var pipeline in pipelines)
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
         {
-            var messageId = WebhookPayload.NewBatchId();
-            var body = WebhookPayload.SerializeDeletion(messageId, deletion.Id, deletion.StoreId, field, value, deletion.Suppress, deletion.RequestedAt);
-            var scope = guard.ScopeFor(pipeline.Store?.AllowedPrivateNetworks);
-            WebhookResult? result = null;
-            if (Uri.TryCreate(pipeline.Url, UriKind.Absolute, out var url) && DestinationGuard.ValidateUrl(pipeline.Url, scope) is null)
+            long deleted = 0;
+            (DateTime ReceivedAt, string EntryId, string[] EventIds)? cursor = null;
+            while (true)
             {
-                try
+                var page = new List<(DateTime ReceivedAt, string EntryId, string[] EventIds, byte[] Events)>();
+                await using (var read = new NpgsqlCommand($"""
+                    SELECT received_at, entry_id, event_ids, events FROM {EventArchiveTable.Name}
+                    WHERE store_id = $1 AND ($2::timestamptz IS NULL OR (received_at, entry_id, event_ids) > ($2, $3, $4))
+                    ORDER BY received_at, entry_id, event_ids
+                    LIMIT {ArchivePageSize}
+                    """, connection))
                 {
-                    result = await sender.SendAsync(new WebhookRequest(url, messageId, body, secrets.SecretsOf(pipeline), scope), cancellationToken);
+                    read.Parameters.Add(new NpgsqlParameter { Value = storeId });
+                    read.Parameters.Add(new NpgsqlParameter { Value = cursor is { } c ? c.ReceivedAt : DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+                    read.Parameters.Add(new NpgsqlParameter { Value = cursor?.EntryId ?? "", NpgsqlDbType = NpgsqlDbType.Text });
+                    read.Parameters.Add(new NpgsqlParameter { Value = cursor?.EventIds ?? [], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                    await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+                    while (await reader.ReadAsync(cancellationToken))
+                    {
+                        page.Add((reader.GetFieldValue<DateTime>(0), reader.GetString(1), reader.GetFieldValue<string[]>(2), reader.GetFieldValue<byte[]>(3)));
+                    }
                 }
-                catch (System.Security.Cryptography.CryptographicException ex)
+                if (page.Count == 0)
                 {
-                    logger.LogWarning(ex, "The secret of pipeline {PipelineId} does not open; no deletion notice sent", pipeline.Id);
+                    return deleted;
                 }
-            }
-            if (result?.Delivered == true)
-            {
-                notified++;
-            }
-            else
-            {
-                failed++;
-                logger.LogWarning("Deletion notice {DeletionId} to pipeline {PipelineId} failed: {Status} {Error}",
-                    deletion.Id, pipeline.Id, result?.StatusCode, result?.Error);
+                var last = page[^1];
+                cursor = (last.ReceivedAt, last.EntryId, last.EventIds);
+                foreach (var row in page)
+                {
+                    List<Beacon.Protos.Queue.EnrichedEvent> events;
+                    try
+                    {
+                        events = EventArchiveTable.ReadEvents(row.Events);
+                    }
+                    catch (InvalidProtocolBufferException)
+                    {
+                        continue; // never written by the worker in that shape; replays skip it too
+                    }
+                    var doomed = events.Select(e => rule.Drops(e) is not null).ToArray();
+                    if (!doomed.Contains(true))
+                    {
+                        continue;
+                    }
+                    var kept = events.Where((_, i) => !doomed[i]).ToList();
+                    eventIds.UnionWith(events.Where((_, i) => doomed[i]).Select(e => e.Event.EventId));
+                    // The row's ids are the events' ids in order (without NUL, which Postgres text cannot hold).
+                    var keptIds = row.EventIds.Length == events.Count
+                        ? row.EventIds.Where((_, i) => !doomed[i]).ToArray()
+                        : kept.Select(e => e.Event.EventId.Replace("\0", "")).ToArray();
+                    await using var write = new NpgsqlCommand(kept.Count == 0
+                        ? $"DELETE FROM {EventArchiveTable.Name} WHERE store_id = $1 AND received_at = $2 AND entry_id = $3 AND event_ids = $4"
+                        : $"UPDATE {EventArchiveTable.Name} SET events = $5, event_ids = $6 WHERE store_id = $1 AND received_at = $2 AND entry_id = $3 AND event_ids = $4",
+                        connection);
+                    write.Parameters.Add(new NpgsqlParameter { Value = storeId });
+                    write.Parameters.Add(new NpgsqlParameter { Value = row.ReceivedAt, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+                    write.Parameters.Add(new NpgsqlParameter { Value = row.EntryId });
+                    write.Parameters.Add(new NpgsqlParameter { Value = row.EventIds, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                    if (kept.Count > 0)
+                    {
+                        write.Parameters.Add(new NpgsqlParameter { Value = (byte[])QueueEntries.Fields(kept)[0].Value!, NpgsqlDbType = NpgsqlDbType.Bytea });
+                        write.Parameters.Add(new NpgsqlParameter { Value = keptIds, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                    }
+                    if (await write.ExecuteNonQueryAsync(cancellationToken) > 0)
+                    {
+                        deleted += events.Count - kept.Count;
+                    }
+                }
             }
         }
-        return (notified, failed);
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    /// <summary>
+    /// The identifier's event ids leave the delivery attempts of the store (the attempts stay: they are the pipelines'
+    /// history, and without the ids nothing in them leads to the shopper). Returns how many attempts were changed.
+    /// </summary>
+    private async Task<long> DeleteAttemptEventIdsAsync(Guid storeId, HashSet<string> eventIds, CancellationToken cancellationToken)
+    {
+        // The GIN index on event_ids finds the rows (&&); the other ids keep their order.
+        const string sql = $$"""
+            UPDATE {{DeliveryAttemptsTable.Name}} SET event_ids = ARRAY(
+                SELECT id FROM unnest(event_ids) WITH ORDINALITY AS u(id, n) WHERE NOT (id = ANY({1})) ORDER BY n)
+            WHERE store_id = {0} AND event_ids && {1}
+            """;
+        long changed = 0;
+        foreach (var chunk in eventIds.Chunk(1000))
+        {
+            changed += await db.Database.ExecuteSqlRawAsync(sql, [storeId, chunk], cancellationToken);
+        }
+        return changed;
     }
 
     private async Task<Dictionary<string, long>> DeleteStoreDataAsync(Guid storeId, CancellationToken cancellationToken)

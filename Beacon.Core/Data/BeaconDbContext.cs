@@ -18,6 +18,9 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
     public DbSet<QuarantinedEntry> Quarantine => Set<QuarantinedEntry>();
     public DbSet<DataDeletion> DataDeletions => Set<DataDeletion>();
     public DbSet<Replay> Replays => Set<Replay>();
+    public DbSet<DeletionNotice> DeletionNotices => Set<DeletionNotice>();
+
+    public const string IdentifierSaltSql = "sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8'))";
 
     public const string SecretSealedConstraint = "ck_pipelines_secret_sealed";
     public const string PreviousSecretSealedConstraint = "ck_pipelines_previous_secret_sealed";
@@ -29,6 +32,9 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
         builder.Entity<Store>(e =>
         {
             e.Property(s => s.Name).HasMaxLength(200);
+            // Rows written without EF (and those before the column existed) get theirs from Postgres's strong random
+            // source (gen_random_uuid: 122 random bits each, two of them hashed to 32 bytes).
+            e.Property(s => s.IdentifierSalt).HasDefaultValueSql(IdentifierSaltSql);
         });
 
         builder.Entity<AccessToken>(e =>
@@ -105,6 +111,14 @@ public sealed class BeaconDbContext(DbContextOptions<BeaconDbContext> options) :
             e.Property(d => d.RequestedBy).HasMaxLength(256);
             e.Property(d => d.LiftedBy).HasMaxLength(256);
             e.Property(d => d.Deleted).HasColumnType("jsonb");
+        });
+
+        builder.Entity<DeletionNotice>(e =>
+        {
+            e.HasIndex(n => n.NextAttemptAt);
+            e.Property(n => n.MessageId).HasMaxLength(64);
+            // A deleted pipeline is owed nothing.
+            e.HasOne<Pipeline>().WithMany().HasForeignKey(n => n.PipelineId).OnDelete(DeleteBehavior.Cascade);
         });
 
         builder.Entity<Replay>(e =>

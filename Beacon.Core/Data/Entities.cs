@@ -18,6 +18,12 @@ public sealed class Store
     public int? EventRetentionDays { get; set; }
     /// <summary>Days dead letters and quarantined entries of the store are kept; null uses the worker's default (30).</summary>
     public int? DeadLetterRetentionDays { get; set; }
+    /// <summary>
+    /// 32 random bytes, made once per store, that <see cref="Privacy.IdentifierHasher"/> puts before an identifier it
+    /// hashes for a pipeline's <see cref="Pipeline.HashFields"/>: without it a receiver could hash known ids and match
+    /// them. Never shown (not in the API, not on a page).
+    /// </summary>
+    public byte[] IdentifierSalt { get; set; } = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
     public List<AccessToken> Tokens { get; set; } = [];
     public List<Pipeline> Pipelines { get; set; } = [];
     public List<StoreMember> Members { get; set; } = [];
@@ -75,6 +81,11 @@ public sealed class Pipeline
     public List<string> EventTypes { get; set; } = [];
     /// <summary>Consent categories an event must carry (all of them) to be delivered here; empty requires none.</summary>
     public List<string> RequiredConsent { get; set; } = [];
+    /// <summary>
+    /// Identifier fields (<see cref="DeletionIdentifiers.All"/>) this pipeline receives as the SHA-256 of the store's
+    /// <see cref="Store.IdentifierSalt"/> and the value, never raw; empty sends them as they are.
+    /// </summary>
+    public List<string> HashFields { get; set; } = [];
     public bool Enabled { get; set; } = true;
     /// <summary>Why the pipeline is disabled (by a person or automatically after failing for days).</summary>
     public string? DisabledReason { get; set; }
@@ -175,7 +186,10 @@ public sealed class QuarantinedEntry
     public DateTimeOffset FirstSeenAt { get; set; } = DateTimeOffset.UtcNow;
 }
 
-/// <summary>The identifiers a deletion or suppression can name (DESIGN §9), as the API and the events table spell them.</summary>
+/// <summary>
+/// The identifiers of a shopper in the event model (DESIGN §2), as the API and the events table spell them: what a
+/// deletion or suppression can name (DESIGN §9) and what a pipeline can have hashed.
+/// </summary>
 public static class DeletionIdentifiers
 {
     public const string DeviceId = "device_id";
@@ -223,6 +237,29 @@ public sealed class DataDeletion
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
     public int Attempts { get; set; }
+}
+
+/// <summary>
+/// A signed <c>privacy.deletion</c> notice owed to one webhook pipeline (the outbox of deletion notices): kept until the
+/// receiver answers 2xx or the attempts (the webhook retry schedule) are used up, then removed, the outcome counted in its
+/// deletion's <see cref="DataDeletion.Deleted"/>.
+/// </summary>
+public sealed class DeletionNotice
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid DeletionId { get; set; }
+    public Guid StoreId { get; set; }
+    public Guid PipelineId { get; set; }
+    /// <summary>The <c>webhook-id</c>, the same on every attempt so the receiver can drop repeats.</summary>
+    public required string MessageId { get; set; }
+    /// <summary>The JSON body, fixed when the notice is made (signed again at each attempt, with the secret then in force).</summary>
+    public required byte[] Body { get; set; }
+    public int Attempts { get; set; }
+    public DateTimeOffset NextAttemptAt { get; set; }
+    /// <summary>An Admin.Web instance sending it owns it until then.</summary>
+    public DateTimeOffset? LeasedUntil { get; set; }
+    public int? LastStatus { get; set; }
+    public string? LastError { get; set; }
 }
 
 /// <summary>An Admin.Web user (operator or merchant).</summary>

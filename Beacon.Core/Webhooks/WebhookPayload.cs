@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using Beacon.Core.Privacy;
 using Beacon.Protos.Queue;
 
 namespace Beacon.Core.Webhooks;
@@ -47,7 +48,8 @@ public static class WebhookPayload
         return buffer.WrittenSpan.ToArray();
     }
 
-    public static byte[] Serialize(string batchId, IEnumerable<EnrichedEvent> events, string type = BatchType)
+    /// <param name="hasher">The pipeline's identifier hashing (<see cref="IdentifierHasher.For"/>), applied to each event as it is written.</param>
+    public static byte[] Serialize(string batchId, IEnumerable<EnrichedEvent> events, IdentifierHasher? hasher, string type = BatchType)
     {
         var buffer = new ArrayBufferWriter<byte>(16 * 1024);
         using (var writer = new Utf8JsonWriter(buffer))
@@ -58,7 +60,7 @@ public static class WebhookPayload
             writer.WriteStartArray("events");
             foreach (var envelope in events)
             {
-                EventJson.WriteEvent(writer, envelope);
+                EventJson.WriteEvent(writer, hasher?.Apply(envelope) ?? envelope);
             }
             writer.WriteEndArray();
             writer.WriteEndObject();

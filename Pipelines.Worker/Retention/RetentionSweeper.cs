@@ -10,12 +10,17 @@ namespace Beacon.Worker.Retention;
 /// events table, dead letters and quarantined entries older than its <see cref="Store.DeadLetterRetentionDays"/> are
 /// purged (<see cref="WorkerOptions.EventRetentionDays"/> and <see cref="WorkerOptions.DeadLetterRetentionDays"/> when a
 /// store sets none). Day partitions older than every store's retention are dropped whole; the rest is deleted in chunks,
-/// so no statement holds locks long enough to slow delivery. Every worker runs it; the deletes are idempotent.
+/// so no statement holds locks long enough to slow delivery. Every worker has the timer, but a pass runs on one worker at a
+/// time (a Postgres advisory lock, <see cref="PassLock"/>): N workers would otherwise scan the same tables N times at
+/// once and queue behind each other's partition drops. A worker that dies mid-pass loses its session and the lock with it.
 /// </summary>
 public sealed class RetentionSweeper(NpgsqlDataSource dataSource, TimeProvider time, IOptions<WorkerOptions> options, ILogger<RetentionSweeper> logger)
     : BackgroundService
 {
     private const int ChunkSize = 5000;
+
+    /// <summary>Advisory lock id held for the length of a retention pass (next to <see cref="DayPartitions.DdlLock"/>).</summary>
+    public const long PassLock = DayPartitions.DdlLock + 1;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -27,7 +32,7 @@ public sealed class RetentionSweeper(NpgsqlDataSource dataSource, TimeProvider t
                 await Task.Delay(options.Value.RetentionInterval, stoppingToken);
                 try
                 {
-                    await SweepAsync(stoppingToken);
+                    await TrySweepAsync(stoppingToken);
                 }
                 catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
                 {
@@ -40,8 +45,34 @@ public sealed class RetentionSweeper(NpgsqlDataSource dataSource, TimeProvider t
         }
     }
 
-    /// <summary>One round over every place; returns what was removed, per place.</summary>
-    public async Task<Dictionary<string, long>> SweepAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// One round over every place unless another worker is running one; returns what was removed, per place, or null
+    /// when the pass was left to the other worker.
+    /// </summary>
+    public async Task<Dictionary<string, long>?> TrySweepAsync(CancellationToken cancellationToken)
+    {
+        // A session lock on a connection of its own, held while the pass uses others; closing it releases the lock.
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var take = new NpgsqlCommand($"SELECT pg_try_advisory_lock({PassLock})", connection))
+        {
+            if (await take.ExecuteScalarAsync(cancellationToken) is not true)
+            {
+                logger.LogDebug("Another worker is applying retention; this one skips its pass");
+                return null;
+            }
+        }
+        try
+        {
+            return await SweepAsync(cancellationToken);
+        }
+        finally
+        {
+            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({PassLock})", connection);
+            await release.ExecuteScalarAsync(CancellationToken.None);
+        }
+    }
+
+    private async Task<Dictionary<string, long>> SweepAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var now = time.GetUtcNow();

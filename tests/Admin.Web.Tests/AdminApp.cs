@@ -36,6 +36,8 @@ public sealed class AdminApp : IAsyncLifetime
         ["Admin:BootstrapPassword"] = OperatorPassword,
         ["Admin:BootstrapApiKey"] = BootstrapApiKey,
         ["Admin:SecretRotationOverlap"] = "02:00:00",
+        // One quick retry for deletion notices (the standard schedule waits 5 s, then 5 min).
+        ["Admin:DeletionNoticeRetrySchedule:0"] = "00:00:00.300",
         // The test receiver listens on loopback.
         ["Delivery:AllowPrivateDestinations"] = "true",
         ["Logging:LogLevel:Default"] = "Warning",

@@ -1,4 +1,5 @@
 using Beacon.Core.Data;
+using Beacon.Core.Queue;
 using Beacon.Core.Security;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
@@ -154,4 +155,51 @@ public sealed class AdminData(IServiceProvider services)
             return eventId;
         });
     }
+
+    /// <summary>An archived batch as the worker archives one (the queue's batch bytes and the events' ids).</summary>
+    public Task AddArchivedBatchAsync(Guid storeId, IReadOnlyList<EnrichedEvent> events, string entryId) => WithDbAsync(db =>
+        db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO event_archive (store_id, received_at, entry_id, event_ids, events)
+            VALUES ({storeId}, {events[0].ReceivedAt.ToDateTimeOffset()}, {entryId}, {events.Select(e => e.Event.EventId).ToArray()},
+                    {(byte[])QueueEntries.Fields(events)[0].Value!})
+            """));
+
+    /// <summary>The archived batches of a store: each row's event ids and the events its bytes hold.</summary>
+    public Task<List<(string[] EventIds, List<EnrichedEvent> Events)>> ArchivedBatchesAsync(Guid storeId) => WithDbAsync(async db =>
+    {
+        await db.Database.OpenConnectionAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SELECT event_ids, events FROM event_archive WHERE store_id = $1",
+            (Npgsql.NpgsqlConnection)db.Database.GetDbConnection());
+        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = storeId });
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<(string[], List<EnrichedEvent>)>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add((reader.GetFieldValue<string[]>(0), EventArchiveTable.ReadEvents(reader.GetFieldValue<byte[]>(1))));
+        }
+        return rows;
+    });
+
+    /// <summary>A delivery attempt as the worker's attempt log records it.</summary>
+    public Task AddDeliveryAttemptAsync(Guid storeId, Guid pipelineId, params string[] eventIds) => WithDbAsync(db =>
+        db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO delivery_attempts (store_id, pipeline_id, batch_id, attempt, at, status, duration_ms, outcome, event_count, event_ids)
+            VALUES ({storeId}, {pipelineId}, {Guid.CreateVersion7()}, 1, {DateTimeOffset.UtcNow}, 200, 12, 'delivered', {eventIds.Length}, {eventIds})
+            """));
+
+    /// <summary>The event ids of each delivery attempt of a store, oldest first.</summary>
+    public Task<List<string[]>> AttemptEventIdsAsync(Guid storeId) => WithDbAsync(async db =>
+    {
+        await db.Database.OpenConnectionAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SELECT event_ids FROM delivery_attempts WHERE store_id = $1 ORDER BY at",
+            (Npgsql.NpgsqlConnection)db.Database.GetDbConnection());
+        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = storeId });
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<string[]>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(reader.GetFieldValue<string[]>(0));
+        }
+        return rows;
+    });
 }

@@ -136,6 +136,19 @@ public sealed class DataControlsTests(AdminApp app)
         var onlyA = await app.Data.CreateRetryBatchAsync(hook, [AdminData.Envelope(store.StoreId, deviceId: "dev-A")]);
         await app.Data.CreateQuarantinedEntryAsync(store.StoreId, note: "bytes around dev-A and more");
         var keptQuarantine = await app.Data.CreateQuarantinedEntryAsync(store.StoreId, note: "dev-B only");
+        // A postgres pipeline hashing device_id wrote the device as its salted hash.
+        var salt = await app.WithDbAsync(db => db.Stores.Where(s => s.Id == store.StoreId).Select(s => s.IdentifierSalt).SingleAsync());
+        await app.Data.AddStoredEventAsync(store.StoreId, table.Id, deviceId: Beacon.Core.Privacy.IdentifierHasher.Hash(salt, "dev-A"));
+        // The archive: a batch of both devices, one of dev-A alone, another store's batch of a device with the same id.
+        var (archivedA, archivedB, archivedAlone) = (AdminData.Envelope(store.StoreId, deviceId: "dev-A"), AdminData.Envelope(store.StoreId, deviceId: "dev-B"),
+            AdminData.Envelope(store.StoreId, deviceId: "dev-A"));
+        var otherArchived = AdminData.Envelope(other.StoreId, deviceId: "dev-A");
+        await app.Data.AddArchivedBatchAsync(store.StoreId, [archivedA, archivedB], "beacon:events:0/1-0");
+        await app.Data.AddArchivedBatchAsync(store.StoreId, [archivedAlone], "beacon:events:0/1-0");
+        await app.Data.AddArchivedBatchAsync(other.StoreId, [otherArchived], "beacon:events:0/2-0");
+        await app.Data.AddDeliveryAttemptAsync(store.StoreId, hook.Id, archivedA.Event.EventId, archivedB.Event.EventId);
+        await app.Data.AddDeliveryAttemptAsync(store.StoreId, hook.Id, archivedAlone.Event.EventId);
+        await app.Data.AddDeliveryAttemptAsync(other.StoreId, otherTable.Id, otherArchived.Event.EventId);
 
         var response = await api.PostAsJsonAsync($"/api/admin/v1/stores/{store.StoreId}/deletions", new { device_id = "dev-A", suppress = true });
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
@@ -148,11 +161,14 @@ public sealed class DataControlsTests(AdminApp app)
         Assert.True(status.GetProperty("suppression_active").GetBoolean());
         Assert.NotEqual(JsonValueKind.Null, status.GetProperty("completed_at").ValueKind);
         var deleted = status.GetProperty("deleted");
-        Assert.Equal(3, deleted.GetProperty("events").GetInt64());
+        Assert.Equal(4, deleted.GetProperty("events").GetInt64());
         Assert.Equal(1, deleted.GetProperty("dead_letters").GetInt64());
         Assert.Equal(2, deleted.GetProperty("retry_batch_events").GetInt64());
         Assert.Equal(1, deleted.GetProperty("quarantine").GetInt64());
+        Assert.Equal(2, deleted.GetProperty("archive_events").GetInt64());
+        Assert.Equal(2, deleted.GetProperty("delivery_attempts").GetInt64());
         Assert.Equal(1, deleted.GetProperty("webhooks_notified").GetInt64());
+        Assert.Equal(0, deleted.GetProperty("webhooks_retrying").GetInt64());
 
         await app.WithDbAsync(async db =>
         {
@@ -168,6 +184,14 @@ public sealed class DataControlsTests(AdminApp app)
             return 0;
         });
         Assert.DoesNotContain(onlyA.Id, await app.WithDbAsync(db => db.RetryBatches.Select(r => r.Id).ToListAsync()));
+        // The archive keeps dev-B's event (still readable, in the batch format), drops the batch left empty, and the other
+        // store keeps its own; the delivery attempts keep only the ids of events that remain.
+        var archived = Assert.Single(await app.Data.ArchivedBatchesAsync(store.StoreId));
+        Assert.Equal([archivedB.Event.EventId], archived.EventIds);
+        Assert.Equal(archivedB, Assert.Single(archived.Events));
+        Assert.Equal([otherArchived.Event.EventId], Assert.Single(await app.Data.ArchivedBatchesAsync(other.StoreId)).EventIds);
+        Assert.Equal([[archivedB.Event.EventId], []], await app.Data.AttemptEventIdsAsync(store.StoreId));
+        Assert.Equal([[otherArchived.Event.EventId]], await app.Data.AttemptEventIdsAsync(other.StoreId));
 
         // Downstream was told, signed with the pipeline's secret.
         var notice = Assert.Single(receiver.Requests);
@@ -183,6 +207,79 @@ public sealed class DataControlsTests(AdminApp app)
         var lifted = await (await api.PostAsync($"/api/admin/v1/stores/{store.StoreId}/deletions/{id}/lift", null)).Content.ReadFromJsonAsync<JsonElement>();
         Assert.False(lifted.GetProperty("suppression_active").GetBoolean());
         Assert.Equal(merchant.Email, lifted.GetProperty("lifted_by").GetString());
+    }
+
+    [Fact]
+    public async Task ADeletionNoticeThatFailsIsSentAgainUntilTheReceiverTakesItAndAHashingPipelineIsToldTheHash()
+    {
+        await using var flaky = await WebhookReceiver.StartAsync();
+        await using var hashing = await WebhookReceiver.StartAsync();
+        flaky.StatusOf = n => n == 1 ? 500 : 200;
+        var (store, merchant, _) = await app.MerchantWithStoreAsync();
+        var api = app.ApiClient(await app.CreateApiKeyAsync(merchant.Id));
+        var root = $"/api/admin/v1/stores/{store.StoreId}/pipelines";
+        await api.PostAsJsonAsync(root, new { name = "Flaky", kind = "webhook", url = flaky.Url });
+        var created = await api.PostAsJsonAsync(root, new { name = "Hashed", kind = "webhook", url = hashing.Url, hashFields = new[] { "device_id" } });
+        var hashed = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+
+        var response = await api.PostAsJsonAsync($"/api/admin/v1/stores/{store.StoreId}/deletions", new { device_id = "dev-N" });
+        var status = await WaitForCompletionAsync(api, response.Headers.Location!.OriginalString);
+        Assert.Equal(1, status.GetProperty("deleted").GetProperty("webhooks_notified").GetInt64());
+        Assert.Equal(1, status.GetProperty("deleted").GetProperty("webhooks_retrying").GetInt64());
+
+        await WaitUntilAsync(() => Task.FromResult(flaky.Requests.Count == 2), TimeSpan.FromSeconds(20), "the notice sent again");
+        var (first, second) = (flaky.Requests.First(), flaky.Requests.Last());
+        Assert.Equal(first.Headers["webhook-id"], second.Headers["webhook-id"]);
+        Assert.Equal(first.Body, second.Body);
+        Assert.Equal("dev-N", JsonDocument.Parse(second.Body).RootElement.GetProperty("identifier").GetProperty("device_id").GetString());
+        await WaitUntilAsync(async () =>
+        {
+            var now = await api.GetFromJsonAsync<JsonElement>(response.Headers.Location!.OriginalString);
+            return now.GetProperty("deleted").GetProperty("webhooks_notified").GetInt64() == 2
+                && now.GetProperty("deleted").GetProperty("webhooks_retrying").GetInt64() == 0;
+        }, TimeSpan.FromSeconds(10), "both notices counted as delivered");
+        Assert.False(await app.WithDbAsync(db => db.DeletionNotices.AnyAsync(n => n.StoreId == store.StoreId)));
+
+        var salt = await app.WithDbAsync(db => db.Stores.Where(s => s.Id == store.StoreId).Select(s => s.IdentifierSalt).SingleAsync());
+        var told = Assert.Single(hashing.Requests);
+        var expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData([.. salt, .. System.Text.Encoding.UTF8.GetBytes("dev-N")]));
+        Assert.Equal(expected, JsonDocument.Parse(told.Body).RootElement.GetProperty("identifier").GetProperty("device_id").GetString());
+        Assert.Equal(["device_id"], (await app.Data.PipelineAsync(hashed)).HashFields);
+    }
+
+    [Fact]
+    public async Task APipelinesHashFieldsAreSetThroughTheApiAndThePageAndTheSaltIsNeverShown()
+    {
+        var (store, merchant, client) = await app.MerchantWithStoreAsync();
+        var api = app.ApiClient(await app.CreateApiKeyAsync(merchant.Id));
+        var root = $"/api/admin/v1/stores/{store.StoreId}/pipelines";
+
+        var created = await api.PostAsJsonAsync(root, new { name = "Ads", kind = "webhook", url = "https://hooks.example.com/ads", hashFields = new[] { "user_id", "device_id" } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var read = await api.GetFromJsonAsync<JsonElement>($"{root}/{id}");
+        Assert.Equal(["device_id", "user_id"], read.GetProperty("hashFields").EnumerateArray().Select(f => f.GetString()));
+        Assert.Contains("name=\"Input.HashFields\" value=\"device_id\" checked=\"checked\"", await client.GetStringAsync($"/stores/{store.StoreId}/pipelines/{id}/edit"));
+
+        var bad = await api.PutAsJsonAsync($"{root}/{id}", new { name = "Ads", kind = "webhook", url = "https://hooks.example.com/ads", hashFields = new[] { "product_id" } });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("hashFields", await bad.Content.ReadAsStringAsync());
+
+        var page = await client.PostFormAsync($"/stores/{store.StoreId}/pipelines/{id}/edit?handler=Save", new Dictionary<string, string>
+        {
+            ["Input.Name"] = "Ads", ["Input.Kind"] = "webhook", ["Input.Url"] = "https://hooks.example.com/ads",
+            ["Input.HashFields"] = "session_id", ["Input.Enabled"] = "true",
+        }, $"/stores/{store.StoreId}/pipelines/{id}/edit");
+        Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
+        Assert.Equal(["session_id"], (await app.Data.PipelineAsync(id)).HashFields);
+
+        var salt = await app.WithDbAsync(db => db.Stores.Where(s => s.Id == store.StoreId).Select(s => s.IdentifierSalt).SingleAsync());
+        Assert.Equal(32, salt.Length);
+        var operatorApi = app.ApiClient(AdminApp.BootstrapApiKey);
+        var storeJson = await operatorApi.GetStringAsync($"/api/admin/v1/stores/{store.StoreId}");
+        Assert.DoesNotContain(Convert.ToBase64String(salt), storeJson);
+        Assert.DoesNotContain("salt", storeJson, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("salt", await client.GetStringAsync($"/stores/{store.StoreId}"), StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
@@ -316,6 +413,16 @@ public sealed class DataControlsTests(AdminApp app)
         var html = await client.GetStringAsync(path);
         Assert.Contains("visitor_id = visitor-42", html);
         Assert.True(await app.WithDbAsync(db => db.DataDeletions.AnyAsync(d => d.StoreId == store.StoreId && d.Suppress && d.IdentifierValue == "visitor-42")));
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        while (!await condition())
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"Timed out waiting for {what}");
+            await Task.Delay(100);
+        }
     }
 
     private static async Task<JsonElement> WaitForCompletionAsync(HttpClient api, string path)

@@ -27,6 +27,7 @@ public sealed class MigrationTests(BackendsFixture fixture) : IClassFixture<Back
                      "stores", "access_tokens", "pipelines", "store_members", "delivery_stats", "retry_batches",
                      "dead_letters", "api_keys", "events", "events_default", "quarantine", "AspNetUsers",
                      "replays", "event_archive", "event_archive_default", "delivery_attempts", "delivery_attempts_default",
+                     "deletion_notices",
                  })
         {
             Assert.Contains(expected, tables);

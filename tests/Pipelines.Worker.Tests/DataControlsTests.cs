@@ -6,6 +6,7 @@ using Beacon.TestHost;
 using Beacon.Worker.Tests.Infrastructure;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Beacon.Worker.Tests;
 
@@ -116,6 +117,107 @@ public sealed class DataControlsTests(BackendsFixture fixture) : IClassFixture<B
             return await db.DeliveryStats.Where(s => s.PipelineId == requiring.Id).SumAsync(s => s.ConsentMissing) == 2;
         }, TimeSpan.FromSeconds(10), "consent_missing 2 in the pipeline's stats");
     }
+
+    [Fact]
+    public async Task APipelineHashingTheDeviceIdGetsItsSaltedSha256WhileTheStoresOtherPipelinesGetTheRawId()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var hashedHook = scenario.Own(await WebhookReceiver.StartAsync());
+        var rawHook = scenario.Own(await WebhookReceiver.StartAsync());
+        var hashing = await scenario.AddWebhookPipelineAsync(hashedHook.Url);
+        await scenario.AddWebhookPipelineAsync(rawHook.Url);
+        var hashingTable = await scenario.AddPostgresPipelineAsync();
+        var rawTable = await scenario.AddPostgresPipelineAsync();
+        byte[] salt;
+        await using (var db = scenario.CreateDbContext())
+        {
+            await db.Pipelines.Where(p => p.Id == hashing.Id || p.Id == hashingTable.Id)
+                .ExecuteUpdateAsync(s => s.SetProperty(p => p.HashFields, ["device_id", "user_id"]));
+            salt = await db.Stores.Where(s => s.Id == scenario.StoreId).Select(s => s.IdentifierSalt).SingleAsync();
+        }
+        Assert.Equal(32, salt.Length);
+        // The hashing webhook fails its first attempt: the retry is hashed too (from the raw values it was parked with).
+        var calls = 0;
+        hashedHook.Respond = (context, _) =>
+        {
+            context.Response.StatusCode = Interlocked.Increment(ref calls) == 1 ? 500 : 200;
+            return Task.CompletedTask;
+        };
+        scenario.StartWorker(new Dictionary<string, string?> { ["Worker:RetrySchedule:0"] = "00:00:00.300" });
+
+        var withUser = scenario.NewEvent();
+        withUser.Event.UserId = "user-42";
+        var events = new[] { scenario.NewEvent(), withUser };
+        await scenario.EnqueueAsync(events);
+
+        await rawHook.WaitUntilAsync(r => r.AcceptedEventIds.Distinct().Count() == 2, TimeSpan.FromSeconds(20), "both events, raw");
+        await hashedHook.WaitUntilAsync(r => r.AcceptedEventIds.Distinct().Count() == 2, TimeSpan.FromSeconds(20), "both events, hashed, after a retry");
+        Assert.True(hashedHook.Received.Count >= 2, "the first attempt failed and was retried");
+        var expectedDevice = Sha256Hex(salt, "dev-1");
+        Assert.All(hashedHook.Received, request => Assert.All(EventsOf(request), e =>
+        {
+            Assert.Equal(expectedDevice, e.GetProperty("device_id").GetString());
+            Assert.Equal("sess-1", e.GetProperty("session_id").GetString());
+        }));
+        Assert.Contains(hashedHook.Received.SelectMany(EventsOf), e => e.TryGetProperty("user_id", out var user) && user.GetString() == Sha256Hex(salt, "user-42"));
+        Assert.All(rawHook.Received.SelectMany(EventsOf), e => Assert.Equal("dev-1", e.GetProperty("device_id").GetString()));
+        Assert.Contains(rawHook.Received.SelectMany(EventsOf), e => e.TryGetProperty("user_id", out var user) && user.GetString() == "user-42");
+
+        await Eventually.WaitAsync(async () => await CountAsync(scenario, hashingTable.Id) == 2 && await CountAsync(scenario, rawTable.Id) == 2,
+            TimeSpan.FromSeconds(20), "2 rows per postgres pipeline");
+        await using var check = scenario.CreateDbContext();
+        var hashedRows = await check.Events.Where(e => e.PipelineId == hashingTable.Id).ToListAsync();
+        Assert.Equal([expectedDevice, expectedDevice], hashedRows.Select(r => r.DeviceId));
+        Assert.Equal(1, await check.Database.SqlQuery<int>(
+            $"SELECT count(*)::int AS \"Value\" FROM events WHERE pipeline_id = {hashingTable.Id} AND data->>'user_id' = {Sha256Hex(salt, "user-42")}").SingleAsync());
+        Assert.All(await check.Events.Where(e => e.PipelineId == rawTable.Id).ToListAsync(), row => Assert.Equal("dev-1", row.DeviceId));
+        Assert.Equal(1, await check.Database.SqlQuery<int>(
+            $"SELECT count(*)::int AS \"Value\" FROM events WHERE pipeline_id = {rawTable.Id} AND data->>'user_id' = 'user-42'").SingleAsync());
+    }
+
+    [Fact]
+    public async Task OnlyOneOfTwoWorkersRunsARetentionPassAtATime()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        var first = scenario.StartWorker().GetRequiredService<Beacon.Worker.Retention.RetentionSweeper>();
+        var second = scenario.StartWorker().GetRequiredService<Beacon.Worker.Retention.RetentionSweeper>();
+        var expired = await AddStoredEventAsync(scenario, scenario.StoreId, (await scenario.AddPostgresPipelineAsync()).Id, DateTimeOffset.UtcNow.AddDays(-91));
+
+        // The test holds the quarantine table, the pass's last place: the first worker's pass stops there with the lock held.
+        await using var blocker = scenario.CreateDbContext();
+        await using var blocking = await blocker.Database.BeginTransactionAsync();
+        await blocker.Database.ExecuteSqlRawAsync("LOCK TABLE quarantine IN ACCESS EXCLUSIVE MODE");
+        var firstPass = first.TrySweepAsync(CancellationToken.None);
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return await db.Database.SqlQuery<int>($"""
+                SELECT count(*)::int AS "Value" FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND objid = {(int)Beacon.Worker.Retention.RetentionSweeper.PassLock} AND objsubid = 1
+                """).SingleAsync() == 1;
+        }, TimeSpan.FromSeconds(20), "the first worker's pass under way");
+        Assert.False(firstPass.IsCompleted);
+
+        // At once: the second worker neither waits for the first nor runs the pass beside it.
+        Assert.Null(await second.TrySweepAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        await blocking.RollbackAsync();
+        var swept = await firstPass;
+        Assert.NotNull(swept);
+        Assert.True(swept["events"] >= 1, "the first worker's pass removed the expired event");
+        await using (var check = scenario.CreateDbContext())
+        {
+            Assert.False(await check.Events.AnyAsync(e => e.EventId == expired));
+        }
+        // Once the first pass is over, the lock is free again for either worker.
+        Assert.NotNull(await second.TrySweepAsync(CancellationToken.None));
+    }
+
+    private static string Sha256Hex(byte[] salt, string value) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData([.. salt, .. System.Text.Encoding.UTF8.GetBytes(value)]));
+
+    private static List<System.Text.Json.JsonElement> EventsOf(ReceivedWebhook request) =>
+        System.Text.Json.JsonDocument.Parse(request.Body).RootElement.GetProperty("events").EnumerateArray().ToList();
 
     [Fact]
     public async Task RetentionRemovesEachStoresOldDataAfterItsOwnNumberOfDaysOrTheDefaults()

@@ -15,8 +15,10 @@ public sealed class PipelineForm
     public int? LingerMs { get; set; }
     /// <summary>Required consent categories, separated by commas or spaces.</summary>
     public string? RequiredConsent { get; set; }
+    /// <summary>Identifier fields delivered hashed (the checked boxes).</summary>
+    public List<string> HashFields { get; set; } = [];
 
-    public PipelineInput ToInput() => new(Name ?? "", Kind, Url, EventTypes, Enabled, BatchSize, LingerMs, TokenService.ParseOrigins(RequiredConsent));
+    public PipelineInput ToInput() => new(Name ?? "", Kind, Url, EventTypes, Enabled, BatchSize, LingerMs, TokenService.ParseOrigins(RequiredConsent), HashFields);
 
     public static PipelineForm Of(Pipeline p) => new()
     {
@@ -28,5 +30,6 @@ public sealed class PipelineForm
         BatchSize = PipelineSettings.BatchSizeOf(p),
         LingerMs = PipelineSettings.LingerMsOf(p),
         RequiredConsent = string.Join(", ", p.RequiredConsent),
+        HashFields = p.HashFields,
     };
 }

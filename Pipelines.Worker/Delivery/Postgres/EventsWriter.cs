@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Beacon.Core.Data;
+using Beacon.Core.Privacy;
 using Beacon.Core.Webhooks;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
@@ -13,7 +14,8 @@ namespace Beacon.Worker.Delivery.Postgres;
 /// <summary>
 /// Writes events into the day-partitioned <c>events</c> table with binary COPY. A redelivered batch (at-least-once)
 /// would hit the primary key, so on a unique violation the batch is loaded again through a temporary table and
-/// inserted with ON CONFLICT DO NOTHING: every event lands exactly once per pipeline.
+/// inserted with ON CONFLICT DO NOTHING: every event lands exactly once per pipeline. A pipeline's hashed identifiers
+/// (<see cref="IdentifierHasher"/>) are hashed as each row is written.
 /// </summary>
 public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWriter> logger)
 {
@@ -23,13 +25,13 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
 
     private readonly ConcurrentDictionary<DateOnly, byte> _partitions = new();
 
-    public async Task WriteAsync(Guid pipelineId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
+    public async Task WriteAsync(Guid pipelineId, IdentifierHasher? hasher, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
     {
         await EnsurePartitionsAsync(events.Select(e => DateOnly.FromDateTime(EventJson.ReceivedAtOf(e).UtcDateTime)).Distinct(), cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         try
         {
-            await CopyAsync(connection, "events", pipelineId, events, cancellationToken);
+            await CopyAsync(connection, "events", pipelineId, hasher, events, cancellationToken);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -40,7 +42,7 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
             {
                 await create.ExecuteNonQueryAsync(cancellationToken);
             }
-            await CopyAsync(connection, "events_load", pipelineId, events, cancellationToken);
+            await CopyAsync(connection, "events_load", pipelineId, hasher, events, cancellationToken);
             await using (var insert = new NpgsqlCommand(
                 $"INSERT INTO events ({Columns}) SELECT {Columns} FROM events_load ON CONFLICT DO NOTHING", connection, transaction))
             {
@@ -81,7 +83,8 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
     }
 
     private static async Task CopyAsync(
-        NpgsqlConnection connection, string table, Guid pipelineId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
+        NpgsqlConnection connection, string table, Guid pipelineId, IdentifierHasher? hasher, IReadOnlyList<EnrichedEvent> events,
+        CancellationToken cancellationToken)
     {
         var data = new ArrayBufferWriter<byte>(1024);
         await using var json = new Utf8JsonWriter(data);
@@ -91,7 +94,7 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
         // blocking flush of a full buffer.
         foreach (var envelope in events)
         {
-            WriteRow(importer, pipelineId, envelope, data, json);
+            WriteRow(importer, pipelineId, hasher?.Apply(envelope) ?? envelope, data, json);
         }
         await importer.CompleteAsync(cancellationToken);
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Beacon.Core.Data;
+using Beacon.Core.Privacy;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Microsoft.Extensions.Options;
@@ -20,9 +21,10 @@ public sealed class PostgresDestination(EventsWriter writer, IOptions<WorkerOpti
         Pipeline pipeline, Guid batchId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        var hasher = IdentifierHasher.For(pipeline);
         try
         {
-            await writer.WriteAsync(pipeline.Id, events, cancellationToken);
+            await writer.WriteAsync(pipeline.Id, hasher, events, cancellationToken);
             return new DeliveryResult(DeliveryOutcome.Delivered, Stopwatch.GetElapsedTime(started));
         }
         catch (PostgresException ex) when (IsDataError(ex))
@@ -33,7 +35,7 @@ public sealed class PostgresDestination(EventsWriter writer, IOptions<WorkerOpti
             var error = $"{ex.SqlState}: {ex.MessageText}";
             if (events.Count > 1)
             {
-                error = await WriteBisectingAsync(pipeline.Id, events, rejected, cancellationToken) ?? error;
+                error = await WriteBisectingAsync(pipeline.Id, hasher, events, rejected, cancellationToken) ?? error;
             }
             else
             {
@@ -62,7 +64,7 @@ public sealed class PostgresDestination(EventsWriter writer, IOptions<WorkerOpti
     /// written are skipped then: the writer inserts each event once per pipeline).
     /// </summary>
     private async Task<string?> WriteBisectingAsync(
-        Guid pipelineId, IReadOnlyList<EnrichedEvent> events, List<EnrichedEvent> rejected, CancellationToken cancellationToken)
+        Guid pipelineId, IdentifierHasher? hasher, IReadOnlyList<EnrichedEvent> events, List<EnrichedEvent> rejected, CancellationToken cancellationToken)
     {
         var half = events.Count / 2;
         string? firstError = null;
@@ -70,7 +72,7 @@ public sealed class PostgresDestination(EventsWriter writer, IOptions<WorkerOpti
         {
             try
             {
-                await writer.WriteAsync(pipelineId, part, cancellationToken);
+                await writer.WriteAsync(pipelineId, hasher, part, cancellationToken);
             }
             catch (PostgresException ex) when (IsDataError(ex))
             {
@@ -81,7 +83,7 @@ public sealed class PostgresDestination(EventsWriter writer, IOptions<WorkerOpti
                 }
                 else
                 {
-                    error = await WriteBisectingAsync(pipelineId, part, rejected, cancellationToken) ?? error;
+                    error = await WriteBisectingAsync(pipelineId, hasher, part, rejected, cancellationToken) ?? error;
                 }
                 firstError ??= error;
             }

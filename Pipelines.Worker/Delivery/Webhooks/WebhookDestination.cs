@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Beacon.Core.Data;
+using Beacon.Core.Privacy;
 using Beacon.Core.Webhooks;
 using Beacon.Protos.Queue;
 using Microsoft.Extensions.Options;
@@ -41,7 +42,7 @@ public sealed class WebhookDestination(
                 Error: "The pipeline's signing secret does not open with this worker's Beacon:MasterKey");
         }
         var messageId = WebhookPayload.MessageIdOf(batchId);
-        var body = WebhookPayload.Serialize(messageId, events);
+        var body = WebhookPayload.Serialize(messageId, events, IdentifierHasher.For(pipeline));
         var result = await sender.SendAsync(
             new WebhookRequest(new Uri(pipeline.Url!), messageId, body, signing, scope), cancellationToken);
         var outcome = result.Outcome switch
