@@ -9,21 +9,19 @@ namespace Beacon.Core.Data;
 /// </summary>
 public static class DatabaseMigrator
 {
-    private const long MigrationLock = 0x42_45_41_43_4F_4E; // "BEACON"
-
     public static async Task MigrateAsync(BeaconDbContext db, CancellationToken cancellationToken)
     {
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
-            await db.Database.ExecuteSqlRawAsync($"SELECT pg_advisory_lock({MigrationLock})", cancellationToken);
+            await db.Database.ExecuteSqlRawAsync($"SELECT pg_advisory_lock({AdvisoryLocks.Migrations})", cancellationToken);
             try
             {
                 await db.Database.MigrateAsync(cancellationToken);
             }
             finally
             {
-                await db.Database.ExecuteSqlRawAsync($"SELECT pg_advisory_unlock({MigrationLock})", CancellationToken.None);
+                await db.Database.ExecuteSqlRawAsync($"SELECT pg_advisory_unlock({AdvisoryLocks.Migrations})", CancellationToken.None);
             }
         }
         finally

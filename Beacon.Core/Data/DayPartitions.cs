@@ -7,9 +7,6 @@ namespace Beacon.Core.Data;
 /// </summary>
 public static class DayPartitions
 {
-    /// <summary>Advisory lock id taken around partition DDL (creating partitions, changing the tables' owner).</summary>
-    public const long DdlLock = 4242;
-
     public static string Name(string table, DateOnly day) => $"{table}_{day:yyyyMMdd}";
 
     public static string EnsureSql(string table, DateOnly day) =>

@@ -44,7 +44,7 @@ public static class ServiceRoles
         }
         // Tables created by migrations belong to whoever ran them: they move to the owner role the worker acts as.
         var sql = new System.Text.StringBuilder($$"""
-            SELECT pg_advisory_xact_lock({{DayPartitions.DdlLock}});
+            SELECT pg_advisory_xact_lock({{AdvisoryLocks.PartitionDdl}});
             DO $roles$
             DECLARE t record;
             BEGIN

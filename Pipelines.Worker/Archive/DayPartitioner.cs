@@ -11,7 +11,6 @@ namespace Beacon.Worker.Archive;
 public sealed class DayPartitioner(NpgsqlDataSource dataSource, ILogger<DayPartitioner> logger)
 {
     // Workers changing the partitions of a table at once would collide on the catalog: they take turns.
-    private const long PartitionLock = 4243;
 
     private readonly ConcurrentDictionary<(string Table, DateOnly Day), byte> _known = new();
 
@@ -26,7 +25,7 @@ public sealed class DayPartitioner(NpgsqlDataSource dataSource, ILogger<DayParti
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             await using var command = new NpgsqlCommand(
-                $"SELECT pg_advisory_xact_lock({PartitionLock}); {DayPartitions.EnsureSql(table, day)}", connection, transaction);
+                $"SELECT pg_advisory_xact_lock({AdvisoryLocks.PartitionDdl}); {DayPartitions.EnsureSql(table, day)}", connection, transaction);
             try
             {
                 await command.ExecuteNonQueryAsync(cancellationToken);
@@ -62,7 +61,7 @@ public sealed class DayPartitioner(NpgsqlDataSource dataSource, ILogger<DayParti
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await using var drop = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({PartitionLock}); DROP TABLE IF EXISTS {name}", connection, transaction);
+            await using var drop = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({AdvisoryLocks.PartitionDdl}); DROP TABLE IF EXISTS {name}", connection, transaction);
             await drop.ExecuteNonQueryAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             if (DayPartitions.DayOf(table, name) is { } day)

@@ -11,16 +11,13 @@ namespace Beacon.Worker.Retention;
 /// purged (<see cref="WorkerOptions.EventRetentionDays"/> and <see cref="WorkerOptions.DeadLetterRetentionDays"/> when a
 /// store sets none). Day partitions older than every store's retention are dropped whole; the rest is deleted in chunks,
 /// so no statement holds locks long enough to slow delivery. Every worker has the timer, but a pass runs on one worker at a
-/// time (a Postgres advisory lock, <see cref="PassLock"/>): N workers would otherwise scan the same tables N times at
+/// time (a Postgres advisory lock, <see cref="AdvisoryLocks.RetentionPass"/>): N workers would otherwise scan the same tables N times at
 /// once and queue behind each other's partition drops. A worker that dies mid-pass loses its session and the lock with it.
 /// </summary>
 public sealed class RetentionSweeper(NpgsqlDataSource dataSource, TimeProvider time, IOptions<WorkerOptions> options, ILogger<RetentionSweeper> logger)
     : BackgroundService
 {
     private const int ChunkSize = 5000;
-
-    /// <summary>Advisory lock id held for the length of a retention pass (next to <see cref="DayPartitions.DdlLock"/>).</summary>
-    public const long PassLock = DayPartitions.DdlLock + 1;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -53,7 +50,7 @@ public sealed class RetentionSweeper(NpgsqlDataSource dataSource, TimeProvider t
     {
         // A session lock on a connection of its own, held while the pass uses others; closing it releases the lock.
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using (var take = new NpgsqlCommand($"SELECT pg_try_advisory_lock({PassLock})", connection))
+        await using (var take = new NpgsqlCommand($"SELECT pg_try_advisory_lock({AdvisoryLocks.RetentionPass})", connection))
         {
             if (await take.ExecuteScalarAsync(cancellationToken) is not true)
             {
@@ -67,7 +64,7 @@ public sealed class RetentionSweeper(NpgsqlDataSource dataSource, TimeProvider t
         }
         finally
         {
-            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({PassLock})", connection);
+            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({AdvisoryLocks.RetentionPass})", connection);
             await release.ExecuteScalarAsync(CancellationToken.None);
         }
     }

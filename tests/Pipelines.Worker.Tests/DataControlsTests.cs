@@ -193,7 +193,7 @@ public sealed class DataControlsTests(BackendsFixture fixture) : IClassFixture<B
             await using var db = scenario.CreateDbContext();
             return await db.Database.SqlQuery<int>($"""
                 SELECT count(*)::int AS "Value" FROM pg_locks
-                WHERE locktype = 'advisory' AND granted AND objid = {(int)Beacon.Worker.Retention.RetentionSweeper.PassLock} AND objsubid = 1
+                WHERE locktype = 'advisory' AND granted AND objid = {(int)Beacon.Core.Data.AdvisoryLocks.RetentionPass} AND objsubid = 1
                 """).SingleAsync() == 1;
         }, TimeSpan.FromSeconds(20), "the first worker's pass under way");
         Assert.False(firstPass.IsCompleted);

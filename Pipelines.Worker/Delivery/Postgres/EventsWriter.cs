@@ -65,7 +65,7 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             // Workers creating the same partition at once would collide on the catalog: take turns.
             await using (var command = new NpgsqlCommand(
-                $"SELECT pg_advisory_xact_lock({DayPartitions.DdlLock}); {EventsTable.EnsurePartitionSql(day)}", connection, transaction))
+                $"SELECT pg_advisory_xact_lock({AdvisoryLocks.PartitionDdl}); {EventsTable.EnsurePartitionSql(day)}", connection, transaction))
             {
                 try
                 {
