@@ -83,7 +83,11 @@ public sealed class FaultSystem : IAsyncLifetime
     {
         await using var connection = new Npgsql.NpgsqlConnection(System.PostgresConnectionString);
         await connection.OpenAsync();
-        await using var command = new Npgsql.NpgsqlCommand("SELECT DISTINCT event_id FROM events WHERE event_id = ANY(@ids)", connection);
+        // Hundreds of thousands of ids on a shared, busy machine take longer than Npgsql's default 30 s.
+        await using var command = new Npgsql.NpgsqlCommand("SELECT DISTINCT event_id FROM events WHERE event_id = ANY(@ids)", connection)
+        {
+            CommandTimeout = 300,
+        };
         command.Parameters.AddWithValue("ids", ids.ToArray());
         var found = new HashSet<string>();
         await using var reader = await command.ExecuteReaderAsync();
@@ -105,7 +109,10 @@ public sealed class FaultSystem : IAsyncLifetime
         await using var connection = new Npgsql.NpgsqlConnection(System.PostgresConnectionString);
         await connection.OpenAsync();
         await using var command = new Npgsql.NpgsqlCommand(
-            "SELECT batch_id, attempt, at, duration_ms, outcome FROM delivery_attempts WHERE store_id = @store ORDER BY batch_id, attempt", connection);
+            "SELECT batch_id, attempt, at, duration_ms, outcome FROM delivery_attempts WHERE store_id = @store ORDER BY batch_id, attempt", connection)
+        {
+            CommandTimeout = 300,
+        };
         command.Parameters.AddWithValue("store", storeId);
         var attempts = new List<Attempt>();
         await using var reader = await command.ExecuteReaderAsync();
