@@ -28,12 +28,12 @@ public sealed class WholeSystemTests : IDisposable
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(90);
     private readonly string _dataDirectory = BeaconAppHost.NewDataDirectory();
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly string _devToken = "bk_dev_" + Guid.NewGuid().ToString("N");
+    private readonly string _apiKey = "bk_admin_" + Guid.NewGuid().ToString("N");
 
     [Fact]
     public async Task EventsFromBothDoorsReachTheEventsTableAndAWebhookAcrossAWorkerRestartAndCtrlCLeavesNothing()
     {
-        var devToken = "bk_dev_" + Guid.NewGuid().ToString("N");
-        var apiKey = "bk_admin_" + Guid.NewGuid().ToString("N");
         await using var receiver = await WebhookReceiver.StartAsync();
         var ports = BeaconAppHost.PortSet.Free();
         IReadOnlyCollection<int> pids;
@@ -41,8 +41,8 @@ public sealed class WholeSystemTests : IDisposable
 
         await using (var system = await BeaconAppHost.StartAsync(_dataDirectory, ports,
             // Each of these reaches only the service it configures, as an argument of the AppHost.
-            "--Beacon:DevToken", devToken,
-            "--Admin:BootstrapApiKey", apiKey,
+            "--Beacon:DevToken", _devToken,
+            "--Admin:BootstrapApiKey", _apiKey,
             "--Delivery:AllowPrivateDestinations", "true",
             "--Ingestion:MaxBodyBytes", "65536",
             "--Worker:WebhookLinger", "00:00:00.200"))
@@ -51,15 +51,15 @@ public sealed class WholeSystemTests : IDisposable
             await AssertEachServiceHasItsOwnDatabaseRoleAsync(system);
             await AssertASecondAppHostOnTheSameDataRefusesAsync();
 
-            var storeId = await DevStoreIdAsync(ports.Admin, apiKey);
-            await CreateWebhookPipelineAsync(ports.Admin, apiKey, storeId, receiver.Url);
+            var storeId = await DevStoreIdAsync(ports.Admin, _apiKey);
+            await CreateWebhookPipelineAsync(ports.Admin, _apiKey, storeId, receiver.Url);
 
-            sent.AddRange(await SendBeaconAsync(ports.Ingestion, devToken, 3));
-            sent.AddRange(await SendGrpcAsync(ports.IngestionGrpc, devToken, 2));
+            sent.AddRange(await SendBeaconAsync(ports.Ingestion, _devToken, 3));
+            sent.AddRange(await SendGrpcAsync(ports.IngestionGrpc, _devToken, 2));
             await AssertDeliveredAsync(system, receiver, sent);
 
             // Ingestion's body limit came from the AppHost's argument.
-            using var tooLarge = BeaconRequest(ports.Ingestion, devToken, "{\"events\":[{\"query\":\"" + new string('x', 70_000) + "\"}]}");
+            using var tooLarge = BeaconRequest(ports.Ingestion, _devToken, "{\"events\":[{\"query\":\"" + new string('x', 70_000) + "\"}]}");
             using var refused = await _http.SendAsync(tooLarge);
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
 
@@ -68,7 +68,7 @@ public sealed class WholeSystemTests : IDisposable
             Assert.True(restart.Success, restart.Message);
             await system.App.ResourceNotifications.WaitForResourceHealthyAsync("worker");
             await WaitUntilAsync(() => system.PidOf("worker") != workerBefore, "the worker got a new process");
-            sent.AddRange(await SendBeaconAsync(ports.Ingestion, devToken, 2));
+            sent.AddRange(await SendBeaconAsync(ports.Ingestion, _devToken, 2));
             await AssertDeliveredAsync(system, receiver, sent);
 
             pids = system.Pids;
@@ -84,8 +84,8 @@ public sealed class WholeSystemTests : IDisposable
             Assert.Equal(1L, await restarted.QueryAsync<long>("SELECT count(*) FROM stores WHERE name = 'Dev Store'"));
             Assert.Equal((long)sent.Count, await restarted.QueryAsync<long>(
                 "SELECT count(*) FROM events WHERE event_id = ANY(@ids)", ("ids", sent.ToArray())));
-            Assert.Equal(devToken, restarted.Secret("dev-token"));
-            var more = await SendBeaconAsync(ports.Ingestion, devToken, 4);
+            Assert.Equal(_devToken, restarted.Secret("dev-token"));
+            var more = await SendBeaconAsync(ports.Ingestion, _devToken, 4);
             await WaitUntilAsync(async () => await restarted.QueryAsync<long>(
                 "SELECT count(*) FROM events WHERE event_id = ANY(@ids)", ("ids", more.ToArray())) == more.Count, "replicated system delivers");
             pids = restarted.Pids;
@@ -97,13 +97,11 @@ public sealed class WholeSystemTests : IDisposable
     [Fact]
     public async Task WithRedisClusterSetTheSystemRunsOnThreeMastersAndThreeReplicasAndSplitsTheQueueOverThem()
     {
-        var devToken = "bk_dev_" + Guid.NewGuid().ToString("N");
-        var apiKey = "bk_admin_" + Guid.NewGuid().ToString("N");
         await using var receiver = await WebhookReceiver.StartAsync();
         var free = BeaconAppHost.PortSet.Free();
         var ports = free with { Redis = FreePort.RunForRedisCluster(6, taken: free.All) };
         var nodePorts = Enumerable.Range(ports.Redis, 6).ToList();
-        string[] arguments = ["--AppHost:RedisCluster", "3", "--Beacon:DevToken", devToken, "--Admin:BootstrapApiKey", apiKey,
+        string[] arguments = ["--AppHost:RedisCluster", "3", "--Beacon:DevToken", _devToken, "--Admin:BootstrapApiKey", _apiKey,
             "--Delivery:AllowPrivateDestinations", "true", "--Worker:WebhookLinger", "00:00:00.200"];
         IReadOnlyCollection<int> pids;
         Guid storeId;
@@ -117,9 +115,9 @@ public sealed class WholeSystemTests : IDisposable
             {
                 Assert.Equal(3, redis.GetServers().Count(s => s.IsConnected && !s.IsReplica));
                 Assert.Equal(3, redis.GetServers().Count(s => s.IsConnected && s.IsReplica));
-                storeId = await DevStoreIdAsync(ports.Admin, apiKey);
-                await CreateWebhookPipelineAsync(ports.Admin, apiKey, storeId, receiver.Url);
-                var sent = await SendBeaconAsync(ports.Ingestion, devToken, 5);
+                storeId = await DevStoreIdAsync(ports.Admin, _apiKey);
+                await CreateWebhookPipelineAsync(ports.Admin, _apiKey, storeId, receiver.Url);
+                var sent = await SendBeaconAsync(ports.Ingestion, _devToken, 5);
                 await AssertDeliveredAsync(system, receiver, sent);
                 // The store's partition of three, on whichever master holds its hash tag.
                 Assert.True(await redis.GetDatabase().KeyExistsAsync(QueueKeys.Stream(QueueKeys.PartitionOf(storeId, 3))));
@@ -132,7 +130,7 @@ public sealed class WholeSystemTests : IDisposable
         // Started again on the same data: the nodes find each other from nodes.conf, nothing is formed twice.
         await using (var restarted = await BeaconAppHost.StartAsync(_dataDirectory, ports, arguments))
         {
-            var more = await SendBeaconAsync(ports.Ingestion, devToken, 3);
+            var more = await SendBeaconAsync(ports.Ingestion, _devToken, 3);
             await AssertDeliveredAsync(restarted, receiver, more);
             pids = restarted.Pids;
             await restarted.StopAsync();
