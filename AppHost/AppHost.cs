@@ -32,11 +32,15 @@ var db = builder.Configuration.GetConnectionString("beacondb") is { Length: > 0 
     : builder.AddLocalPostgres("beacondb", settings.DataDirectory, settings.PostgresPort,
         builder.AddParameter("postgres-password", secrets.Get("postgres-password", builder.Configuration["Beacon:PostgresPassword"], () => LocalSecrets.Random(32)), secret: true),
         database: "beacon");
-var redis = builder.Configuration.GetConnectionString("redis") is { Length: > 0 }
+var redisPassword = builder.AddParameter("redis-password",
+    secrets.Get("redis-password", builder.Configuration["Beacon:RedisPassword"], () => LocalSecrets.Random(32)), secret: true);
+IResourceBuilder<IResourceWithConnectionString> redis = builder.Configuration.GetConnectionString("redis") is { Length: > 0 }
     ? builder.AddConnectionString("redis")
-    : builder.AddLocalRedis("redis", settings.DataDirectory, settings.RedisPort,
-        builder.AddParameter("redis-password", secrets.Get("redis-password", builder.Configuration["Beacon:RedisPassword"], () => LocalSecrets.Random(32)), secret: true),
-        settings.AppendFsync);
+    : settings.RedisClusterMasters > 0
+        ? builder.AddLocalRedisCluster("redis", settings.DataDirectory, settings.RedisPort, redisPassword, settings.AppendFsync, settings.RedisClusterMasters)
+        : builder.AddLocalRedis("redis", settings.DataDirectory, settings.RedisPort, redisPassword, settings.AppendFsync);
+// A local cluster's queue is split in as many partitions as it has masters, unless configured (Queue__Partitions).
+var queuePartitions = settings.RedisClusterMasters > 0 && builder.Configuration["Queue:Partitions"] is null ? settings.RedisClusterMasters : (int?)null;
 
 var databaseRoles = new DatabaseRoles(builder, db, secrets);
 
@@ -58,7 +62,7 @@ var migrate = builder.AddService<Projects.Admin_Web>("migrate")
     .WithEnvironment("Beacon__DevToken", credentials.DevToken)
     .WithEnvironment("Beacon__MasterKey", masterKey)
     .WithDatabaseCreatingRoles(databaseRoles, "Ingestion", "Worker", "Admin")
-    .WithReference(redis).WaitFor(redis);
+    .WithQueue(redis, queuePartitions);
 
 var ingestion = builder.AddService<Projects.Ingestion_Api>("ingestion")
     .WithKestrelEndpoint("http", settings.IngestionPort, "Http1", settings.ReplicasOf("ingestion"))
@@ -71,7 +75,7 @@ var ingestion = builder.AddService<Projects.Ingestion_Api>("ingestion")
     .WithEnvironment("DOTNET_GCgen0size", builder.Configuration["DOTNET_GCgen0size"] ?? "0x4000000")
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithDatabaseAs(databaseRoles, "Ingestion")
-    .WithReference(redis).WaitFor(redis)
+    .WithQueue(redis, queuePartitions)
     .WaitForCompletion(migrate);
 
 builder.AddService<Projects.Pipelines_Worker>("worker")
@@ -82,7 +86,7 @@ builder.AddService<Projects.Pipelines_Worker>("worker")
     .WithEnvironment("Beacon__MasterKey", masterKey)
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithDatabaseAs(databaseRoles, "Worker")
-    .WithReference(redis).WaitFor(redis)
+    .WithQueue(redis, queuePartitions)
     .WaitForCompletion(migrate);
 
 builder.AddService<Projects.Admin_Web>("admin")
@@ -97,7 +101,7 @@ builder.AddService<Projects.Admin_Web>("admin")
     .WithEnvironment("Beacon__MasterKey", masterKey)
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithDatabaseAs(databaseRoles, "Admin")
-    .WithReference(redis).WaitFor(redis)
+    .WithQueue(redis, queuePartitions)
     .WithReference(ingestion.GetEndpoint("http"))
     .WaitForCompletion(migrate);
 

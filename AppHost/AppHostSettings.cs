@@ -16,6 +16,7 @@ internal sealed record AppHostSettings(
     int AdminPort,
     int WorkerPort,
     string AppendFsync,
+    int RedisClusterMasters,
     string ServiceEnvironment,
     bool Headless,
     IReadOnlyDictionary<string, int> Replicas)
@@ -32,6 +33,12 @@ internal sealed record AppHostSettings(
             throw new ArgumentException("AppHost:AppendFsync must be everysec, always or no");
         }
 
+        var clusterMasters = section.GetValue<int>("RedisCluster");
+        if (clusterMasters is not 0 and (< 3 or > 16))
+        {
+            throw new ArgumentException("AppHost:RedisCluster is the number of masters of a local Redis Cluster: 3 to 16 (each gets a replica), or 0 for one Redis");
+        }
+
         return new AppHostSettings(
             root,
             Path.GetFullPath(section["DataDirectory"] ?? Path.Combine(root, ".beacon")),
@@ -42,6 +49,7 @@ internal sealed record AppHostSettings(
             Port("Admin", 5090),
             Port("Worker", 5095),
             appendFsync,
+            clusterMasters,
             section["ServiceEnvironment"] ?? "Production",
             section.GetValue<bool>("Headless"),
             ParseReplicas(configuration["replicas"]));

@@ -57,6 +57,14 @@ internal static class ServiceProjectExtensions
             }
         });
 
+    /// <summary>Redis (the queue) as the service's <c>ConnectionStrings__redis</c>, answering before the service starts.</summary>
+    public static IResourceBuilder<ProjectResource> WithQueue(
+        this IResourceBuilder<ProjectResource> project, IResourceBuilder<IResourceWithConnectionString> redis, int? partitions)
+    {
+        project.WithReference(redis).WaitFor(redis);
+        return partitions is { } count ? project.WithEnvironment("Queue__Partitions", count.ToString()) : project;
+    }
+
     /// <summary>Production by default; Aspire's headless runs must not point telemetry at a dashboard that is not there.</summary>
     public static IResourceBuilder<ProjectResource> WithServiceDefaults(
         this IResourceBuilder<ProjectResource> project, AppHostSettings settings, IConfiguration configuration) =>

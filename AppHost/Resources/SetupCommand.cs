@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Beacon.AppHost.Resources;
 
 /// <summary>
-/// One-off commands a local server needs before it starts (<c>initdb</c>, single-user <c>CREATE DATABASE</c>),
+/// One-off commands a local server needs (<c>initdb</c>, single-user <c>CREATE DATABASE</c>, forming a Redis Cluster),
 /// run as the <c>postgres</c> user when the AppHost runs as root (initdb refuses root).
 /// </summary>
 internal static class SetupCommand
@@ -16,7 +16,9 @@ internal static class SetupCommand
             ? (fileName, arguments)
             : ("setpriv", ["--reuid", user, "--regid", user, "--init-groups", "--", fileName, .. arguments]);
 
-    public static async Task RunAsync(string? user, string fileName, IEnumerable<string> arguments, string? standardInput, CancellationToken cancellationToken)
+    /// <param name="environment">Variables added for the command, e.g. a password that must not be an argument (ps shows those).</param>
+    public static async Task RunAsync(string? user, string fileName, IEnumerable<string> arguments, string? standardInput,
+        CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
     {
         var (command, commandArguments) = As(user, fileName, [.. arguments]);
         var info = new ProcessStartInfo(command)
@@ -28,6 +30,10 @@ internal static class SetupCommand
         foreach (var argument in commandArguments)
         {
             info.ArgumentList.Add(argument);
+        }
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
         using var process = Process.Start(info)!;
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);

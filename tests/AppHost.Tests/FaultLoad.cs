@@ -60,18 +60,41 @@ internal sealed class FaultLoad : IAsyncDisposable
         return load;
     }
 
+    /// <summary>
+    /// Dry runs (<c>?validate=1</c>) with <paramref name="token"/>: each passes the token check of the replica it
+    /// reaches, which then knows the token, and queues nothing.
+    /// </summary>
+    public static async Task DryRunAsync(string ingestionUrl, string token, int times)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        for (var i = 0; i < times; i++)
+        {
+            // A new connection each time, so the proxy spreads them over the replicas.
+            using var request = NewRequest($"{ingestionUrl}/beacon?validate=1", token, [$"dry-{Guid.NewGuid():N}"]);
+            request.Headers.ConnectionClose = true;
+            using var response = await http.SendAsync(request);
+            response.EnsureSuccessStatusCode();
+        }
+    }
+
+    private static HttpRequestMessage NewRequest(string url, string token, string[] ids)
+    {
+        var events = string.Join(",", ids.Select(id =>
+            $$"""{"event_id":"{{id}}","event_type":"product_view","timestamp":"2025-01-15T14:30:00Z","session_id":"s1","product_id":7003338965178}"""));
+        var request = new HttpRequestMessage(HttpMethod.Post, url)
+        {
+            Content = new StringContent($$"""{"events":[{{events}}]}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Storefront-Access-Token", token);
+        return request;
+    }
+
     private async Task SendAsync(TimeSpan pause)
     {
         while (!_stop.IsCancellationRequested)
         {
             var ids = Enumerable.Range(0, EventsPerRequest).Select(_ => $"{_prefix}-{Guid.NewGuid():N}").ToArray();
-            var events = string.Join(",", ids.Select(id =>
-                $$"""{"event_id":"{{id}}","event_type":"product_view","timestamp":"2025-01-15T14:30:00Z","session_id":"s1","product_id":7003338965178}"""));
-            using var request = new HttpRequestMessage(HttpMethod.Post, _url + "/beacon")
-            {
-                Content = new StringContent($$"""{"events":[{{events}}]}""", Encoding.UTF8, "application/json"),
-            };
-            request.Headers.Add("X-Storefront-Access-Token", _token);
+            using var request = NewRequest(_url + "/beacon", _token, ids);
             var faultAtSend = FaultOn;
             Interlocked.Increment(ref _requests);
             try

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Aspire.Hosting.ApplicationModel;
@@ -15,8 +16,14 @@ namespace Beacon.AppHost.Tests;
 /// </summary>
 public sealed class FaultSystem : IAsyncLifetime
 {
-    /// <summary>Delays between webhook attempts: 5 s … 5 min, 12 min in all, so a 10-minute outage is ridden out.</summary>
-    public static readonly string[] RetrySchedule = ["00:00:05", "00:00:10", "00:00:30", "00:01:00", "00:02:00", "00:03:00", "00:05:00"];
+    /// <summary>
+    /// Delays between webhook attempts: 5 s … 5 min, 16.75 min in all, so a 10-minute outage is ridden out even when
+    /// every delay is drawn <see cref="RetryJitter"/> short (13.4 min; with 5 min less a batch could be dead-lettered).
+    /// </summary>
+    public static readonly string[] RetrySchedule = ["00:00:05", "00:00:10", "00:00:30", "00:01:00", "00:02:00", "00:03:00", "00:05:00", "00:05:00"];
+
+    /// <summary>Each retry delay is drawn within ± this fraction of the schedule's (the worker's default).</summary>
+    public const double RetryJitter = 0.2;
 
     public static readonly TimeSpan ClaimMinIdle = TimeSpan.FromSeconds(10);
 
@@ -42,6 +49,7 @@ public sealed class FaultSystem : IAsyncLifetime
             "--Worker:WebhookLinger", "00:00:00.200",
             "--Worker:PipelineRefreshInterval", "00:00:05",
             .. RetrySchedule.SelectMany((delay, i) => new[] { $"--Worker:RetrySchedule:{i}", delay }),
+            "--Worker:RetryJitter", RetryJitter.ToString(CultureInfo.InvariantCulture),
         ];
         _system = await BeaconAppHost.StartAsync(_dataDirectory, ports, arguments);
     }
@@ -75,7 +83,11 @@ public sealed class FaultSystem : IAsyncLifetime
     {
         await using var connection = new Npgsql.NpgsqlConnection(System.PostgresConnectionString);
         await connection.OpenAsync();
-        await using var command = new Npgsql.NpgsqlCommand("SELECT DISTINCT event_id FROM events WHERE event_id = ANY(@ids)", connection);
+        // Hundreds of thousands of ids on a shared, busy machine take longer than Npgsql's default 30 s.
+        await using var command = new Npgsql.NpgsqlCommand("SELECT DISTINCT event_id FROM events WHERE event_id = ANY(@ids)", connection)
+        {
+            CommandTimeout = 300,
+        };
         command.Parameters.AddWithValue("ids", ids.ToArray());
         var found = new HashSet<string>();
         await using var reader = await command.ExecuteReaderAsync();
@@ -84,6 +96,32 @@ public sealed class FaultSystem : IAsyncLifetime
             found.Add(reader.GetString(0));
         }
         return found;
+    }
+
+    public sealed record Attempt(Guid BatchId, int Number, DateTime At, TimeSpan Duration, string Outcome)
+    {
+        public DateTime End => At + Duration;
+    }
+
+    /// <summary>Every delivery attempt the workers recorded for a store's pipelines (<c>delivery_attempts</c>), by batch and attempt.</summary>
+    public async Task<IReadOnlyList<Attempt>> AttemptsAsync(Guid storeId)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(System.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT batch_id, attempt, at, duration_ms, outcome FROM delivery_attempts WHERE store_id = @store ORDER BY batch_id, attempt", connection)
+        {
+            CommandTimeout = 300,
+        };
+        command.Parameters.AddWithValue("store", storeId);
+        var attempts = new List<Attempt>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            attempts.Add(new Attempt(reader.GetGuid(0), reader.GetInt32(1), reader.GetDateTime(2),
+                TimeSpan.FromMilliseconds(reader.GetInt32(3)), reader.GetString(4)));
+        }
+        return attempts;
     }
 
     /// <summary>The resource ids of a service's replicas (<c>worker-abcd1234</c>, …) with the pid of each one's service process.</summary>
@@ -102,11 +140,19 @@ public sealed class FaultSystem : IAsyncLifetime
         }
     }
 
-    /// <summary>Starts a resource (one replica) again after a kill, and waits until its new process is healthy.</summary>
-    public async Task StartAgainAsync(string resourceId, bool waitHealthy = true)
+    /// <summary>
+    /// Starts a resource (one replica, by id; or a resource of one instance, by name) again after a kill, and waits
+    /// until its new process is healthy.
+    /// </summary>
+    public async Task StartAgainAsync(string resourceIdOrName, bool waitHealthy = true)
     {
         var since = DateTime.UtcNow;
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
+        // A name (redis, beacondb) is not an id (redis-abcd1234): the start command takes either, the notifications
+        // carry the id only, so a wait for the name alone would never see the restart.
+        var resourceId = System.App.ResourceNotifications.TryGetCurrentState(resourceIdOrName, out var current)
+            ? current.ResourceId
+            : throw new InvalidOperationException($"no resource {resourceIdOrName}");
         // DCP notices the exit a moment later; until then "start" is refused as the resource is still running.
         while (true)
         {

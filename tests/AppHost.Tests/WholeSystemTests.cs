@@ -7,12 +7,14 @@ using System.Text.Json;
 using System.Text;
 using Aspire.Hosting.ApplicationModel;
 using Beacon.AppHost.Resources;
+using Beacon.Core.Queue;
 using Beacon.Protos.V1;
 using Beacon.TestHost;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Beacon.AppHost.Tests;
 
@@ -26,12 +28,12 @@ public sealed class WholeSystemTests : IDisposable
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(90);
     private readonly string _dataDirectory = BeaconAppHost.NewDataDirectory();
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly string _devToken = "bk_dev_" + Guid.NewGuid().ToString("N");
+    private readonly string _apiKey = "bk_admin_" + Guid.NewGuid().ToString("N");
 
     [Fact]
     public async Task EventsFromBothDoorsReachTheEventsTableAndAWebhookAcrossAWorkerRestartAndCtrlCLeavesNothing()
     {
-        var devToken = "bk_dev_" + Guid.NewGuid().ToString("N");
-        var apiKey = "bk_admin_" + Guid.NewGuid().ToString("N");
         await using var receiver = await WebhookReceiver.StartAsync();
         var ports = BeaconAppHost.PortSet.Free();
         IReadOnlyCollection<int> pids;
@@ -39,8 +41,8 @@ public sealed class WholeSystemTests : IDisposable
 
         await using (var system = await BeaconAppHost.StartAsync(_dataDirectory, ports,
             // Each of these reaches only the service it configures, as an argument of the AppHost.
-            "--Beacon:DevToken", devToken,
-            "--Admin:BootstrapApiKey", apiKey,
+            "--Beacon:DevToken", _devToken,
+            "--Admin:BootstrapApiKey", _apiKey,
             "--Delivery:AllowPrivateDestinations", "true",
             "--Ingestion:MaxBodyBytes", "65536",
             "--Worker:WebhookLinger", "00:00:00.200"))
@@ -49,15 +51,15 @@ public sealed class WholeSystemTests : IDisposable
             await AssertEachServiceHasItsOwnDatabaseRoleAsync(system);
             await AssertASecondAppHostOnTheSameDataRefusesAsync();
 
-            var storeId = await DevStoreIdAsync(ports.Admin, apiKey);
-            await CreateWebhookPipelineAsync(ports.Admin, apiKey, storeId, receiver.Url);
+            var storeId = await DevStoreIdAsync(ports.Admin, _apiKey);
+            await CreateWebhookPipelineAsync(ports.Admin, _apiKey, storeId, receiver.Url);
 
-            sent.AddRange(await SendBeaconAsync(ports.Ingestion, devToken, 3));
-            sent.AddRange(await SendGrpcAsync(ports.IngestionGrpc, devToken, 2));
+            sent.AddRange(await SendBeaconAsync(ports.Ingestion, _devToken, 3));
+            sent.AddRange(await SendGrpcAsync(ports.IngestionGrpc, _devToken, 2));
             await AssertDeliveredAsync(system, receiver, sent);
 
             // Ingestion's body limit came from the AppHost's argument.
-            using var tooLarge = BeaconRequest(ports.Ingestion, devToken, "{\"events\":[{\"query\":\"" + new string('x', 70_000) + "\"}]}");
+            using var tooLarge = BeaconRequest(ports.Ingestion, _devToken, "{\"events\":[{\"query\":\"" + new string('x', 70_000) + "\"}]}");
             using var refused = await _http.SendAsync(tooLarge);
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
 
@@ -66,14 +68,14 @@ public sealed class WholeSystemTests : IDisposable
             Assert.True(restart.Success, restart.Message);
             await system.App.ResourceNotifications.WaitForResourceHealthyAsync("worker");
             await WaitUntilAsync(() => system.PidOf("worker") != workerBefore, "the worker got a new process");
-            sent.AddRange(await SendBeaconAsync(ports.Ingestion, devToken, 2));
+            sent.AddRange(await SendBeaconAsync(ports.Ingestion, _devToken, 2));
             await AssertDeliveredAsync(system, receiver, sent);
 
             pids = system.Pids;
             Assert.True(pids.Count >= 5, $"only {pids.Count} processes recorded");
             await system.StopAsync();
         }
-        await AssertNothingLeftAsync(pids, ports);
+        await AssertNothingLeftAsync(pids, ports.All);
         Assert.False(File.Exists(Path.Combine(_dataDirectory, "postgres", "postmaster.pid")), "Postgres did not shut down cleanly");
 
         // The same data again, with replicas behind DCP's proxy: nothing seeded twice, nothing lost.
@@ -82,15 +84,62 @@ public sealed class WholeSystemTests : IDisposable
             Assert.Equal(1L, await restarted.QueryAsync<long>("SELECT count(*) FROM stores WHERE name = 'Dev Store'"));
             Assert.Equal((long)sent.Count, await restarted.QueryAsync<long>(
                 "SELECT count(*) FROM events WHERE event_id = ANY(@ids)", ("ids", sent.ToArray())));
-            Assert.Equal(devToken, restarted.Secret("dev-token"));
-            var more = await SendBeaconAsync(ports.Ingestion, devToken, 4);
+            Assert.Equal(_devToken, restarted.Secret("dev-token"));
+            var more = await SendBeaconAsync(ports.Ingestion, _devToken, 4);
             await WaitUntilAsync(async () => await restarted.QueryAsync<long>(
                 "SELECT count(*) FROM events WHERE event_id = ANY(@ids)", ("ids", more.ToArray())) == more.Count, "replicated system delivers");
             pids = restarted.Pids;
             await restarted.StopAsync();
         }
-        await AssertNothingLeftAsync(pids, ports);
+        await AssertNothingLeftAsync(pids, ports.All);
     }
+
+    [Fact]
+    public async Task WithRedisClusterSetTheSystemRunsOnThreeMastersAndThreeReplicasAndSplitsTheQueueOverThem()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var free = BeaconAppHost.PortSet.Free();
+        var ports = free with { Redis = FreePort.RunForRedisCluster(6, taken: free.All) };
+        var nodePorts = Enumerable.Range(ports.Redis, 6).ToList();
+        string[] arguments = ["--AppHost:RedisCluster", "3", "--Beacon:DevToken", _devToken, "--Admin:BootstrapApiKey", _apiKey,
+            "--Delivery:AllowPrivateDestinations", "true", "--Worker:WebhookLinger", "00:00:00.200"];
+        IReadOnlyCollection<int> pids;
+        Guid storeId;
+        await using (var system = await BeaconAppHost.StartAsync(_dataDirectory, ports, arguments))
+        {
+            foreach (var service in new[] { "ingestion", "worker", "admin" })
+            {
+                Assert.Contains("Queue__Partitions=3", EnvironmentOf(system, service));
+            }
+            await using (var redis = await ConnectClusterAsync(system, nodePorts))
+            {
+                Assert.Equal(3, redis.GetServers().Count(s => s.IsConnected && !s.IsReplica));
+                Assert.Equal(3, redis.GetServers().Count(s => s.IsConnected && s.IsReplica));
+                storeId = await DevStoreIdAsync(ports.Admin, _apiKey);
+                await CreateWebhookPipelineAsync(ports.Admin, _apiKey, storeId, receiver.Url);
+                var sent = await SendBeaconAsync(ports.Ingestion, _devToken, 5);
+                await AssertDeliveredAsync(system, receiver, sent);
+                // The store's partition of three, on whichever master holds its hash tag.
+                Assert.True(await redis.GetDatabase().KeyExistsAsync(QueueKeys.Stream(QueueKeys.PartitionOf(storeId, 3))));
+            }
+            pids = system.Pids;
+            await system.StopAsync();
+        }
+        await AssertNothingLeftAsync(pids, ports.All.Concat(nodePorts));
+
+        // Started again on the same data: the nodes find each other from nodes.conf, nothing is formed twice.
+        await using (var restarted = await BeaconAppHost.StartAsync(_dataDirectory, ports, arguments))
+        {
+            var more = await SendBeaconAsync(ports.Ingestion, _devToken, 3);
+            await AssertDeliveredAsync(restarted, receiver, more);
+            pids = restarted.Pids;
+            await restarted.StopAsync();
+        }
+        await AssertNothingLeftAsync(pids, ports.All.Concat(nodePorts));
+    }
+
+    private static Task<ConnectionMultiplexer> ConnectClusterAsync(BeaconAppHost system, IEnumerable<int> ports) =>
+        ConnectionMultiplexer.ConnectAsync(string.Join(",", ports.Select(p => $"127.0.0.1:{p}")) + $",password={system.Secret("redis-password")},abortConnect=false");
 
     private static void AssertServiceEnvironments(BeaconAppHost system)
     {
@@ -264,10 +313,10 @@ public sealed class WholeSystemTests : IDisposable
         await WaitUntilAsync(() => ids.All(receiver.EventIds.ContainsKey), "webhook received every event");
     }
 
-    private static async Task AssertNothingLeftAsync(IReadOnlyCollection<int> pids, BeaconAppHost.PortSet ports)
+    private static async Task AssertNothingLeftAsync(IReadOnlyCollection<int> pids, IEnumerable<int> ports)
     {
         await WaitUntilAsync(() => !pids.Any(ProcessTree.IsAlive), "every process of the run has exited");
-        foreach (var port in ports.All)
+        foreach (var port in ports)
         {
             using var client = new System.Net.Sockets.TcpClient();
             await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => client.ConnectAsync("127.0.0.1", port));
