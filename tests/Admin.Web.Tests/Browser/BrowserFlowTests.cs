@@ -157,7 +157,7 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
         // Live events refresh without a reload.
         await page.GotoAsync($"{_baseUrl}/stores/{storeId}/events");
         var eventId = await app.AddStoredEventAsync(storeId, pipelineId);
-        await page.WaitForSelectorAsync($"#live-events td:has-text('{eventId}')", new() { Timeout = 10_000 });
+        await page.WaitForSelectorAsync($"#live-events td:has-text('{eventId}')", new() { Timeout = 60_000 });
         await ShotAsync(page, "live-events");
 
         await page.GotoAsync($"{_baseUrl}/event-types");
@@ -214,6 +214,10 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
         if (context is null)
         {
             context = await _browser.NewContextAsync(new() { ViewportSize = new() { Width = width, Height = height } });
+            // Each step waits for what the page must show; on a loaded machine a first render of a Debug build (JIT,
+            // password hashing at sign-in) took longer than Playwright's default 30 s, so the wait is longer, not looser.
+            context.SetDefaultTimeout(120_000);
+            context.SetDefaultNavigationTimeout(120_000);
             page = await context.NewPageAsync();
         }
         else
