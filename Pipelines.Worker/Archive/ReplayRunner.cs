@@ -6,6 +6,7 @@ using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Beacon.Worker.Consuming;
 using Beacon.Worker.Delivery;
+using Beacon.Worker.Routing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;

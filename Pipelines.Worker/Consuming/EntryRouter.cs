@@ -4,6 +4,7 @@ using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Beacon.Worker.Archive;
 using Beacon.Worker.Delivery;
+using Beacon.Worker.Routing;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using Npgsql;

@@ -1,3 +1,4 @@
+using Beacon.Worker.Delivery;
 using StackExchange.Redis;
 
 namespace Beacon.Worker.Consuming;
@@ -7,7 +8,7 @@ namespace Beacon.Worker.Consuming;
 /// is acked when every part is delivered or parked durably. A part that could be neither (e.g. Postgres down
 /// while parking) abandons the entry: it stays pending in the group and is reclaimed later.
 /// </summary>
-public sealed class InFlightEntry(string stream, RedisValue id, Action<InFlightEntry, bool> completed)
+public sealed class InFlightEntry(string stream, RedisValue id, Action<InFlightEntry, bool> completed) : IDeliveryPart
 {
     // Starts at one: the dispatcher's own hold, released once every part has been handed out.
     private int _remaining = 1;

@@ -1,12 +1,11 @@
 using System.Threading.Channels;
 using Beacon.Core.Data;
 using Beacon.Protos.Queue;
-using Beacon.Worker.Consuming;
 
 namespace Beacon.Worker.Delivery;
 
-/// <summary>Events of one stream entry for one pipeline, waiting in that pipeline's lane.</summary>
-public sealed record LaneItem(InFlightEntry Entry, IReadOnlyList<EnrichedEvent> Events);
+/// <summary>Events of one stream entry for one pipeline, waiting in that pipeline's lane; <paramref name="Entry"/> hears how they ended.</summary>
+public sealed record LaneItem(IDeliveryPart Entry, IReadOnlyList<EnrichedEvent> Events);
 
 /// <summary>
 /// One pipeline's own queue: it gathers events into batches (size or linger), delivers a few batches at once,

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Beacon.Core.Data;
 using Beacon.Protos.Queue;
-using Beacon.Worker.Consuming;
+using Beacon.Worker.Routing;
 using Google.Protobuf;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;

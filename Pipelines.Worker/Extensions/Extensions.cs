@@ -6,6 +6,7 @@ using Beacon.Worker.Delivery;
 using Beacon.Worker.Delivery.Postgres;
 using Beacon.Worker.Delivery.Webhooks;
 using Beacon.Worker.Retention;
+using Beacon.Worker.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Beacon.Worker.Extensions;

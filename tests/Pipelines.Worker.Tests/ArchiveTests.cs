@@ -5,6 +5,7 @@ using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Beacon.TestHost;
 using Beacon.Worker.Archive;
+using Beacon.Worker.Routing;
 using Beacon.Worker.Tests.Infrastructure;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.AspNetCore.Http;
@@ -161,7 +162,7 @@ public sealed class ArchiveTests(BackendsFixture fixture) : IClassFixture<Backen
             await db.Pipelines.Where(p => p.Id == pipeline.Id).ExecuteUpdateAsync(s => s.SetProperty(p => p.RequiredConsent, ["marketing"]));
         }
         await ConfigChanges.PublishAsync(scenario.Redis, new ConfigChange.Store(scenario.StoreId));
-        var cache = worker.GetRequiredService<Beacon.Worker.Consuming.PipelineCache>();
+        var cache = worker.GetRequiredService<Beacon.Worker.Routing.PipelineCache>();
         await Eventually.WaitAsync(async () =>
         {
             var routing = await cache.ForStoreAsync(scenario.StoreId, CancellationToken.None);

@@ -8,10 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace Beacon.Worker.Consuming;
-
-/// <summary>What the worker needs to route a store's events: its enabled pipelines and its deletion rules.</summary>
-public sealed record StoreRouting(IReadOnlyList<Pipeline> Pipelines, IReadOnlyList<DeletionRule> Deletions);
+namespace Beacon.Worker.Routing;
 
 /// <summary>
 /// The enabled pipelines of each store, with the store's active deletions and suppressions (Admin.Web announces

@@ -5,7 +5,7 @@ using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using StackExchange.Redis;
 
-namespace Beacon.Worker.Consuming;
+namespace Beacon.Worker.Routing;
 
 /// <summary>
 /// Drops the events a deletion or suppression reaches before they are delivered (<see cref="DeletionRule"/>), and
