@@ -39,7 +39,7 @@ internal sealed class BeaconSystem : IAsyncDisposable
 
     public int AppHostPid => _appHost.Id;
 
-    public static async Task<BeaconSystem> StartAsync(string root, string workDirectory, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<BeaconSystem> StartAsync(string root, string workDirectory, IReadOnlyList<string> settings, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var dataDirectory = Path.Combine(workDirectory, "data");
         var ports = new PortSet(FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next());
@@ -62,6 +62,10 @@ internal sealed class BeaconSystem : IAsyncDisposable
                      "--Delivery:AllowPrivateDestinations", "true"])
         {
             info.ArgumentList.Add(argument);
+        }
+        foreach (var setting in settings)
+        {
+            info.ArgumentList.Add(setting);
         }
         var log = new StreamWriter(Path.Combine(workDirectory, "apphost.log")) { AutoFlush = true };
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
