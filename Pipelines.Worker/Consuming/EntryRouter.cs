@@ -193,12 +193,12 @@ public sealed class EntryRouter(
         }
     }
 
-    // Parks events this worker cannot hand to a lane: the lane stays full (a hanging destination: park instead of
-    // waiting, so other pipelines go on) or the pipeline's kind is unknown.
-    // The entry's batch fields when it holds nothing else, as ingestion writes it (then the archive stores them as they are).
+    // Whether the entry holds batch fields only, as ingestion writes it (then the archive stores them as they are).
     private static bool BatchFieldsOnly(StreamEntry entry) =>
         entry.Values.Length > 0 && Array.TrueForAll(entry.Values, f => f.Name == QueueKeys.BatchField);
 
+    // Parks events this worker cannot hand to a lane: the lane stays full (a hanging destination: park instead of
+    // waiting, so other pipelines go on) or the pipeline's kind is unknown.
     private async Task ParkAsync(Beacon.Core.Data.Pipeline pipeline, LaneItem item, CancellationToken cancellationToken)
     {
         try

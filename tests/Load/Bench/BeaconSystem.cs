@@ -41,6 +41,9 @@ internal sealed class BeaconSystem : IAsyncDisposable
 
     public static async Task<BeaconSystem> StartAsync(string root, string workDirectory, IReadOnlyList<string> settings, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        // Postgres runs as the postgres user when the bench runs as root: it must reach its data directory.
+        Directory.CreateDirectory(workDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                                                 UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         var dataDirectory = Path.Combine(workDirectory, "data");
         var ports = new PortSet(FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next());
         var apiKey = "bk_bench_" + Guid.NewGuid().ToString("N");
