@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Text.Json;
 using Beacon.Admin.Management;
 using Beacon.Admin.Privacy;
 using Beacon.Admin.Security;
@@ -280,8 +281,10 @@ public static class ManagementApi
             : NotFound("pipeline");
 
     /// <summary>
-    /// Sends a made-up <c>page_view</c>, or with <c>{"eventIds": [...]}</c> (at most 20) those real events of the store
-    /// from the archive, or with <c>{"recent": N}</c> its N newest; answers with the request as sent and the status.
+    /// Sends a made-up <c>page_view</c>, or with <c>{"event": {...}}</c> one event as <c>POST /beacon</c> takes it (400
+    /// with the reason ingestion would drop it for), or with <c>{"eventIds": [...]}</c> (at most 20) those real events
+    /// of the store from the archive, or with <c>{"recent": N}</c> its N newest; answers with the request as sent and
+    /// the destination's answer.
     /// </summary>
     public static async Task<Results<Ok<TestEventResult>, NotFound<ProblemDetails>, ProblemHttpResult, ValidationProblem>> SendTestEvent(
         Guid storeId, Guid pipelineId, [FromBody] TestEventRequest? request, StoreService stores, PipelineService pipelines, PipelineTester tester,
@@ -295,6 +298,13 @@ public static class ManagementApi
         if (pipeline.Kind != PipelineKinds.Webhook)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Only webhook pipelines can be sent a test event");
+        }
+        if (request?.Event is { ValueKind: not JsonValueKind.Undefined } pastedJson)
+        {
+            var (pasted, error) = tester.Pasted(pipeline, pastedJson.GetRawText());
+            return pasted is null
+                ? TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["event"] = [error!] })
+                : TypedResults.Ok(await tester.SendEventsAsync(pipeline, store, [pasted], cancellationToken));
         }
         if (request?.EventIds is { Count: > 0 } || request?.Recent is > 0)
         {
@@ -573,7 +583,8 @@ public sealed record ReplayRequest(DateTimeOffset? From, DateTimeOffset? To);
 public sealed record ReplayAccepted(Guid Id);
 
 /// <summary>Real events to test a pipeline with: archived events by id, or the store's newest <c>recent</c>.</summary>
-public sealed record TestEventRequest(List<string>? EventIds, int? Recent);
+/// <summary>What a pipeline test sends: one pasted event (the JSON of a <c>POST /beacon</c> event), archived ids, the N newest, or (none) a made-up one.</summary>
+public sealed record TestEventRequest(List<string>? EventIds, int? Recent, JsonElement? Event = null);
 
 public sealed record QuarantinedFieldDto(string Name, byte[] Value);
 

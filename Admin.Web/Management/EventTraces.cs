@@ -50,11 +50,9 @@ public sealed record DeliveryAttempt(
 
 public sealed class EventTraces(NpgsqlDataSource dataSource, DroppedEvents drops, TimeProvider time, IOptions<AdminOptions> options)
 {
-    // A repeat of an id after the dedup window is archived again: the newest acceptance is the one traced. Served by
-    // the GIN index on event_ids.
-    private const string ArchiveSql = """
-        SELECT events FROM event_archive WHERE event_ids @> ARRAY[$2]::text[] AND store_id = $1 ORDER BY received_at DESC LIMIT 1
-        """;
+    // A repeat of an id after the dedup window is archived again: the newest acceptance is the one traced. The store's
+    // rows are walked newest first on (store_id, received_at), each tested on its ids' Bloom filter.
+    private const string ArchiveSql = "SELECT events FROM event_archive WHERE " + EventArchiveTable.HoldsAnyIdSql + " ORDER BY received_at DESC LIMIT 1";
 
     // Served by the GIN index on event_ids.
     private const string AttemptsSql = """
@@ -68,10 +66,8 @@ public sealed class EventTraces(NpgsqlDataSource dataSource, DroppedEvents drops
     public async Task<EventTrace?> FindAsync(Guid storeId, string eventId, CancellationToken cancellationToken)
     {
         var deliveries = await DeliveriesAsync(storeId, eventId, cancellationToken);
-        await using (var command = dataSource.CreateCommand(ArchiveSql))
+        await using (var command = ArchivedEvents.ByIdCommand(dataSource, ArchiveSql, storeId, [eventId]))
         {
-            command.Parameters.Add(new() { Value = storeId });
-            command.Parameters.Add(new() { Value = eventId });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             if (await reader.ReadAsync(cancellationToken)
                 && EventArchiveTable.ReadEvents(reader.GetFieldValue<byte[]>(0)).LastOrDefault(e => e.Event?.EventId == eventId) is { } envelope)

@@ -1,3 +1,4 @@
+using Beacon.Core.Catalog;
 using Beacon.Core.Data;
 using Beacon.Core.Privacy;
 using Beacon.Core.Webhooks;
@@ -8,19 +9,40 @@ using Google.Protobuf.WellKnownTypes;
 namespace Beacon.Admin.Management;
 
 /// <summary>
-/// What "send test event" saw: the request as sent (URL, signed headers, body) and the destination's status and how
-/// long it took, never its answer. A button that showed the body would read internal services for whoever can point
-/// a pipeline at them (an SSRF oracle).
+/// What "send test event" saw: the request as sent (URL, signed headers, body) and the destination's answer: status,
+/// how long it took and <see cref="TestResponse"/>.
 /// </summary>
-public sealed record TestEventResult(bool Succeeded, int? StatusCode, string Outcome, string? Error, double LatencyMs, TestRequest? Request = null);
+public sealed record TestEventResult(bool Succeeded, int? StatusCode, string Outcome, string? Error, double LatencyMs, TestRequest? Request = null,
+    TestResponse? Response = null);
 
 /// <summary>The test request: where it went, its headers (Standard Webhooks signature included) and its JSON body.</summary>
 public sealed record TestRequest(string Url, IReadOnlyDictionary<string, string> Headers, string Body, IReadOnlyList<string> EventIds);
 
 /// <summary>
+/// What the destination answered, as far as it is safe to show: its media type and declared length, and the first
+/// <c>Delivery:ResponseExcerptLength</c> characters (1 KB) of a text answer (<c>text/*</c>, JSON, XML, forms; null for
+/// anything else or an empty body). The answer can only come from an address the store's webhooks may reach (the
+/// <see cref="DestinationGuard"/> refuses the rest at connect time, before a byte is sent), so it reveals what dead
+/// letters already keep of failed answers from the same destinations, and nothing of the operator's network.
+/// </summary>
+public sealed record TestResponse(string? ContentType, long? ContentLength, string? BodyExcerpt)
+{
+    public static TestResponse Of(WebhookResult result) =>
+        new(result.ContentType, result.ContentLength, IsText(result.ContentType) ? result.ResponseExcerpt : null);
+
+    private static bool IsText(string? mediaType) => mediaType is { } type && (
+        type.StartsWith("text/", StringComparison.OrdinalIgnoreCase)
+        || type.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+        || type.Equals("application/xml", StringComparison.OrdinalIgnoreCase)
+        || type.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
+        || type.EndsWith("+json", StringComparison.OrdinalIgnoreCase)
+        || type.EndsWith("+xml", StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>
 /// Sends a signed test to a webhook pipeline through the worker's own <see cref="WebhookSender"/> (same signing, same
-/// SSRF guard and store scope), so a success here means real deliveries work: one made-up <c>page_view</c>, or real
-/// events of the store picked from the archive (<see cref="SendEventsAsync"/>).
+/// SSRF guard and store scope), so a success here means real deliveries work: one made-up <c>page_view</c>, an event
+/// pasted as JSON (<see cref="Pasted"/>), or real events of the store picked from the archive (<see cref="SendEventsAsync"/>).
 /// </summary>
 public sealed class PipelineTester(
     WebhookSender sender, DestinationGuard guard, WebhookSecretProtector secrets, TimeProvider time, ILogger<PipelineTester> logger)
@@ -29,22 +51,43 @@ public sealed class PipelineTester(
 
     public async Task<TestEventResult> SendAsync(Pipeline pipeline, Store store, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        var envelope = new EnrichedEvent
+        var made = new Event
         {
-            Event = new Event
-            {
-                EventId = "test_" + Guid.CreateVersion7().ToString("N"),
-                EventType = TestEventType,
-                Timestamp = Timestamp.FromDateTimeOffset(now),
-                SessionId = "beacon-test-session",
-                ShoppingChannel = "web",
-            },
+            EventType = TestEventType,
+            Timestamp = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+            SessionId = "beacon-test-session",
+        };
+        return await SendEventsAsync(pipeline, store, [Envelope(pipeline, made)], cancellationToken);
+    }
+
+    /// <summary>
+    /// An event pasted as JSON in the shape of a <c>POST /beacon</c> event, read and validated exactly as ingestion
+    /// reads and validates one (<see cref="EventJsonReader.ReadOne"/>): the envelope to send, or why ingestion would
+    /// drop it. It was never received over HTTP, so it carries no enrichment; without an <c>event_id</c> it gets one.
+    /// </summary>
+    public (EnrichedEvent? Envelope, string? Error) Pasted(Pipeline pipeline, string json)
+    {
+        var (pasted, error) = EventJsonReader.ReadOne(json, EventFamily.Layers);
+        return pasted is null ? (null, error) : (Envelope(pipeline, pasted), null);
+    }
+
+    private EnrichedEvent Envelope(Pipeline pipeline, Event e)
+    {
+        if (e.EventId.Length == 0)
+        {
+            e.EventId = "test_" + Guid.CreateVersion7().ToString("N");
+        }
+        if (e.ShoppingChannel.Length == 0)
+        {
+            e.ShoppingChannel = "web";
+        }
+        return new EnrichedEvent
+        {
+            Event = e,
             StoreId = pipeline.StoreId.ToString(),
             Source = "admin-test",
-            ReceivedAt = Timestamp.FromDateTimeOffset(now),
+            ReceivedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
         };
-        return await SendEventsAsync(pipeline, store, [envelope], cancellationToken);
     }
 
     /// <summary>Sends these events (e.g. real ones from the archive) as one batch, exactly as the worker would.</summary>
@@ -64,8 +107,6 @@ public sealed class PipelineTester(
         var result = await sender.SendAsync(new WebhookRequest(url, batchId, body, secrets.SecretsOf(pipeline), scope), cancellationToken);
 
         logger.LogInformation("Test of {Count} events to pipeline {PipelineId}: {Outcome} {Status}", events.Count, pipeline.Id, result.Outcome, result.StatusCode);
-        // With a status, the error text would carry the destination's own reason phrase: the status alone is shown.
-        var error = result.StatusCode is { } status ? (result.Delivered ? null : $"HTTP {status}") : result.Error;
         var request = new TestRequest(url.ToString(), new Dictionary<string, string>
         {
             ["content-type"] = "application/json",
@@ -73,7 +114,7 @@ public sealed class PipelineTester(
             [WebhookSigner.TimestampHeader] = result.SentTimestamp.ToString(System.Globalization.CultureInfo.InvariantCulture),
             [WebhookSigner.SignatureHeader] = result.SentSignature,
         }, System.Text.Encoding.UTF8.GetString(body), events.Select(e => e.Event?.EventId ?? "").ToList());
-        return new TestEventResult(result.Delivered, result.StatusCode, result.Outcome.ToString(), error,
-            Math.Round(result.Latency.TotalMilliseconds, 1), request);
+        return new TestEventResult(result.Delivered, result.StatusCode, result.Outcome.ToString(), result.Error,
+            Math.Round(result.Latency.TotalMilliseconds, 1), request, result.StatusCode is null ? null : TestResponse.Of(result));
     }
 }

@@ -21,7 +21,7 @@ public sealed class DeliveryOptions
     /// <summary>A webhook that has not answered 2xx within this time has failed (Standard Webhooks: 15 s).</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>How many characters of a destination's answer are kept for dead letters (the test button shows none).</summary>
+    /// <summary>How many characters of a destination's answer are kept for dead letters and shown by a pipeline test (text answers only).</summary>
     public int ResponseExcerptLength { get; set; } = 1024;
 
     /// <summary>

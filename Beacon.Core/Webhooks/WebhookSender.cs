@@ -96,7 +96,11 @@ public sealed class WebhookSender : IDisposable
                 var latency = Stopwatch.GetElapsedTime(started);
                 var excerpt = await ReadExcerptAsync(response, cancellationToken);
                 return new WebhookResult(Classify(status), status, latency, excerpt,
-                    response.IsSuccessStatusCode ? null : $"HTTP {status} {response.ReasonPhrase}", RetryAfterOf(response));
+                    response.IsSuccessStatusCode ? null : $"HTTP {status} {response.ReasonPhrase}", RetryAfterOf(response))
+                {
+                    ContentType = response.Content.Headers.ContentType?.MediaType,
+                    ContentLength = response.Content.Headers.ContentLength,
+                };
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -231,4 +235,10 @@ public sealed record WebhookResult(
 
     /// <summary>The <c>webhook-signature</c> the request carried.</summary>
     public string SentSignature { get; init; } = "";
+
+    /// <summary>The answer's media type (no parameters), if it declared one.</summary>
+    public string? ContentType { get; init; }
+
+    /// <summary>The answer's declared length (<c>Content-Length</c>), if any.</summary>
+    public long? ContentLength { get; init; }
 }

@@ -230,20 +230,20 @@ public class EventIngestService(
 
     // An event is read from its bytes; what WireEvent leaves to protobuf is parsed (within the nesting the queue can
     // hold), and bytes that are no event reject that event alone (its index and why), not the batch around it.
-    // Struct values cost the request's budget (EventNesting.Spend) before protobuf builds them.
+    // Struct values cost the request's budget (WireNesting.Spend) before protobuf builds them.
     private static IncomingEvent Translate(ReadOnlyMemory<byte> bytes, int index, ref int structValues)
     {
         if (WireEvent.Read(bytes.Span) is { } wire)
         {
             return IncomingEvent.Of(wire, bytes);
         }
-        if (!EventNesting.Spend(bytes.Span, ref structValues))
+        if (!WireNesting.Spend(bytes.Span, ref structValues))
         {
             return IncomingEvent.Rejected(new EventRejection(index, RejectionCodes.InvalidField, "field 'contextual_data' or 'metadata' " + EventNesting.OverBudget));
         }
         try
         {
-            return IncomingEvent.Of(EventNesting.Parse(bytes), bytes);
+            return IncomingEvent.Of(WireNesting.Parse(bytes), bytes);
         }
         catch (InvalidProtocolBufferException ex)
         {

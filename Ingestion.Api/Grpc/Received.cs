@@ -1,4 +1,5 @@
 using System.Buffers;
+using Beacon.Core.Catalog;
 using Beacon.Ingestion.Ingestion;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
@@ -9,7 +10,7 @@ namespace Beacon.Ingestion.Grpc;
 /// <summary>
 /// A request message as it arrived: <see cref="EventBytes"/> holds the bytes of each of its events (in order) and
 /// <see cref="Message"/> the rest of the message, without its events. The door reads each event from its bytes
-/// (<see cref="Ingestion.WireEvent"/>, or protobuf within <see cref="Ingestion.EventNesting"/>) and the queue carries
+/// (<see cref="Ingestion.WireEvent"/>, or protobuf within <see cref="Ingestion.WireNesting"/>) and the queue carries
 /// those bytes instead of the event encoded again (<see cref="Ingestion.EncodedBatch"/>).
 /// </summary>
 public sealed class Received<T>(T message, ReadOnlyMemory<byte>[] eventBytes, byte[]? pooled) where T : IMessage<T>

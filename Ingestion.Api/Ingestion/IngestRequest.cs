@@ -48,26 +48,6 @@ public sealed record IngestRequest(
     bool DryRun = false);
 
 /// <summary>
-/// Why the event at <see cref="Index"/> (0-based) was dropped. <see cref="Reason"/> is a sentence for people
-/// (e.g. <c>missing required field 'product_id'</c>), the same for every door; <see cref="Code"/> is a
-/// low-cardinality tag for metrics.
-/// </summary>
-public sealed record EventRejection(int Index, string Code, string Reason)
-{
-    public EventRejection WithIndex(int index) => index == Index ? this : this with { Index = index };
-}
-
-/// <summary>Rejection codes (metric tags); the reasons carry the details.</summary>
-public static class RejectionCodes
-{
-    public const string NotAnObject = "not_an_object";
-    public const string MissingField = "missing_field";
-    public const string UnknownType = "unknown_type";
-    public const string InvalidField = "invalid_field";
-    public const string TooLong = "too_long";
-}
-
-/// <summary>
 /// The outcome of a batch. <see cref="Accepted"/> counts every event that is durably queued, including
 /// <see cref="Duplicates"/> (already queued earlier within the dedup window, so not queued again).
 /// </summary>

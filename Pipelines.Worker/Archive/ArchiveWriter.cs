@@ -8,19 +8,19 @@ using Beacon.Worker.Consuming;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
-using StackExchange.Redis;
 
 namespace Beacon.Worker.Archive;
 
 /// <summary>
-/// The events of one stream entry, waiting to be archived, with the entry's batch fields as they are in the stream
-/// (null for entries in another shape): each is one ingested batch, archived as it is.
+/// The events of one stream entry, waiting to be archived, with the entry's batch fields as they are in the stream and
+/// how many of the events each holds, counted when the entry was read (null for entries in another shape): each is one
+/// ingested batch, archived as it is.
 /// </summary>
-public sealed record ArchiveItem(InFlightEntry Entry, IReadOnlyList<EnrichedEvent> Events, IReadOnlyList<byte[]>? BatchFields);
+public sealed record ArchiveItem(InFlightEntry Entry, IReadOnlyList<EnrichedEvent> Events, IReadOnlyList<(byte[] Bytes, int Count)>? BatchFields);
 
 /// <summary>
-/// Writes every event the worker reads into <c>event_archive</c> (binary COPY, one row per ingested batch:
-/// <see cref="EventArchiveTable"/>), whatever pipelines the store has. The archive is one more part of each entry: the
+/// Writes every event the worker reads into <c>event_archive</c> (binary COPY, one row per ingested batch with the
+/// Bloom filter of its ids: <see cref="EventArchiveTable"/>), whatever pipelines the store has. The archive is one more part of each entry: the
 /// entry is acked only once its events are archived, and stays pending for a reclaim if the COPY fails. Entries of
 /// many reads share a COPY.
 /// </summary>
@@ -30,7 +30,7 @@ public sealed class ArchiveWriter(
     IOptions<WorkerOptions> options,
     ILogger<ArchiveWriter> logger) : BackgroundService
 {
-    private const string CopySql = "COPY event_archive (store_id, received_at, entry_id, event_ids, events) FROM STDIN (FORMAT BINARY)";
+    private const string CopySql = "COPY event_archive (store_id, received_at, entry_id, event_ids, event_id_filter, events) FROM STDIN (FORMAT BINARY)";
 
     private readonly Channel<ArchiveItem> _items = Channel.CreateBounded<ArchiveItem>(new BoundedChannelOptions(4_000)
     {
@@ -130,6 +130,7 @@ public sealed class ArchiveWriter(
                     importer.Write(row.ReceivedAt.UtcDateTime, NpgsqlDbType.TimestampTz);
                     importer.Write(item.Entry.Stream + "/" + item.Entry.Id, NpgsqlDbType.Text);
                     importer.Write(row.EventIds, NpgsqlDbType.Array | NpgsqlDbType.Text);
+                    importer.Write(EventArchiveTable.IdFilter(row.EventIds), NpgsqlDbType.Bytea);
                     importer.Write(row.Events, NpgsqlDbType.Bytea);
                 }
             }
@@ -166,9 +167,8 @@ public sealed class ArchiveWriter(
         }
         var rows = new List<ArchiveRow>(fields.Count);
         var offset = 0;
-        foreach (var field in fields)
+        foreach (var (field, count) in fields)
         {
-            var count = QueueEntries.Count([new NameValueEntry(QueueKeys.BatchField, field)]);
             var events = item.Events.Skip(offset).Take(count).ToList();
             offset += count;
             if (events.Count == 0)

@@ -120,7 +120,7 @@ public sealed class EntryRouter(
                 tracked.AddPart();
                 try
                 {
-                    await archive.EnqueueAsync(new ArchiveItem(tracked, parsed.All, BatchFieldsOf(entry)), cancellationToken);
+                    await archive.EnqueueAsync(new ArchiveItem(tracked, parsed.All, parsed.BatchFields), cancellationToken);
                 }
                 catch (OperationCanceledException)
                 {
@@ -193,14 +193,12 @@ public sealed class EntryRouter(
         }
     }
 
+    // Whether the entry holds batch fields only, as ingestion writes it (then the archive stores them as they are).
+    private static bool BatchFieldsOnly(StreamEntry entry) =>
+        entry.Values.Length > 0 && Array.TrueForAll(entry.Values, f => f.Name == QueueKeys.BatchField);
+
     // Parks events this worker cannot hand to a lane: the lane stays full (a hanging destination: park instead of
     // waiting, so other pipelines go on) or the pipeline's kind is unknown.
-    // The entry's batch fields when it holds nothing else, as ingestion writes it (then the archive stores them as they are).
-    private static byte[][]? BatchFieldsOf(StreamEntry entry) =>
-        entry.Values.Length > 0 && Array.TrueForAll(entry.Values, f => f.Name == QueueKeys.BatchField)
-            ? Array.ConvertAll(entry.Values, f => (byte[])f.Value!)
-            : null;
-
     private async Task ParkAsync(Beacon.Core.Data.Pipeline pipeline, LaneItem item, CancellationToken cancellationToken)
     {
         try
@@ -243,9 +241,17 @@ public sealed class EntryRouter(
     private static ParsedEntry ParseEvents(StreamEntry entry)
     {
         List<EnrichedEvent> events;
+        var fieldCounts = BatchFieldsOnly(entry) ? new List<int>(entry.Values.Length) : null;
         try
         {
-            events = QueueEntries.Read(entry.Values);
+            events = [];
+            foreach (var field in entry.Values)
+            {
+                // Field by field, so the archive learns each batch field's share of the events without reading it again.
+                var before = events.Count;
+                events.AddRange(QueueEntries.Read([field]));
+                fieldCounts?.Add(events.Count - before);
+            }
         }
         catch (InvalidProtocolBufferException ex)
         {
@@ -273,11 +279,13 @@ public sealed class EntryRouter(
             }
             list.Add(envelope);
         }
-        return new ParsedEntry(byStore.Select(pair => (pair.Key, pair.Value)).ToList(), null, events);
+        var batchFields = fieldCounts?.Select((count, i) => ((byte[])entry.Values[i].Value!, count)).ToList();
+        return new ParsedEntry(byStore.Select(pair => (pair.Key, pair.Value)).ToList(), null, events, batchFields);
     }
 
     private sealed record ParsedEntry(
-        List<(Guid StoreId, List<EnrichedEvent> Events)> EventsByStore, UnreadableEntry? Unreadable, IReadOnlyList<EnrichedEvent> All)
+        List<(Guid StoreId, List<EnrichedEvent> Events)> EventsByStore, UnreadableEntry? Unreadable, IReadOnlyList<EnrichedEvent> All,
+        IReadOnlyList<(byte[] Bytes, int Count)>? BatchFields = null)
     {
         public static ParsedEntry Of(UnreadableEntry unreadable) => new([], unreadable, []);
     }

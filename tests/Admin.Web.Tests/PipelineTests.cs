@@ -105,11 +105,12 @@ public sealed class PipelineTests(AdminApp app)
     }
 
     [Fact]
-    public async Task TheTestEventShowsTheDestinationsStatusButNeverItsAnswer()
+    public async Task TheTestEventShowsTheDestinationsStatusAndTheFirstKilobyteOfATextAnswerOnly()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.Status = 503;
-        receiver.Answer = "maintenance until noon";
+        receiver.Answer = "maintenance until noon " + new string('x', 2000);
+        receiver.AnswerContentType = "text/plain";
         var (store, _, client) = await app.MerchantWithStoreAsync();
         var pipeline = await app.CreatePipelineAsync(store.StoreId, url: receiver.Url);
 
@@ -117,10 +118,24 @@ public sealed class PipelineTests(AdminApp app)
         var html = await response.Content.ReadAsStringAsync();
         Assert.Contains("Test event: failed", html);
         Assert.Contains("<strong class=\"status\">503</strong>", html);
-        // The answer of whatever the URL points at is not shown: the button must not read internal services.
-        Assert.DoesNotContain("maintenance until noon", html);
-        Assert.DoesNotContain("Service Unavailable", html);
-        var received = Assert.Single(receiver.Requests);
+        Assert.Contains("HTTP 503 Service Unavailable", html);
+        var shown = System.Text.RegularExpressions.Regex.Match(html, "<pre class=\"wrap\" id=\"test-response\">(.*?)</pre>",
+            System.Text.RegularExpressions.RegexOptions.Singleline).Groups[1].Value;
+        Assert.Contains("content-type: text/plain", shown);
+        Assert.Contains($"content-length: {receiver.Answer.Length}", shown);
+        // The first 1,024 characters (Delivery:ResponseExcerptLength), not one more.
+        Assert.Contains("maintenance until noon " + new string('x', 1024 - 23), shown);
+        Assert.DoesNotContain(new string('x', 1024 - 22), shown);
+
+        // A body that is not text is described, never shown.
+        receiver.Status = 200;
+        receiver.Answer = "PK\u0003\u0004 not for display";
+        receiver.AnswerContentType = "application/octet-stream";
+        html = await (await client.PostFormAsync($"/stores/{store.StoreId}/pipelines/{pipeline.Id}/edit?handler=Test", new())).Content.ReadAsStringAsync();
+        Assert.Contains("content-type: application/octet-stream", html);
+        Assert.Contains("(no text body shown)", html);
+        Assert.DoesNotContain("not for display", html);
+        var received = receiver.Requests.First();
         Assert.Contains("\"event_type\":\"page_view\"", System.Text.Encoding.UTF8.GetString(received.Body));
         Assert.StartsWith("v1,", received.Headers["webhook-signature"]);
     }

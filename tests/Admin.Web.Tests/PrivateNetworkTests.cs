@@ -68,6 +68,9 @@ public sealed class PrivateNetworkTests(AdminApp app)
             .Content.ReadFromJsonAsync<JsonElement>();
         Assert.False(test.GetProperty("succeeded").GetBoolean());
         Assert.Equal("Refused", test.GetProperty("outcome").GetString());
+        // Nothing was sent, so there is no answer to show: a refused destination can never be read through the test.
+        Assert.Equal(JsonValueKind.Null, test.GetProperty("response").ValueKind);
+        Assert.DoesNotContain("test receiver", test.GetRawText());
         Assert.Empty(receiver.Requests);
 
         Assert.Equal(HttpStatusCode.OK, (await operatorApi.PutAsJsonAsync(networks, new { networks = new[] { "127.0.0.1" } })).StatusCode);

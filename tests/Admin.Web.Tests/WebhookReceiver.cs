@@ -24,6 +24,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public string Answer { get; set; } = "{\"ok\":true,\"by\":\"test receiver\"}";
 
+    /// <summary>The answer's Content-Type; none when null.</summary>
+    public string? AnswerContentType { get; set; }
+
     public string Url { get; }
 
     private WebhookReceiver(WebApplication app, string url)
@@ -49,6 +52,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
             receiver.Requests.Enqueue(new Received(context.Request.Path,
                 context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()), body.ToArray()));
             context.Response.StatusCode = receiver.StatusOf is { } statusOf ? statusOf(receiver.Requests.Count) : receiver.Status;
+            if (receiver.AnswerContentType is { } contentType)
+            {
+                context.Response.ContentType = contentType;
+                context.Response.ContentLength = System.Text.Encoding.UTF8.GetByteCount(receiver.Answer);
+            }
             await context.Response.WriteAsync(receiver.Answer);
         });
         await app.StartAsync();

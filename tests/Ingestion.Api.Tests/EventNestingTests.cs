@@ -1,3 +1,4 @@
+using Beacon.Core.Catalog;
 using Beacon.Ingestion.Ingestion;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
@@ -32,7 +33,7 @@ public sealed class EventNestingTests
         var readable = TryParse(() => EnrichedEventBatch.Parser.ParseFrom(entry));
 
         Assert.Equal(!readable, EventNesting.IsTooDeep(contextual));
-        Assert.Equal(readable, TryParse(() => EventNesting.Parse(e.ToByteArray())));
+        Assert.Equal(readable, TryParse(() => WireNesting.Parse(e.ToByteArray())));
     }
 
     // Found by the fuzzer: protobuf ends a top-level parse quietly at a stray end-group tag, but fails the same bytes
@@ -46,7 +47,7 @@ public sealed class EventNestingTests
 
         Assert.True(TryParse(() => Event.Parser.ParseFrom(new CodedInputStream(bytes))), "protobuf reads the bytes alone from a stream, as the door did");
         Assert.False(TryParse(() => EnrichedEventBatch.Parser.ParseFrom(framed)), "the worker cannot read them in an entry");
-        Assert.False(TryParse(() => EventNesting.Parse(bytes)));
+        Assert.False(TryParse(() => WireNesting.Parse(bytes)));
     }
 
     // Tiny or nested values cost per value, not per byte: a request's Struct fields share one budget, counted alike by the
@@ -65,7 +66,7 @@ public sealed class EventNestingTests
 
         var read = Assert.Single(Apis.Json.JsonBatchReader.Read(System.Text.Encoding.UTF8.GetBytes(json), Core.Catalog.EventFamily.Layers, 100).Events);
         var budget = EventNesting.MaxStructValues;
-        var spent = EventNesting.Spend(new Event { EventType = "page_view", ContextualData = contextual }.ToByteArray(), ref budget);
+        var spent = WireNesting.Spend(new Event { EventType = "page_view", ContextualData = contextual }.ToByteArray(), ref budget);
 
         Assert.Equal(accepted, read.Rejection is null);
         Assert.Equal(accepted, spent);
@@ -89,7 +90,7 @@ public sealed class EventNestingTests
         var unknown = Enumerable.Range(0, EventNesting.MaxStructValues + 1).SelectMany(_ => new byte[] { 0x98, 0x06, 1 });
         byte[] bytes = [.. new Event { EventType = "page_view", ContextualData = new Struct() }.ToByteArray(), .. unknown];
         var budget = EventNesting.MaxStructValues;
-        Assert.False(EventNesting.Spend(bytes, ref budget));
+        Assert.False(WireNesting.Spend(bytes, ref budget));
     }
 
     // `objects` nested objects, the innermost holding `arrays` nested arrays around a string.

@@ -24,6 +24,12 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester, 
 
     public TestEventResult? TestResult { get; private set; }
 
+    /// <summary>The event JSON last pasted, shown again with its error.</summary>
+    public string? PastedEvent { get; private set; }
+
+    /// <summary>Why the pasted event would be dropped by ingestion (then nothing is sent).</summary>
+    public string? PasteError { get; private set; }
+
     /// <summary>The store's newest accepted events, to test the pipeline with real ones.</summary>
     public List<Beacon.Protos.Queue.EnrichedEvent> RecentEvents { get; private set; } = [];
 
@@ -60,6 +66,26 @@ public sealed class EditModel(PipelineService pipelines, PipelineTester tester, 
         else
         {
             TestResult = await tester.SendEventsAsync(Pipeline, Store, events, HttpContext.RequestAborted);
+        }
+        await LoadRecentEventsAsync();
+        return Page();
+    }
+
+    /// <summary>Sends one event pasted as JSON (as <c>POST /beacon</c> takes it), once ingestion's own checks pass.</summary>
+    public async Task<IActionResult> OnPostTestPastedAsync([FromForm] string? pastedEvent)
+    {
+        Input = PipelineForm.Of(Pipeline);
+        ModelState.Clear();
+        PastedEvent = pastedEvent;
+        var (pasted, error) = tester.Pasted(Pipeline, pastedEvent ?? "");
+        if (pasted is null)
+        {
+            // Not in ModelState: every form's error list would show it.
+            PasteError = error;
+        }
+        else
+        {
+            TestResult = await tester.SendEventsAsync(Pipeline, Store, [pasted], HttpContext.RequestAborted);
         }
         await LoadRecentEventsAsync();
         return Page();

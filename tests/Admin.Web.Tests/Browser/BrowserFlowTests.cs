@@ -110,7 +110,7 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
         Assert.DoesNotContain(secret, await page.ContentAsync());
         Assert.Equal("enabled", (await page.TextContentAsync(".pagehead .badge"))!.Trim());
 
-        // Send a test event and see the destination's status (never its answer).
+        // Send a test event and see the destination's status.
         await page.ClickAsync("text=Send test event");
         await page.WaitForSelectorAsync("#test-result");
         var resultText = await page.TextContentAsync("#test-result");

@@ -39,8 +39,11 @@ internal sealed class BeaconSystem : IAsyncDisposable
 
     public int AppHostPid => _appHost.Id;
 
-    public static async Task<BeaconSystem> StartAsync(string root, string workDirectory, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<BeaconSystem> StartAsync(string root, string workDirectory, IReadOnlyList<string> settings, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        // Postgres runs as the postgres user when the bench runs as root: it must reach its data directory.
+        Directory.CreateDirectory(workDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                                                 UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         var dataDirectory = Path.Combine(workDirectory, "data");
         var ports = new PortSet(FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next());
         var apiKey = "bk_bench_" + Guid.NewGuid().ToString("N");
@@ -62,6 +65,10 @@ internal sealed class BeaconSystem : IAsyncDisposable
                      "--Delivery:AllowPrivateDestinations", "true"])
         {
             info.ArgumentList.Add(argument);
+        }
+        foreach (var setting in settings)
+        {
+            info.ArgumentList.Add(setting);
         }
         var log = new StreamWriter(Path.Combine(workDirectory, "apphost.log")) { AutoFlush = true };
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -3,11 +3,10 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Beacon.Bench;
-using Beacon.Core.Queue;
 using Beacon.GrpcClient;
-using StackExchange.Redis;
 
-// scripts/bench: the whole system as scripts/run starts it, next to its floors, in one run and one table.
+// scripts/bench: the whole system as scripts/run starts it, next to its floors, in one run and one table; then the
+// 100-event end-to-end run again on a second system started with the archive off, for the archive's cost.
 // Usage: Beacon.Bench <repository root> [--quick] [--seconds N] [--out FILE.md]
 var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -31,9 +30,10 @@ var work = Path.Combine(Path.GetTempPath(), "beacon-bench-" + Guid.NewGuid().ToS
 Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
                                 UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
 void Say(string line) => Console.Error.WriteLine($"[bench {DateTime.Now:HH:mm:ss}] {line}");
+static string Load() => File.ReadAllText("/proc/loadavg").Trim();
 
 var started = Stopwatch.StartNew();
-var loadAtStart = File.ReadAllText("/proc/loadavg").Trim();
+var loadAtStart = Load();
 var keepLog = true; // a failed run keeps the AppHost's log (the services' logs are in it)
 var cleanup = new Stack<Func<ValueTask>>();
 try
@@ -41,24 +41,11 @@ try
     var receiver = await WebhookReceiver.StartAsync();
     cleanup.Push(receiver.DisposeAsync);
     Say($"starting the system (AppHost headless, data in {work}/data, log in {work}/apphost.log)");
-    var system = await BeaconSystem.StartAsync(root, work, TimeSpan.FromSeconds(300), ct);
-    cleanup.Push(system.DisposeAsync);
+    var rig = await SystemRig.StartAsync(root, work, [], receiver, drainLimit, ct);
+    cleanup.Push(rig.DisposeAsync);
+    var (system, token) = (rig.System, rig.Token);
     Say($"up after {started.Elapsed.TotalSeconds:0} s: ingestion {system.IngestionUrl}, gRPC {system.GrpcUrl}");
-    var (storeId, token) = await system.CreateBenchStoreAsync(receiver.Url, ct);
-    var redis = await system.ConnectRedisAsync();
-    cleanup.Push(async () => await redis.DisposeAsync());
-    var postgres = system.OpenPostgres();
-    cleanup.Push(postgres.DisposeAsync);
-    async Task<long> TableRowsAsync()
-    {
-        await using var count = postgres.CreateCommand("SELECT count(*) FROM events WHERE store_id = $1");
-        count.Parameters.Add(new Npgsql.NpgsqlParameter { Value = storeId });
-        return (long)(await count.ExecuteScalarAsync(ct))!;
-    }
-
-    // One batch through both pipelines before anything is measured (the worker sees the new pipelines, every path is
-    // warm); the entry it leaves in the stream gives the queue's bytes per event for the XADD floor.
-    var bytesPerEvent = await ProbeAsync();
+    var bytesPerEvent = await rig.ProbeAsync(Batch, ct);
     Say($"both pipelines deliver; the queue holds {bytesPerEvent} bytes per event");
 
     var nginx = await FloorServer.NginxAsync(work);
@@ -68,7 +55,7 @@ try
     var redisFloor = await FloorServer.RedisAsync(work);
     cleanup.Push(() => { redisFloor.Dispose(); return ValueTask.CompletedTask; });
 
-    var meter = new ProcessMeter(system.Processes);
+    var meter = rig.Meter;
     using var sampling = new CancellationTokenSource();
     var memory = meter.SampleMemoryAsync(sampling.Token);
 
@@ -82,26 +69,25 @@ try
     var nginx1 = await WrkAsync(nginx.Url, "/beacon", 1);
     var bare1 = await WrkAsync(bare.Url, "/bare", 1);
     await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, warmUp, Connections, ct);
-    var beacon1 = await MeasureAsync(async () => (await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, seconds, Connections, ct)).Events(1), 1);
+    var beacon1 = await rig.MeasureAsync(async () => (await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, seconds, Connections, ct)).Events(1), 1, ct);
 
     // 2. 100-event batches with unique ids, both pipelines on: the door against the XADD floor, and the worker against the door.
     Say("100-event batches, end to end (events table and webhook)");
-    await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, Batch, warmUp, Connections, ct);
-    var batch100 = await MeasureAsync(async () => (await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, Batch, seconds, Connections, ct)).Events(Batch), Batch);
+    var batch100 = await EndToEndAsync(rig);
 
     // 3. gRPC Stream, 100-event batches with unique ids (the load generator of tests/Load/GrpcClient, in this process).
     Say("gRPC Stream, 100-event batches");
     await LoadGenerator.StreamAsync(new Uri(system.GrpcUrl), token, 2, 8, 8, Batch, TimeSpan.Zero, TimeSpan.FromSeconds(warmUp));
-    var grpc = await MeasureAsync(async () =>
+    var grpc = await rig.MeasureAsync(async () =>
     {
         var result = await LoadGenerator.StreamAsync(new Uri(system.GrpcUrl), token, 2, 8, 8, Batch, TimeSpan.Zero, TimeSpan.FromSeconds(seconds));
         return new LoadRun(result.EventsPerSecond, result.Errors, result.Elapsed.TotalSeconds);
-    }, Batch);
+    }, Batch, ct);
 
     // 4. Latency at half of the 1-event maximum, POST /beacon and nginx at the same fixed rate.
     var halfRate = Math.Max(10, beacon1.Load.EventsPerSecond / 2);
     Say($"latency at {halfRate:N0} requests/s (half of the 1-event maximum)");
-    await WaitDrainedAsync();
+    await rig.WaitDrainedAsync(ct);
     var latency = await FixedRateClient.RunAsync(system.IngestionUrl + "/beacon", token, halfRate, seconds, Connections, ct);
     var latencyFloor = await FixedRateClient.RunAsync(nginx.Url + "/beacon", token, halfRate, seconds, Connections, ct);
     await sampling.CancelAsync();
@@ -110,6 +96,20 @@ try
     // 5. The queue's floor, last: it shares the cores with an idle system.
     Say("redis-benchmark XADD");
     var xadd = await XaddFloor.EventsPerSecondAsync(redisFloor, bytesPerEvent, seconds, ct);
+
+    // 6. The archive's cost (issue 17: at most 10% of the end-to-end capacity): the 100-event end-to-end run again, on a
+    // second system like the first but for Worker:ArchiveRetention=0 (no archive), the first one stopped.
+    var loadBeforeArchiveOff = Load();
+    await rig.DisposeAsync();
+    Say("the archive's cost: the 100-event end-to-end run again on a system with the archive off");
+    var withoutArchive = await SystemRig.StartAsync(root, Path.Combine(work, "archive-off"), ["--Worker:ArchiveRetention", "00:00:00"], receiver, drainLimit, ct);
+    cleanup.Push(withoutArchive.DisposeAsync);
+    await withoutArchive.ProbeAsync(Batch, ct);
+    // A fresh system is cold (tiered JIT, pools, caches) where the first one had run the 1-event load before its
+    // 100-event run: one whole end-to-end run first, not counted, so both are measured warm.
+    await EndToEndAsync(withoutArchive);
+    var batch100Off = await EndToEndAsync(withoutArchive);
+    await withoutArchive.DisposeAsync();
 
     var table = Table();
     Console.WriteLine(table);
@@ -122,73 +122,11 @@ try
     keepLog = false;
     return 0;
 
-    async Task<int> ProbeAsync()
+    // 100-event batches with unique ids into both pipelines: the worker against the door.
+    async Task<Measured> EndToEndAsync(SystemRig on)
     {
-        using var http = new HttpClient();
-        var before = await TableRowsAsync();
-        var hookBefore = receiver.DistinctEvents;
-        var run = Guid.NewGuid().ToString("N")[..12];
-        var body = "{\"events\":[" + string.Join(',', Enumerable.Range(0, Batch).Select(i =>
-            $$"""{"event_id":"{{run}}-probe-{{i}}","event_type":"product_view","timestamp":"2026-11-25T12:00:00Z","session_id":"s1","device_id":"d1","product_id":"{{8000000000 + i}}","shopping_channel":"app"}""")) + "]}";
-        using var request = new HttpRequestMessage(HttpMethod.Post, system.IngestionUrl + "/beacon") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Add("X-Storefront-Access-Token", token);
-        using var response = await http.SendAsync(request, ct);
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new InvalidOperationException($"POST /beacon answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(ct)}");
-        }
-        var entry = (await redis.GetDatabase().StreamRangeAsync(QueueKeys.Stream(0), "-", "+", count: 1, messageOrder: Order.Descending)).Single();
-        var events = QueueEntries.Count(entry.Values);
-        if (events != Batch)
-        {
-            throw new InvalidOperationException($"A {Batch}-event request became a stream entry of {events} events: the counts below assume one entry per request.");
-        }
-        var bytes = entry.Values.Sum(v => ((byte[])v.Value!).Length) / events;
-        var deadline = DateTime.UtcNow + drainLimit;
-        while (await TableRowsAsync() - before < Batch || receiver.DistinctEvents - hookBefore < Batch)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"The probe batch did not reach both pipelines within {drainLimit.TotalSeconds:0} s " +
-                                                    $"(table {await TableRowsAsync() - before}, webhook {receiver.DistinctEvents - hookBefore}).");
-            }
-            await Task.Delay(100, ct);
-        }
-        return bytes;
-    }
-
-    async Task<TimeSpan?> WaitDrainedAsync()
-    {
-        var watch = Stopwatch.StartNew();
-        while (await BeaconSystem.LagAsync(redis) > 0)
-        {
-            if (watch.Elapsed > drainLimit)
-            {
-                return null;
-            }
-            await Task.Delay(20, ct);
-        }
-        return watch.Elapsed;
-    }
-
-    // A load from a drained queue, and what follows it until the worker has drained it again: the CPU of every process
-    // over that whole window per event appended to the stream, and what the pipelines delivered while the load ran.
-    async Task<Measured> MeasureAsync(Func<Task<LoadRun>> load, int eventsPerRequest)
-    {
-        await WaitDrainedAsync();
-        var (rowsBefore, hookBefore) = (await TableRowsAsync(), receiver.DistinctEvents);
-        var cpuBefore = meter.Cpu();
-        var result = await load();
-        var (rowsAtEnd, hookAtEnd) = (await TableRowsAsync(), receiver.DistinctEvents);
-        var drain = await WaitDrainedAsync();
-        var cpu = ProcessMeter.Delta(meter.Cpu(), cpuBefore);
-        // Events, not stream entries (requests that share an append share an entry): every accepted event lands in the
-        // events table once, so the rows are the events appended; those not there yet when the load stopped, the lag.
-        var appended = await TableRowsAsync() - rowsBefore;
-        var lag = Math.Max(0, (long)Math.Round(result.EventsPerSecond * result.Seconds) - (rowsAtEnd - rowsBefore));
-        var duplicates = receiver.Events - receiver.DistinctEvents;
-        return new Measured(result, eventsPerRequest, appended, cpu, (rowsAtEnd - rowsBefore) / result.Seconds, (hookAtEnd - hookBefore) / result.Seconds,
-            lag, drain, duplicates);
+        await Wrk.RunAsync(on.System.IngestionUrl, "/beacon", on.Token, Batch, warmUp, Connections, ct);
+        return await on.MeasureAsync(async () => (await Wrk.RunAsync(on.System.IngestionUrl, "/beacon", on.Token, Batch, seconds, Connections, ct)).Events(Batch), Batch, ct);
     }
 
     string Table()
@@ -198,7 +136,7 @@ try
         var cpuModel = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
         md.AppendLine("# Beacon benchmark").AppendLine();
         md.AppendLine(ci, $"`{command}`{revision} — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC — {Environment.ProcessorCount} cores ({cpuModel}) — {seconds} s per run{(quick ? " (--quick: a smoke test, not a measurement)" : "")}");
-        md.AppendLine().AppendLine(ci, $"/proc/loadavg at the start: {loadAtStart}; at the end: {File.ReadAllText("/proc/loadavg").Trim()}. Everything (system, floors, load generators) shares the same cores.").AppendLine();
+        md.AppendLine().AppendLine(ci, $"/proc/loadavg at the start: {loadAtStart}; before the archive-off system: {loadBeforeArchiveOff}; at the end: {Load()}. Everything (system, floors, load generators) shares the same cores.").AppendLine();
         md.AppendLine("| measure | Beacon | floor, same run | ratio | target |");
         md.AppendLine("|---|---:|---:|---:|---|");
         string N(double v) => v.ToString("N0", ci);
@@ -230,15 +168,23 @@ try
             Row($"peak memory under load: {role} ({what})", (bytes / 1048576.0).ToString("0", ci) + " MB", "", "",
                 role is BeaconSystem.Ingestion or BeaconSystem.Worker or BeaconSystem.Admin ? "≤ 250 MB" : "");
         }
-        foreach (var (name, measured) in (ReadOnlySpan<(string, Measured)>)[("1-event `/beacon`", beacon1), ("100-event `/beacon` end to end", batch100), ("gRPC `Stream`", grpc)])
+        Row("archive off (a second system, same run): 100-event `/beacon`, accepted events/s", N(batch100Off.Load.EventsPerSecond), "", "", "");
+        Row("〃 end to end: delivered into the events table, events/s", N(batch100Off.TableRate), $"accepted: {N(batch100Off.Load.EventsPerSecond)}", R(batch100Off.TableRate, batch100Off.Load.EventsPerSecond), "");
+        Row("**the archive's cost**: end to end into the events table, archive on / off, events/s", $"{N(batch100.TableRate)} / {N(batch100Off.TableRate)}", "", R(batch100.TableRate, batch100Off.TableRate), "≥ 0.90×");
+        Row("〃 delivered to the webhook, archive on / off, events/s", $"{N(batch100.WebhookRate)} / {N(batch100Off.WebhookRate)}", "", R(batch100.WebhookRate, batch100Off.WebhookRate), "≥ 0.90×");
+        double CpuSum(Measured m) => m.Cpu.Values.Where(v => v > 0).Sum() * 1e6 / Math.Max(1, m.Appended);
+        Row("〃 CPU µs per event, every process summed, archive on / off (100-event end to end)", $"{CpuSum(batch100).ToString("0.0", ci)} / {CpuSum(batch100Off).ToString("0.0", ci)}", "",
+            R(CpuSum(batch100Off), CpuSum(batch100)) + " (off / on)", "≥ 0.90×");
+        foreach (var (name, measured) in (ReadOnlySpan<(string, Measured)>)[("1-event `/beacon`", beacon1), ("100-event `/beacon` end to end", batch100), ("gRPC `Stream`", grpc),
+                     ("100-event `/beacon` end to end, archive off", batch100Off)])
         {
             var parts = measured.Cpu.Where(p => p.Value > 0).OrderBy(p => RoleOrder(p.Key))
                 .Select(p => $"{p.Key} {(p.Value * 1e6 / Math.Max(1, measured.Appended)).ToString("0.0", ci)}");
             Row($"CPU µs per event, {name} (load and drain, per event in the stream)", string.Join(", ", parts), "", "", "");
         }
-        var errors = beacon1.Load.Errors + batch100.Load.Errors + grpc.Load.Errors + latency.Errors;
+        var errors = beacon1.Load.Errors + batch100.Load.Errors + grpc.Load.Errors + latency.Errors + batch100Off.Load.Errors;
         md.AppendLine();
-        md.AppendLine(ci, $"Errors (non-2xx, failed calls): {errors}; duplicate deliveries at the webhook: {batch100.Duplicates}.");
+        md.AppendLine(ci, $"Errors (non-2xx, failed calls): {errors}; duplicate deliveries at the webhook: {batch100Off.Duplicates}.");
         md.AppendLine();
         md.AppendLine("""
             How each figure is made (`tests/Load/Bench`):
@@ -256,6 +202,11 @@ try
             - End to end: the 100-event run; delivered/s is what reached the events table (rows of the store) and the
               webhook while the load ran; lag is what was accepted but not yet in the events table when it stopped; drain is the time until the
               worker's consumer group had nothing left.
+            - The archive's cost: after the other runs the first system is stopped and a second one started the same way but
+              for `Worker:ArchiveRetention=0` (`Worker__ArchiveRetention=0`: no archive; the delivery-attempt log stays
+              on), and the 100-event end-to-end run is made again, twice: the first, on a cold system, is not counted. On / off compares the two runs' delivered events/s
+              and their CPU per event summed over every process (more stable than a rate on a shared machine: a
+              ratio of 0.90 means the archive costs 10% of the capacity when the cores are the limit).
             - Latency: a fixed-rate client (wrk2 is not packaged here) sending 1-event requests due at even intervals
               over 64 connections; latency counts from the due time (no coordinated omission), so the client's timer is
               in it: nginx at the same rate is the floor of the measurement itself.
@@ -291,7 +242,13 @@ finally
     }
     try
     {
-        Directory.Delete(keepLog ? Path.Combine(work, "data") : work, recursive: true);
+        foreach (var directory in keepLog ? [Path.Combine(work, "data"), Path.Combine(work, "archive-off", "data")] : new[] { work })
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
     }
     catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
     {

@@ -70,7 +70,7 @@ var grpcShapes = new (string Name, byte[][] Events)[]
     ("wide: 250k empty objects in a list", GrpcEvents(size, 1, i => Value.ForStruct(new Struct()), flat: false)),
 };
 Console.WriteLine();
-Console.WriteLine("gRPC door: WireEvent.Read, else EventNesting.Spend and EventNesting.Parse (protobuf), + EventValidator.Validate per event");
+Console.WriteLine("gRPC door: WireEvent.Read, else WireNesting.Spend and WireNesting.Parse (protobuf), + EventValidator.Validate per event");
 Console.WriteLine();
 Console.WriteLine("| shape | message bytes | µs/request | × normal | outcome |");
 Console.WriteLine("|---|---:|---:|---:|---|");
@@ -113,7 +113,7 @@ static string RunGrpc(byte[][] events)
         {
             problem = EventValidator.Validate(new WireEventFields(wire), EventFamily.Layers, i);
         }
-        else if (!EventNesting.Spend(events[i], ref budget))
+        else if (!WireNesting.Spend(events[i], ref budget))
         {
             problem = new EventRejection(i, RejectionCodes.InvalidField, EventNesting.OverBudget);
         }
@@ -121,7 +121,7 @@ static string RunGrpc(byte[][] events)
         {
             try
             {
-                problem = EventValidator.Validate(EventNesting.Parse(events[i]), EventFamily.Layers, i);
+                problem = EventValidator.Validate(WireNesting.Parse(events[i]), EventFamily.Layers, i);
             }
             catch (Google.Protobuf.InvalidProtocolBufferException ex)
             {

@@ -1,8 +1,7 @@
 using System.Collections.Frozen;
-using Beacon.Core.Catalog;
 using Beacon.Protos.V1;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Core.Catalog;
 
 /// <summary>
 /// The string-valued catalog fields and their protobuf properties, resolved once, so validating and translating

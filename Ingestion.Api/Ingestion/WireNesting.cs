@@ -1,3 +1,4 @@
+using Beacon.Core.Catalog;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Google.Protobuf;
@@ -6,35 +7,11 @@ using Google.Protobuf.WellKnownTypes;
 namespace Beacon.Ingestion.Ingestion;
 
 /// <summary>
-/// How deeply an event's messages may nest. Protobuf refuses to parse a message nested deeper than its recursion
-/// limit (100), and the queue holds each event two levels down (<c>EnrichedEventBatch</c> → <c>EnrichedEvent</c> →
-/// <c>Event</c>): an event nested deeper than <see cref="MaxDepth"/> would make its whole stream entry, every event
-/// of its request, unreadable to the worker. Such an event is rejected on its own instead, by every door.
+/// <see cref="EventNesting"/>'s limits applied to an event still in the protobuf bytes it arrived in (the gRPC door):
+/// its Struct values counted from their tags before protobuf builds them, and the parse the worker will make.
 /// </summary>
-public static class EventNesting
+public static class WireNesting
 {
-    /// <summary>protobuf's default recursion limit less the queue entry's two levels.</summary>
-    public const int MaxDepth = 98;
-
-    /// <summary>How many JSON objects deep a Struct field may nest: each costs three levels (Struct, map entry, Value).</summary>
-    public const int MaxObjectLevels = MaxDepth / 3;
-
-    /// <summary>
-    /// What a request may hold in its events' <c>contextual_data</c> and <c>metadata</c>, all events together: each
-    /// value counts 1, each object <see cref="ObjectCost"/>, each unknown protobuf field 1. Every value becomes
-    /// protobuf objects that cost about a microsecond to build, whether it took 50 bytes of the body or 2 (<c>[[[[</c>,
-    /// <c>[0,0,0</c>): without a budget, 1 MiB of tiny or nested values cost 6 to 20 times a normal 1 MiB batch
-    /// (docs/input-shapes.md). A normal 1 MiB batch of 100 events with 40-character values holds under 20,000.
-    /// </summary>
-    public const int MaxStructValues = 25_000;
-
-    /// <summary>An object (a <c>Struct</c> with its map) costs about four times what a scalar does.</summary>
-    public const int ObjectCost = 4;
-
-    /// <summary>Why an event whose Struct fields exhaust the request's budget is rejected.</summary>
-    public static readonly string OverBudget =
-        $"is over the request's budget of {MaxStructValues} values in contextual_data and metadata (all events together; an object counts {ObjectCost})";
-
     /// <summary>Parses an event as the worker will be able to read it, or throws <see cref="InvalidProtocolBufferException"/>.</summary>
     /// <remarks>
     /// The bytes are parsed inside the queue entry's framing (<c>EnrichedEventBatch</c> → <c>EnrichedEvent</c> →
@@ -59,7 +36,7 @@ public static class EventNesting
     /// <summary>
     /// Takes what the event's Struct fields and unknown fields cost from <paramref name="budget"/>, reading only their
     /// tags, before protobuf builds them; false once the budget is spent. Bytes it cannot read (malformed, nested
-    /// deeper than <see cref="MaxDepth"/>) are left to protobuf's parser, which refuses them.
+    /// deeper than <see cref="EventNesting.MaxDepth"/>) are left to protobuf's parser, which refuses them.
     /// </summary>
     public static bool Spend(ReadOnlySpan<byte> eventBytes, ref int budget)
     {
@@ -91,7 +68,7 @@ public static class EventNesting
             }
             var inner = type == WireFormat.WireType.LengthDelimited ? Inner(kind, number) : null;
             cost += FieldCost(kind, number);
-            if (inner is { } next && depth < MaxDepth)
+            if (inner is { } next && depth < EventNesting.MaxDepth)
             {
                 cost += Cost(delimited, next, depth + 1, limit - cost);
             }
@@ -105,7 +82,7 @@ public static class EventNesting
         WireKind.Event => Event.Descriptor.FindFieldByNumber(number) is null ? 1 : 0,
         WireKind.Struct or WireKind.List => 1,
         WireKind.Entry => number is 1 or 2 ? 0 : 1,
-        _ => number == Value.StructValueFieldNumber ? ObjectCost - 1 : number is >= 1 and <= 6 ? 0 : 1,
+        _ => number == Value.StructValueFieldNumber ? EventNesting.ObjectCost - 1 : number is >= 1 and <= 6 ? 0 : 1,
     };
 
     private static WireKind? Inner(WireKind kind, int number) => (kind, number) switch
@@ -118,36 +95,4 @@ public static class EventNesting
         (WireKind.List, ListValue.ValuesFieldNumber) => WireKind.Value,
         _ => null,
     };
-
-    /// <summary>Whether a Struct field of an event (contextual_data, metadata) nests deeper than the queue can hold.</summary>
-    public static bool IsTooDeep(Struct value) => 1 + DepthOf(value) > MaxDepth;
-
-    // Levels below a Struct: each field is a map entry message holding a Value message.
-    private static int DepthOf(Struct value)
-    {
-        var deepest = 0;
-        foreach (var field in value.Fields.Values)
-        {
-            deepest = Math.Max(deepest, DepthOf(field));
-        }
-        return value.Fields.Count == 0 ? 0 : 2 + deepest;
-    }
-
-    private static int DepthOf(Value value)
-    {
-        switch (value.KindCase)
-        {
-            case Value.KindOneofCase.StructValue:
-                return 1 + DepthOf(value.StructValue);
-            case Value.KindOneofCase.ListValue:
-                var deepest = -1;
-                foreach (var item in value.ListValue.Values)
-                {
-                    deepest = Math.Max(deepest, DepthOf(item));
-                }
-                return 1 + (deepest < 0 ? 0 : 1 + deepest);
-            default:
-                return 0;
-        }
-    }
 }

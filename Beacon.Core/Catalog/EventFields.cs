@@ -1,12 +1,11 @@
-using Beacon.Core.Catalog;
 using Beacon.Protos.V1;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Core.Catalog;
 
 /// <summary>
 /// What <see cref="EventValidator"/> reads of an event, so one set of rules checks both a parsed
 /// <see cref="Event"/> (<see cref="ParsedEventFields"/>) and an event read straight from the bytes it arrived in
-/// (<see cref="WireEvent"/>). Implemented by structs: the validator is generic over them and pays no interface calls.
+/// (ingestion's <c>WireEvent</c>). Implemented by structs: the validator is generic over them and pays no interface calls.
 /// </summary>
 public interface IEventFields
 {

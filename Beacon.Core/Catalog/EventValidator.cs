@@ -1,9 +1,8 @@
 using System.Collections.Frozen;
 using System.Globalization;
-using Beacon.Core.Catalog;
 using Beacon.Protos.V1;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Core.Catalog;
 
 /// <summary>
 /// Checks a translated event against <see cref="EventCatalog"/>: known type, required fields present, lengths
