@@ -377,6 +377,68 @@ namespace Beacon.Core.Data.Migrations
                     b.ToTable("dead_letters", (string)null);
                 });
 
+            modelBuilder.Entity("Beacon.Core.Data.DeletionNotice", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<byte[]>("Body")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("body");
+
+                    b.Property<Guid>("DeletionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("deletion_id");
+
+                    b.Property<string>("LastError")
+                        .HasColumnType("text")
+                        .HasColumnName("last_error");
+
+                    b.Property<int?>("LastStatus")
+                        .HasColumnType("integer")
+                        .HasColumnName("last_status");
+
+                    b.Property<DateTimeOffset?>("LeasedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("leased_until");
+
+                    b.Property<string>("MessageId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("message_id");
+
+                    b.Property<DateTimeOffset>("NextAttemptAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<Guid>("PipelineId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("pipeline_id");
+
+                    b.Property<Guid>("StoreId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("store_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_deletion_notices");
+
+                    b.HasIndex("NextAttemptAt")
+                        .HasDatabaseName("ix_deletion_notices_next_attempt_at");
+
+                    b.HasIndex("PipelineId")
+                        .HasDatabaseName("ix_deletion_notices_pipeline_id");
+
+                    b.ToTable("deletion_notices", (string)null);
+                });
+
             modelBuilder.Entity("Beacon.Core.Data.DeliveryStat", b =>
                 {
                     b.Property<Guid>("PipelineId")
@@ -448,6 +510,11 @@ namespace Beacon.Core.Data.Migrations
                     b.Property<DateTimeOffset?>("FailingSince")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("failing_since");
+
+                    b.PrimitiveCollection<List<string>>("HashFields")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("hash_fields");
 
                     b.Property<string>("Kind")
                         .IsRequired()
@@ -736,6 +803,13 @@ namespace Beacon.Core.Data.Migrations
                     b.Property<int?>("EventRetentionDays")
                         .HasColumnType("integer")
                         .HasColumnName("event_retention_days");
+
+                    b.Property<byte[]>("IdentifierSalt")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bytea")
+                        .HasColumnName("identifier_salt")
+                        .HasDefaultValueSql("sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8'))");
 
                     b.Property<string>("Name")
                         .IsRequired()
@@ -1062,6 +1136,16 @@ namespace Beacon.Core.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_dead_letters_pipelines_pipeline_id");
+                });
+
+            modelBuilder.Entity("Beacon.Core.Data.DeletionNotice", b =>
+                {
+                    b.HasOne("Beacon.Core.Data.Pipeline", null)
+                        .WithMany()
+                        .HasForeignKey("PipelineId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_deletion_notices_pipelines_pipeline_id");
                 });
 
             modelBuilder.Entity("Beacon.Core.Data.DeliveryStat", b =>
