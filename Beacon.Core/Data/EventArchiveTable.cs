@@ -14,8 +14,9 @@ namespace Beacon.Core.Data;
 /// low: one heap tuple and one btree entry for up to 100 events. An event is found by id by walking the store's rows on
 /// that btree and testing each row's filter (a few bytes kept in the row), not through an index entry per event: a GIN
 /// on <c>event_ids</c> cost two thirds of the archive's Postgres CPU (docs/debugging.md). Day-partitioned on <c>received_at</c> so retention drops whole days. Written by the worker with
-/// binary COPY before it acks an entry; a reclaimed entry may be written twice, so readers take one row per
-/// (<c>received_at</c>, <c>entry_id</c>). Outside EF's model like <see cref="EventsTable"/>.
+/// binary COPY before it acks an entry; requests that shared a stream entry have a row each under one
+/// (<c>received_at</c>, <c>entry_id</c>), and a reclaimed entry may be written twice, so readers page by whole keys and
+/// drop a row whose bytes they already read under its key. Outside EF's model like <see cref="EventsTable"/>.
 /// </summary>
 public static class EventArchiveTable
 {

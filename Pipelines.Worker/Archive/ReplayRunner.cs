@@ -41,17 +41,21 @@ public sealed class ReplayRunner(
         RETURNING id
         """;
 
-    // Duplicate archive rows (an entry archived twice after a reclaim) sit next to each other in this order.
+    // A page is whole (received_at, entry_id) keys: one key holds a row per request that shared the stream entry, and
+    // again the same rows when a reclaimed entry was archived twice. A page cut inside a key would lose the rest of it.
     private const string PageSql = """
-        SELECT received_at, entry_id, events FROM event_archive
-        WHERE store_id = $1 AND received_at < $3 AND (received_at, entry_id) > ($2, $4)
-        ORDER BY received_at, entry_id
-        LIMIT $5
+        SELECT a.received_at, a.entry_id, a.events FROM event_archive a
+        JOIN (SELECT DISTINCT received_at, entry_id FROM event_archive
+              WHERE store_id = $1 AND received_at < $3 AND (received_at, entry_id) > ($2, $4)
+              ORDER BY received_at, entry_id
+              LIMIT $5) k ON a.received_at = k.received_at AND a.entry_id = k.entry_id
+        WHERE a.store_id = $1
+        ORDER BY a.received_at, a.entry_id
         """;
 
     private const string CountSql = """
         SELECT coalesce(sum(cardinality(event_ids)), 0) FROM (
-            SELECT DISTINCT ON (received_at, entry_id) event_ids FROM event_archive
+            SELECT DISTINCT received_at, entry_id, event_ids FROM event_archive
             WHERE store_id = $1 AND received_at >= $2 AND received_at < $3) rows
         """;
 
@@ -158,7 +162,7 @@ public sealed class ReplayRunner(
                 replay.CursorEntryId = last.EntryId;
             }
             var now = time.GetUtcNow();
-            var done = page.Rows < pageSize;
+            var done = page.Keys < pageSize;
             if (done)
             {
                 replay.Status = ReplayStatuses.Completed;
@@ -185,7 +189,7 @@ public sealed class ReplayRunner(
         }
     }
 
-    private sealed record ArchivePage(List<EnrichedEvent> Events, int Rows, (DateTimeOffset ReceivedAt, string EntryId)? Last);
+    private sealed record ArchivePage(List<EnrichedEvent> Events, int Keys, (DateTimeOffset ReceivedAt, string EntryId)? Last);
 
     private async Task<ArchivePage> ReadPageAsync(Replay replay, int pageSize, CancellationToken cancellationToken)
     {
@@ -198,20 +202,27 @@ public sealed class ReplayRunner(
         command.Parameters.Add(new() { Value = pageSize });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var events = new List<EnrichedEvent>();
-        var rows = 0;
+        var keys = 0;
         (DateTimeOffset, string)? last = null;
+        // Rows of one key seen so far: a second copy of a row (the entry archived twice) has the same bytes.
+        var seen = new HashSet<UInt128>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows++;
             var key = (reader.GetFieldValue<DateTimeOffset>(0), reader.GetString(1));
-            if (last == key)
+            if (last != key)
+            {
+                keys++;
+                last = key;
+                seen.Clear();
+            }
+            var bytes = reader.GetFieldValue<byte[]>(2);
+            if (!seen.Add(System.IO.Hashing.XxHash128.HashToUInt128(bytes)))
             {
                 continue;
             }
-            last = key;
             try
             {
-                events.AddRange(EventArchiveTable.ReadEvents(reader.GetFieldValue<byte[]>(2)));
+                events.AddRange(EventArchiveTable.ReadEvents(bytes));
             }
             catch (Google.Protobuf.InvalidProtocolBufferException ex)
             {
@@ -219,7 +230,7 @@ public sealed class ReplayRunner(
                 logger.LogError(ex, "Archived batch {EntryId} of store {StoreId} cannot be read; not replayed", key.Item2, replay.StoreId);
             }
         }
-        return new ArchivePage(events, rows, last);
+        return new ArchivePage(events, keys, last);
     }
 
     /// <summary>

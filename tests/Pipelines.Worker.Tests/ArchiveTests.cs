@@ -185,6 +185,60 @@ public sealed class ArchiveTests(BackendsFixture fixture) : IClassFixture<Backen
     }
 
     [Fact]
+    public async Task AReplayDeliversEveryRequestOfASharedEntryOnceEvenWhenTheyShareAReceiptTimeAndARowIsArchivedTwice()
+    {
+        await using var scenario = await Scenario.StartAsync(fixture.Backends);
+        scenario.StartWorker(new Dictionary<string, string?>
+        {
+            ["Worker:ReplayPollInterval"] = "00:00:00.100",
+            ["Worker:ReplayPageSize"] = "1",
+        });
+        var from = DateTimeOffset.UtcNow.AddSeconds(-1);
+        // Three requests in one entry, received in the same millisecond: three rows with one (received_at, entry_id).
+        var receivedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+        var requests = Enumerable.Range(0, 3).Select(_ =>
+        {
+            var events = Enumerable.Range(0, 2).Select(_ => scenario.NewEvent()).ToList();
+            events.ForEach(e => e.ReceivedAt = receivedAt);
+            return events;
+        }).ToList();
+        await scenario.Redis.GetDatabase().StreamAddAsync(scenario.Stream,
+            requests.Select(r => new NameValueEntry(QueueKeys.BatchField, QueueEntries.Fields(r)[0].Value)).ToArray());
+        var after = await scenario.EnqueueManyAsync(entries: 1, eventsPerEntry: 2);
+        await Eventually.WaitAsync(async () => (await ArchivedAsync(scenario)).Count == 8, TimeSpan.FromSeconds(20), "8 archived events");
+        await using (var db = scenario.CreateDbContext())
+        {
+            // A reclaimed entry archived a second time: the same row again.
+            await db.Database.ExecuteSqlRawAsync("""
+                INSERT INTO event_archive SELECT * FROM event_archive
+                WHERE store_id = {0} AND received_at = {1} ORDER BY event_ids LIMIT 1
+                """, scenario.StoreId, receivedAt.ToDateTimeOffset());
+        }
+
+        var receiver = scenario.Own(await WebhookReceiver.StartAsync());
+        var pipeline = await scenario.AddWebhookPipelineAsync(receiver.Url);
+        var replay = new Replay { StoreId = scenario.StoreId, PipelineId = pipeline.Id, From = from, To = DateTimeOffset.UtcNow.AddSeconds(1) };
+        await using (var db = scenario.CreateDbContext())
+        {
+            db.Replays.Add(replay);
+            await db.SaveChangesAsync();
+        }
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var db = scenario.CreateDbContext();
+            return (await db.Replays.FindAsync(replay.Id))!.Status == ReplayStatuses.Completed;
+        }, TimeSpan.FromSeconds(30), "the replay completed");
+
+        var expected = requests.SelectMany(r => r).Concat(after).Select(e => e.Event.EventId).Order().ToList();
+        Assert.Equal(expected, receiver.AcceptedEventIds.Order().ToList());
+        await using (var db = scenario.CreateDbContext())
+        {
+            var done = (await db.Replays.FindAsync(replay.Id))!;
+            Assert.Equal((8L, 8L, 8L), (done.Total!.Value, done.Scanned, done.Sent));
+        }
+    }
+
+    [Fact]
     public async Task AWindowIsReplayedIntoAPipelineCreatedAfterwardsThroughItsFilterAndThrottled()
     {
         await using var scenario = await Scenario.StartAsync(fixture.Backends);
