@@ -16,6 +16,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Npgsql;
 using StackExchange.Redis;
+using Xunit.Abstractions;
 
 namespace Beacon.AppHost.Tests;
 
@@ -25,7 +26,7 @@ namespace Beacon.AppHost.Tests;
 /// the same data with replicas.
 /// </summary>
 [Collection(nameof(WholeSystemTests))]
-public sealed class WholeSystemTests : IDisposable
+public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(90);
     private readonly string _dataDirectory = BeaconAppHost.NewDataDirectory();
@@ -52,25 +53,30 @@ public sealed class WholeSystemTests : IDisposable
             "--Ingestion:MaxBodyBytes", "65536",
             "--Worker:WebhookLinger", "00:00:00.200"))
         {
-            // Issue 12: right after a fresh start, 0 of 2 such events were stored while the first request took seconds.
+            var sinceHealthy = Stopwatch.StartNew();
+            // Before any event: the worker routes a store's events with the pipelines it has cached and reloads them in
+            // the background, so a pipeline created after the store's first events may miss the next few.
+            var storeId = await DevStoreIdAsync(ports.Admin, _apiKey);
+            await CreateWebhookPipelineAsync(ports.Admin, _apiKey, storeId, receiver.Url);
+
+            // Ingestion.Api's first events. Issue 12: right after a fresh start, 0 of 2 were stored while the first
+            // request took seconds.
             var fromBrowser = await TrackTwoEventsAndCloseTheBrowserHalfASecondAfterLeavingAsync(chromium, storefront, ports.Ingestion);
-            await WaitUntilAsync(async () => await system.QueryAsync<long>(
-                "SELECT count(DISTINCT event_id) FROM events WHERE event_id = ANY(@ids)", ("ids", fromBrowser)) == fromBrowser.Length,
-                "the events table has both events of the closed browser");
+            var closed = sinceHealthy.Elapsed;
+            await AssertDeliveredAsync(system, receiver, fromBrowser);
+            output.WriteLine($"Browser closed {closed.TotalMilliseconds:N0} ms after healthy; both events in the events table and at the webhook {sinceHealthy.Elapsed.TotalMilliseconds:N0} ms after healthy");
+            sent.AddRange(fromBrowser);
 
             AssertServiceEnvironments(system);
             await AssertEachServiceHasItsOwnDatabaseRoleAsync(system);
             await AssertASecondAppHostOnTheSameDataRefusesAsync();
 
-            var storeId = await DevStoreIdAsync(ports.Admin, _apiKey);
-            await CreateWebhookPipelineAsync(ports.Admin, _apiKey, storeId, receiver.Url);
-
             sent.AddRange(await SendBeaconAsync(ports.Ingestion, _devToken, 3));
             sent.AddRange(await SendGrpcAsync(ports.IngestionGrpc, _devToken, 2));
             await AssertDeliveredAsync(system, receiver, sent);
             // Queued before these, so any second copy of the browser's events would have been stored by now.
-            Assert.Equal(fromBrowser.Length, await system.QueryAsync<long>(
-                "SELECT count(*) FROM events WHERE event_id = ANY(@ids)", ("ids", fromBrowser)));
+            Assert.Equal(fromBrowser.Count, await system.QueryAsync<long>(
+                "SELECT count(*) FROM events WHERE event_id = ANY(@ids)", ("ids", fromBrowser.ToArray())));
 
             // Ingestion's body limit came from the AppHost's argument.
             using var tooLarge = BeaconRequest(ports.Ingestion, _devToken, "{\"events\":[{\"query\":\"" + new string('x', 70_000) + "\"}]}");
@@ -156,10 +162,10 @@ public sealed class WholeSystemTests : IDisposable
     /// A storefront page (another origin) loads the SDK from Ingestion.Api as docs/sdk.md shows, tracks two events,
     /// the shopper follows a link and the browser is closed 0.5 s later: only the SDK's beacon at pagehide carries them.
     /// </summary>
-    private async Task<string[]> TrackTwoEventsAndCloseTheBrowserHalfASecondAfterLeavingAsync(
+    private async Task<List<string>> TrackTwoEventsAndCloseTheBrowserHalfASecondAfterLeavingAsync(
         Chromium chromium, StorefrontServer storefront, int ingestionPort)
     {
-        string[] ids = [Guid.NewGuid().ToString(), Guid.NewGuid().ToString()];
+        List<string> ids = [Guid.NewGuid().ToString(), Guid.NewGuid().ToString()];
         var endpoint = $"http://127.0.0.1:{ingestionPort}";
         var page = await chromium.NewPageAsync();
         await page.GotoAsync(storefront.AddPage($$"""
