@@ -1,6 +1,9 @@
 using Beacon.Core.Catalog;
+using Beacon.Ingestion.Admission;
 using Beacon.Ingestion.Apis.Json;
-using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Beacon.Ingestion.Apis;

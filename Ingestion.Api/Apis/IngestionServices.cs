@@ -1,11 +1,14 @@
-using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Microsoft.Extensions.Options;
 
 namespace Beacon.Ingestion.Apis;
 
 /// <summary>What the JSON doors need, bound with <c>[AsParameters]</c>.</summary>
 public readonly record struct IngestionServices(
-    IngestionPipeline Pipeline,
+    IngestPath Pipeline,
     ClientInfoReader ClientInfo,
     Admitter Admitter,
     IngestionMetrics Metrics,

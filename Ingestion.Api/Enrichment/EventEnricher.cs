@@ -1,4 +1,7 @@
-using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Google.Protobuf.WellKnownTypes;

@@ -18,7 +18,7 @@ public sealed class GeoLocator : IDisposable
 {
     private readonly List<Reader> _readers = [];
 
-    public GeoLocator(IOptions<Ingestion.IngestionOptions> options, ILogger<GeoLocator> logger)
+    public GeoLocator(IOptions<Intake.IngestionOptions> options, ILogger<GeoLocator> logger)
     {
         var paths = options.Value.GeoIpDatabase?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
         foreach (var path in paths)

@@ -1,8 +1,11 @@
 using Beacon.Core.Hosting;
+using Beacon.Ingestion.Admission;
 using Beacon.Ingestion.Apis;
 using Beacon.Ingestion.Apis.Json;
 using Beacon.Ingestion.Enrichment;
-using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Beacon.Ingestion.Readiness;
 using Microsoft.AspNetCore.OutputCaching.StackExchangeRedis;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -40,7 +43,7 @@ internal static class Extensions
         services.AddSingleton<UserAgentParser>();
         services.AddSingleton<GeoLocator>();
         services.AddSingleton<EventEnricher>();
-        services.AddSingleton<IngestionPipeline>();
+        services.AddSingleton<IngestPath>();
         // Starts building the User-Agent rules now; the warm-up waits for them before /health says ready.
         UserAgentParser.Warm();
         services.AddSingleton<IngestionWarmUp>();

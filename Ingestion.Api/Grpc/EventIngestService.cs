@@ -1,6 +1,9 @@
 using System.Threading.Channels;
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Beacon.Ingestion.Readiness;
 using Beacon.Protos.V1;
 using Google.Protobuf;
@@ -13,7 +16,7 @@ namespace Beacon.Ingestion.Grpc;
 /// <summary>
 /// The gRPC door (<c>beacon.v1.EventIngest</c>): admits a call from its metadata through the one <see cref="Admitter"/>
 /// (and, on a stream, each batch again: a revoked token or a new limit reaches an open stream), then hands each
-/// batch to the one <see cref="IngestionPipeline"/> the JSON doors use and translates the outcome into
+/// batch to the one <see cref="IngestPath"/> the JSON doors use and translates the outcome into
 /// acks and status codes. Nothing is validated, enriched or queued here.
 /// </summary>
 /// <remarks>
@@ -22,7 +25,7 @@ namespace Beacon.Ingestion.Grpc;
 /// </remarks>
 [BindServiceMethod(typeof(EventIngestBinding), nameof(EventIngestBinding.BindService))]
 public class EventIngestService(
-    IngestionPipeline pipeline,
+    IngestPath pipeline,
     ClientInfoReader clientInfo,
     Admitter admitter,
     IOptions<IngestionOptions> ingestionOptions,

@@ -1,6 +1,9 @@
 using System.Buffers;
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Grpc.Core;

@@ -1,6 +1,9 @@
 using System.Net;
+using Beacon.Ingestion.Admission;
 using Beacon.Ingestion.Enrichment;
-using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Beacon.TestHost;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

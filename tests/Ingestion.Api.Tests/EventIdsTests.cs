@@ -1,4 +1,7 @@
-using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 
 namespace Beacon.Ingestion.Tests;
 

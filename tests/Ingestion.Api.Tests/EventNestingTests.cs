@@ -1,5 +1,8 @@
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Google.Protobuf;

@@ -1,7 +1,10 @@
 using System.Net;
 using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
-using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Beacon.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;

@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.Text.Json;
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Beacon.Protos.V1;
 
 namespace Beacon.Ingestion.Apis.Json;

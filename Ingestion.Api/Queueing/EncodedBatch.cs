@@ -1,9 +1,12 @@
 using System.Buffers;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Google.Protobuf;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Queueing;
 
 /// <summary>
 /// One request's accepted events as the bytes of the stream entry's field (<c>Beacon.Core.Queue.QueueKeys.BatchField</c>):

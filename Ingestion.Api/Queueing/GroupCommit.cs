@@ -1,6 +1,9 @@
 using System.Threading.Channels;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Queueing;
 
 /// <summary>
 /// Group commit of Redis calls: requests add an item and wait on it; one loop takes everything that arrived meanwhile

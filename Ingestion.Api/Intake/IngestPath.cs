@@ -1,10 +1,13 @@
 using System.Diagnostics;
 using Beacon.Core.Catalog;
+using Beacon.Ingestion.Admission;
 using Beacon.Ingestion.Enrichment;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Queueing;
 using Beacon.Protos.V1;
 using Google.Protobuf.WellKnownTypes;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Intake;
 
 /// <summary>
 /// THE ingestion path every door calls (JSON <c>/beacon</c>, JSON <c>/api/v1/events</c>, gRPC): the door
@@ -12,12 +15,12 @@ namespace Beacon.Ingestion.Ingestion;
 /// <see cref="IncomingEvent"/>s, then <see cref="IngestAsync"/> validates each event against the catalog, enriches, dedups and enqueues. It returns only after Redis acknowledged every accepted
 /// event, or throws <see cref="QueueUnavailableException"/> (nothing may then be reported as stored).
 /// </summary>
-public sealed class IngestionPipeline(
+public sealed class IngestPath(
     EventEnricher enricher,
     EventQueue queue,
     DropLog drops,
     IngestionMetrics metrics,
-    ILogger<IngestionPipeline> logger)
+    ILogger<IngestPath> logger)
 {
     /// <summary>
     /// Validates, enriches, dedups and enqueues one batch. The door has already checked the batch's shape

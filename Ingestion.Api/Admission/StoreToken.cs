@@ -1,4 +1,7 @@
-namespace Beacon.Ingestion.Ingestion;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
+namespace Beacon.Ingestion.Admission;
 
 /// <summary>
 /// An active store token as ingestion needs it (from <see cref="TokenCache"/>); the token itself is never kept,

@@ -1,10 +1,13 @@
 using System.Text;
 using Beacon.Core.Queue;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
 using Beacon.Protos.Queue;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Queueing;
 
 /// <summary>
 /// Dedups and appends batches to the stream: each request's batch is one field of an entry, and the requests of one

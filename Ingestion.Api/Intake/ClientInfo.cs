@@ -1,6 +1,9 @@
 using System.Net;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Queueing;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Intake;
 
 /// <summary>
 /// What enrichment may know about the sender, read once per request by <see cref="ClientInfoReader"/>.

@@ -1,6 +1,9 @@
 using System.Net;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Admission;
 
 /// <summary>Which defaults a door's requests are counted against (a token's own limits replace both).</summary>
 public enum DoorLimits

@@ -1,9 +1,12 @@
 using Beacon.Core.Queue;
 using System.Text.Json;
 using Beacon.Core.Catalog;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Queueing;
 using StackExchange.Redis;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Intake;
 
 /// <summary>
 /// Makes dropped events visible in Admin.Web: per store, the most recent rejections and running totals in Redis.

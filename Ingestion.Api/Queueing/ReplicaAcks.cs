@@ -1,8 +1,11 @@
 using Beacon.Core.Queue;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Queueing;
 
 /// <summary>
 /// <c>Queue:ReplicaAcks</c> = N: after an append, <c>WAIT N timeout</c> on the master that holds the stream, so a

@@ -1,8 +1,11 @@
 using Beacon.Core.Catalog;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Queueing;
 using Beacon.Protos.Queue;
 using Beacon.Protos.V1;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Intake;
 
 /// <summary>Where a batch came in (the <c>source</c> of <see cref="EnrichedEvent"/>).</summary>
 public static class IngestSources
@@ -13,7 +16,7 @@ public static class IngestSources
 }
 
 /// <summary>
-/// One event as a door hands it to <see cref="IngestionPipeline"/>: a translated <see cref="Event"/>, an event read
+/// One event as a door hands it to <see cref="IngestPath"/>: a translated <see cref="Event"/>, an event read
 /// from its protobuf bytes (<see cref="Wire"/>), or the reason the door could not translate it (e.g. a field of the
 /// wrong JSON type), which drops it.
 /// <paramref name="Received"/>: the event's protobuf bytes as they arrived (gRPC), which the queue then carries

@@ -1,8 +1,11 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Beacon.Core.Catalog;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Queueing;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Intake;
 
 /// <summary>Ingestion instruments on the <c>Beacon</c> meter. Tags are bounded: unknown event types count as <c>unknown</c>.</summary>
 public sealed class IngestionMetrics

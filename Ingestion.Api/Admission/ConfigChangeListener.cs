@@ -1,8 +1,11 @@
 using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using StackExchange.Redis;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Admission;
 
 /// <summary>
 /// Listens on <see cref="ConfigChanges.Channel"/> and evicts <see cref="TokenCache"/> entries, so a revoked token

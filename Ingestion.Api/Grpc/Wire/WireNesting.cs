@@ -1,10 +1,13 @@
 using Beacon.Core.Catalog;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Grpc.Wire;
 
 /// <summary>
 /// <see cref="EventNesting"/>'s limits applied to an event still in the protobuf bytes it arrived in (the gRPC door):

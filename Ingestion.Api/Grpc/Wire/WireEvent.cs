@@ -2,11 +2,14 @@ using System.Collections.Frozen;
 using System.Text;
 using System.Text.Unicode;
 using Beacon.Core.Catalog;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Beacon.Protos.V1;
 using Google.Protobuf;
 using ProtoFieldType = Google.Protobuf.Reflection.FieldType;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Grpc.Wire;
 
 /// <summary>
 /// A <c>beacon.v1.Event</c> read straight from the bytes it arrived in, for the gRPC door: what

@@ -1,6 +1,9 @@
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Google.Protobuf;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Grpc.Wire;
 
 /// <summary>
 /// Protobuf's wire format read by hand, for what the generated parsers do not offer: finding where each event's

@@ -1,7 +1,10 @@
 using System.Net;
+using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Queueing;
 using Microsoft.Extensions.Options;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Intake;
 
 /// <summary>
 /// Reads <see cref="ClientInfo"/> from a request (HTTP or gRPC: <c>ServerCallContext.GetHttpContext()</c>).

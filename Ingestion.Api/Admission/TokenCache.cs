@@ -2,11 +2,14 @@ using System.Collections.Concurrent;
 using System.Linq.Expressions;
 using Beacon.Core.Data;
 using Beacon.Core.Security;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Admission;
 
 /// <summary>
 /// Store tokens by SHA-256, kept in memory: known tokens for <see cref="TokenCacheOptions.KnownFor"/>, unknown

@@ -1,10 +1,13 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Beacon.Core.Queue;
+using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Intake;
+using Beacon.Ingestion.Queueing;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace Beacon.Ingestion.Ingestion;
+namespace Beacon.Ingestion.Admission;
 
 /// <summary>The answer of <see cref="RateLimiter"/>: allowed, or refused with how long to wait.</summary>
 public readonly record struct RateLimitDecision(bool Allowed, TimeSpan RetryAfter);
