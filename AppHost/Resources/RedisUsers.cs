@@ -19,7 +19,7 @@ internal sealed class RedisUsers(IDistributedApplicationBuilder builder, LocalSe
     // the cluster's topology, the tie-breaker key and the primary-changed channel), the health check (PING, or
     // CLUSTER INFO on a cluster) and following a cluster's redirections.
     private const string Connection =
-        "+hello +auth +ping +echo +select +client|setname +client|id +info +role " +
+        "+hello +auth +ping +echo +select +client|setname +client|id +info +role +get " +
         "+cluster|nodes +cluster|slots +cluster|shards +cluster|info +cluster|myid +asking " +
         "%R~__Booksleeve_TieBreak &__Booksleeve_MasterChanged +subscribe +unsubscribe +psubscribe +punsubscribe +ssubscribe +sunsubscribe";
 
@@ -31,7 +31,7 @@ internal sealed class RedisUsers(IDistributedApplicationBuilder builder, LocalSe
 
     // ASP.NET Core's Redis output cache: entries and their tags (keys __MSOCV_*, __MSOCT_*, after the instance name).
     private const string OutputCache =
-        "+get +set +unlink +del +exists +pexpire +expire +zadd +zscore +zrange +zrangebyscore +zremrangebyscore +zrem +zcard";
+        "+set +unlink +del +exists +pexpire +expire +zadd +zscore +zscan +zrange +zrangebyscore +zremrangebyscore +zrem +zcard";
 
     /// <summary>The rules of each service's user (Beacon.Core.Queue.QueueKeys and DropLogKeys name the keys).</summary>
     private static readonly Dictionary<string, string> Rules = new(StringComparer.OrdinalIgnoreCase)

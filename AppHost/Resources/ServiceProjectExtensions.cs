@@ -67,8 +67,9 @@ internal static class ServiceProjectExtensions
     {
         if (redis.Resource is ILocalRedis local)
         {
+            // $CONFIG= : the client's handshake does not try CONFIG GET, which no service user may run.
             project.WithEnvironment($"ConnectionStrings__{redis.Resource.Name}", ReferenceExpression.Create(
-                $"{local.Endpoints},user={RedisUsers.UserOf(service)},password={users.PasswordOf(service).Resource}"));
+                $"{local.Endpoints},user={RedisUsers.UserOf(service)},password={users.PasswordOf(service).Resource},$CONFIG="));
         }
         else
         {

@@ -223,8 +223,10 @@ public sealed class WholeSystemTests : IDisposable
             Assert.Equal($"beacon_{resource}", options.User);
             Assert.Equal(system.Secret($"redis-{resource}-password"), options.Password);
             Assert.NotEqual(system.Secret("redis-password"), options.Password);
-            // Lets the client send FLUSHALL and CONFIG at all, so that the server is the one refusing them.
+            // Lets the client send FLUSHALL and CONFIG at all (the services' clients never send CONFIG), so that the
+            // server is the one refusing them.
             options.AllowAdmin = true;
+            options.CommandMap = CommandMap.Default;
             connections[resource] = options;
         }
 
