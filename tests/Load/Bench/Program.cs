@@ -67,7 +67,14 @@ try
         var (browser, crafted) = await UserAgentRunsAsync();
         Console.WriteLine($"POST /beacon, 1 event/request, req/s (wrk -t2 -c64, {seconds} s each): browser User-Agent {browser.EventsPerSecond:N0}, " +
                           $"unique crafted User-Agents {crafted.EventsPerSecond:N0}, ratio {crafted.EventsPerSecond / Math.Max(1, browser.EventsPerSecond):0.00}× (target ≥ 0.5×); " +
-                          $"non-2xx {browser.Errors} / {crafted.Errors}; /proc/loadavg at the start: {loadAtStart}, now: {File.ReadAllText("/proc/loadavg").Trim()}");
+                          $"non-2xx {browser.Errors} / {crafted.Errors}");
+        // Each shape alone (the order of tests/Load/GrpcBench/beacon-batch.lua), to see which one costs the most.
+        for (var shape = 0; shape < 5; shape++)
+        {
+            var alone = await UserAgentRunAsync($"crafted{shape}");
+            Console.WriteLine($"  shape {shape} alone: {alone.EventsPerSecond:N0} req/s, {alone.EventsPerSecond / Math.Max(1, browser.EventsPerSecond):0.00}×");
+        }
+        Console.WriteLine($"/proc/loadavg at the start: {loadAtStart}, now: {File.ReadAllText("/proc/loadavg").Trim()}");
         keepLog = false;
         return 0;
     }
@@ -138,14 +145,13 @@ try
 
     // The same 1-event requests with a desktop Chrome's User-Agent, then with a unique crafted one each (five shapes made
     // to make the parser work hardest, tests/Load/GrpcBench/beacon-batch.lua): the parser's cache never helps them.
-    async Task<(LoadRun Browser, LoadRun Crafted)> UserAgentRunsAsync()
+    async Task<(LoadRun Browser, LoadRun Crafted)> UserAgentRunsAsync() =>
+        (await UserAgentRunAsync("browser"), await UserAgentRunAsync("crafted"));
+
+    async Task<LoadRun> UserAgentRunAsync(string userAgents)
     {
-        async Task<LoadRun> RunAsync(string userAgents)
-        {
-            await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, warmUp, Connections, ct, userAgents);
-            return (await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, seconds, Connections, ct, userAgents)).Events(1);
-        }
-        return (await RunAsync("browser"), await RunAsync("crafted"));
+        await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, warmUp, Connections, ct, userAgents);
+        return (await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, seconds, Connections, ct, userAgents)).Events(1);
     }
 
     async Task<int> ProbeAsync()

@@ -7,7 +7,9 @@ local run = os.getenv("RUN") or ""  -- empty: no event_id at all
 local path = os.getenv("URL_PATH") or "/beacon"  -- the floors of scripts/bench get the same requests on their own path
 -- UA: "load" (BeaconLoad/1.0), "browser" (a desktop Chrome's) or "crafted" (a unique one per request, in turn each of
 -- the five shapes below, built to make the User-Agent parser work hardest; issue 13).
+-- "crafted0" … "crafted4": one shape only.
 local ua = os.getenv("UA") or "load"
+local fixed_shape = tonumber(string.match(ua, "^crafted(%d)$") or "")
 local counter = 0
 local thread_id = 0
 
@@ -27,7 +29,7 @@ local products = { "Chrome/1.0", "Firefox/2.0", "Safari/3.0", "Version/4.0", "Mo
 
 local crafted_ua = function()
   local unique = string.format("%s%d-%d", run, tid or 0, counter)
-  local shape = counter % 5
+  local shape = fixed_shape or counter % 5
   if shape == 0 then
     -- The issue's measurement: 1 KB of separators (over the parser's length cap).
     return "Mozilla/5.0 (" .. string.rep("; ", 480) .. unique
@@ -75,7 +77,7 @@ local build = function()
   return wrk.format("POST", path, {
     ["Content-Type"] = "application/json",
     ["X-Storefront-Access-Token"] = token,
-    ["User-Agent"] = ua == "browser" and browser_ua or ua == "crafted" and crafted_ua()
+    ["User-Agent"] = ua == "browser" and browser_ua or string.sub(ua, 1, 7) == "crafted" and crafted_ua()
       or "BeaconLoad/1.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)",
   }, body)
 end
