@@ -34,11 +34,12 @@ var db = builder.Configuration.GetConnectionString("beacondb") is { Length: > 0 
         database: "beacon");
 var redisPassword = builder.AddParameter("redis-password",
     secrets.Get("redis-password", builder.Configuration["Beacon:RedisPassword"], () => LocalSecrets.Random(32)), secret: true);
+var redisUsers = new RedisUsers(builder, secrets);
 IResourceBuilder<IResourceWithConnectionString> redis = builder.Configuration.GetConnectionString("redis") is { Length: > 0 }
     ? builder.AddConnectionString("redis")
     : settings.RedisClusterMasters > 0
-        ? builder.AddLocalRedisCluster("redis", settings.DataDirectory, settings.RedisPort, redisPassword, settings.AppendFsync, settings.RedisClusterMasters)
-        : builder.AddLocalRedis("redis", settings.DataDirectory, settings.RedisPort, redisPassword, settings.AppendFsync);
+        ? builder.AddLocalRedisCluster("redis", settings.DataDirectory, settings.RedisPort, redisPassword, redisUsers, settings.AppendFsync, settings.RedisClusterMasters)
+        : builder.AddLocalRedis("redis", settings.DataDirectory, settings.RedisPort, redisPassword, redisUsers, settings.AppendFsync);
 // A local cluster's queue is split in as many partitions as it has masters, unless configured (Queue__Partitions).
 var queuePartitions = settings.RedisClusterMasters > 0 && builder.Configuration["Queue:Partitions"] is null ? settings.RedisClusterMasters : (int?)null;
 
@@ -62,7 +63,7 @@ var migrate = builder.AddService<Projects.Admin_Web>("migrate")
     .WithEnvironment("Beacon__DevToken", credentials.DevToken)
     .WithEnvironment("Beacon__MasterKey", masterKey)
     .WithDatabaseCreatingRoles(databaseRoles, "Ingestion", "Worker", "Admin")
-    .WithQueue(redis, queuePartitions);
+    .WithQueue(redis, redisUsers, "Admin", queuePartitions);
 
 var ingestion = builder.AddService<Projects.Ingestion_Api>("ingestion")
     .WithKestrelEndpoint("http", settings.IngestionPort, "Http1", settings.ReplicasOf("ingestion"))
@@ -75,7 +76,7 @@ var ingestion = builder.AddService<Projects.Ingestion_Api>("ingestion")
     .WithEnvironment("DOTNET_GCgen0size", builder.Configuration["DOTNET_GCgen0size"] ?? "0x4000000")
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithDatabaseAs(databaseRoles, "Ingestion")
-    .WithQueue(redis, queuePartitions)
+    .WithQueue(redis, redisUsers, "Ingestion", queuePartitions)
     .WaitForCompletion(migrate);
 
 builder.AddService<Projects.Pipelines_Worker>("worker")
@@ -86,7 +87,7 @@ builder.AddService<Projects.Pipelines_Worker>("worker")
     .WithEnvironment("Beacon__MasterKey", masterKey)
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithDatabaseAs(databaseRoles, "Worker")
-    .WithQueue(redis, queuePartitions)
+    .WithQueue(redis, redisUsers, "Worker", queuePartitions)
     .WaitForCompletion(migrate);
 
 builder.AddService<Projects.Admin_Web>("admin")
@@ -101,7 +102,7 @@ builder.AddService<Projects.Admin_Web>("admin")
     .WithEnvironment("Beacon__MasterKey", masterKey)
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithDatabaseAs(databaseRoles, "Admin")
-    .WithQueue(redis, queuePartitions)
+    .WithQueue(redis, redisUsers, "Admin", queuePartitions)
     .WithReference(ingestion.GetEndpoint("http"))
     .WaitForCompletion(migrate);
 

@@ -10,8 +10,6 @@ namespace Beacon.AppHost.Resources;
 /// </summary>
 internal sealed class DatabaseRoles(IDistributedApplicationBuilder builder, IResourceBuilder<IResourceWithConnectionString> db, LocalSecrets secrets)
 {
-    private readonly Dictionary<string, IResourceBuilder<ParameterResource>> _passwords = [];
-
     /// <summary>Gives the migrate step the passwords of the roles to create.</summary>
     public IResourceBuilder<ProjectResource> CreatedBy(IResourceBuilder<ProjectResource> migrate, params string[] services)
     {
@@ -44,16 +42,8 @@ internal sealed class DatabaseRoles(IDistributedApplicationBuilder builder, IRes
     /// <summary>The role's name: <c>beacon_</c> and the service's name (Beacon.Core.Data.ServiceRoles).</summary>
     public static string RoleOf(string service) => "beacon_" + service.ToLowerInvariant();
 
-    private IResourceBuilder<ParameterResource> PasswordOf(string service)
-    {
-        if (!_passwords.TryGetValue(service, out var password))
-        {
-            var name = $"postgres-{service.ToLowerInvariant()}-password";
-            password = builder.AddParameter(name, secrets.Get(name, null, () => LocalSecrets.Random(32)), secret: true);
-            _passwords[service] = password;
-        }
-        return password;
-    }
+    private IResourceBuilder<ParameterResource> PasswordOf(string service) =>
+        secrets.GeneratedParameter(builder, $"postgres-{service.ToLowerInvariant()}-password");
 }
 
 internal static class DatabaseRoleExtensions

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Aspire.Hosting.ApplicationModel;
 
 namespace Beacon.AppHost.Resources;
 
@@ -9,6 +10,8 @@ namespace Beacon.AppHost.Resources;
 /// </summary>
 internal sealed class LocalSecrets(string dataDirectory)
 {
+    private readonly Dictionary<string, IResourceBuilder<ParameterResource>> _parameters = [];
+
     public string Get(string fileName, string? configured, Func<string> create)
     {
         var path = Path.Combine(dataDirectory, fileName);
@@ -18,6 +21,20 @@ internal sealed class LocalSecrets(string dataDirectory)
         File.WriteAllText(path, value);
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         return value;
+    }
+
+    /// <summary>
+    /// A secret parameter that is always generated (a service's own password, which no operator types), kept in the
+    /// file of its name; asked for again, the same parameter.
+    /// </summary>
+    public IResourceBuilder<ParameterResource> GeneratedParameter(IDistributedApplicationBuilder builder, string name)
+    {
+        if (!_parameters.TryGetValue(name, out var parameter))
+        {
+            parameter = builder.AddParameter(name, Get(name, null, () => Random(32)), secret: true);
+            _parameters[name] = parameter;
+        }
+        return parameter;
     }
 
     /// <summary>Base64 of 32 random bytes: the form <c>Beacon:MasterKey</c> takes.</summary>

@@ -49,8 +49,9 @@ internal static class LocalServerExtensions
     }
 
     public static IResourceBuilder<RedisServerResource> AddLocalRedis(
-        this IDistributedApplicationBuilder builder, string name, string dataRoot, int port, IResourceBuilder<ParameterResource> password, string appendFsync) =>
-        builder.AddRedisServer(name, Path.Combine(dataRoot, "redis"), port, password, appendFsync, clusterConfig: null);
+        this IDistributedApplicationBuilder builder, string name, string dataRoot, int port, IResourceBuilder<ParameterResource> password,
+        RedisUsers users, string appendFsync) =>
+        builder.AddRedisServer(name, Path.Combine(dataRoot, "redis"), port, password, users, appendFsync, clusterConfig: null);
 
     /// <summary>
     /// A Redis Cluster of <paramref name="masters"/> masters with one replica each, on consecutive ports from
@@ -58,10 +59,10 @@ internal static class LocalServerExtensions
     /// </summary>
     public static IResourceBuilder<RedisClusterResource> AddLocalRedisCluster(
         this IDistributedApplicationBuilder builder, string name, string dataRoot, int firstPort, IResourceBuilder<ParameterResource> password,
-        string appendFsync, int masters)
+        RedisUsers users, string appendFsync, int masters)
     {
         var nodes = Enumerable.Range(1, masters * 2).Select(i => builder.AddRedisServer($"{name}-{i}",
-            Path.Combine(dataRoot, "redis-cluster", $"node-{i}"), firstPort + i - 1, password, appendFsync,
+            Path.Combine(dataRoot, "redis-cluster", $"node-{i}"), firstPort + i - 1, password, users, appendFsync,
             // Replicas authenticate to their master with the one password; a master is taken over after 5 s of silence.
             secret => $"""
                 cluster-enabled yes
@@ -101,7 +102,7 @@ internal static class LocalServerExtensions
 
     private static IResourceBuilder<RedisServerResource> AddRedisServer(
         this IDistributedApplicationBuilder builder, string name, string dataDirectory, int port, IResourceBuilder<ParameterResource> password,
-        string appendFsync, Func<string, string>? clusterConfig)
+        RedisUsers users, string appendFsync, Func<string, string>? clusterConfig)
     {
         var resource = new RedisServerResource(name, dataDirectory, port, password.Resource);
         var configFile = Path.Combine(dataDirectory, "redis.conf");
@@ -109,8 +110,10 @@ internal static class LocalServerExtensions
         builder.Eventing.Subscribe<BeforeResourceStartedEvent>(resource, async (_, cancellationToken) =>
         {
             Directory.CreateDirectory(dataDirectory);
-            // The password goes into an owner-only file, not onto the command line where ps and the dashboard show it.
+            // The password goes into an owner-only file, not onto the command line where ps and the dashboard show it;
+            // the services' users are written anew at every start, so each node has the same ones.
             var secret = await password.Resource.GetValueAsync(cancellationToken);
+            var serviceUsers = await users.ConfigurationAsync(cancellationToken);
             var config = $"""
                 port {port}
                 bind 127.0.0.1
@@ -122,6 +125,7 @@ internal static class LocalServerExtensions
                 # A dedup hash of a busy store holds a day of event ids; free it in the background when it expires.
                 lazyfree-lazy-expire yes
                 requirepass {secret}
+                {serviceUsers}
                 {clusterConfig?.Invoke(secret!)}
                 """;
             await File.WriteAllTextAsync(configFile, config, cancellationToken);

@@ -8,11 +8,12 @@ namespace Beacon.AppHost.Resources;
 /// connection string; StackExchange.Redis finds the masters itself and follows their redirections.
 /// </summary>
 internal sealed class RedisClusterResource(string name, IReadOnlyList<RedisServerResource> nodes, ParameterResource password)
-    : Resource(name), IResourceWithConnectionString, IResourceWithWaitSupport
+    : Resource(name), ILocalRedis, IResourceWithWaitSupport
 {
     public IReadOnlyList<RedisServerResource> Nodes => nodes;
     public ParameterResource Password => password;
 
-    public ReferenceExpression ConnectionStringExpression =>
-        ReferenceExpression.Create($"{string.Join(",", nodes.Select(n => $"127.0.0.1:{n.Port}"))},password={password}");
+    public string Endpoints => string.Join(",", nodes.Select(n => n.Endpoints));
+
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create($"{Endpoints},password={password}");
 }

@@ -57,11 +57,25 @@ internal static class ServiceProjectExtensions
             }
         });
 
-    /// <summary>Redis (the queue) as the service's <c>ConnectionStrings__redis</c>, answering before the service starts.</summary>
+    /// <summary>
+    /// Redis (the queue) as the service's <c>ConnectionStrings__redis</c>, answering before the service starts: the
+    /// AppHost's own Redis as the service's ACL user (<see cref="RedisUsers"/>), an existing server as given.
+    /// </summary>
     public static IResourceBuilder<ProjectResource> WithQueue(
-        this IResourceBuilder<ProjectResource> project, IResourceBuilder<IResourceWithConnectionString> redis, int? partitions)
+        this IResourceBuilder<ProjectResource> project, IResourceBuilder<IResourceWithConnectionString> redis, RedisUsers users, string service,
+        int? partitions)
     {
-        project.WithReference(redis).WaitFor(redis);
+        if (redis.Resource is ILocalRedis local)
+        {
+            // $CONFIG= : the client's handshake does not try CONFIG GET, which no service user may run.
+            project.WithEnvironment($"ConnectionStrings__{redis.Resource.Name}", ReferenceExpression.Create(
+                $"{local.Endpoints},user={RedisUsers.UserOf(service)},password={users.PasswordOf(service).Resource},$CONFIG="));
+        }
+        else
+        {
+            project.WithReference(redis);
+        }
+        project.WaitFor(redis);
         return partitions is { } count ? project.WithEnvironment("Queue__Partitions", count.ToString()) : project;
     }
 

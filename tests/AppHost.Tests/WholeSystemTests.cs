@@ -77,6 +77,7 @@ public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
             // Queued before these, so any second copy of the browser's events would have been stored by now.
             Assert.Equal(fromBrowser.Count, await system.QueryAsync<long>(
                 "SELECT count(*) FROM events WHERE event_id = ANY(@ids)", ("ids", fromBrowser.ToArray())));
+            await AssertEachServiceHasItsOwnRedisUserAsync(system);
 
             // Ingestion's body limit came from the AppHost's argument.
             using var tooLarge = BeaconRequest(ports.Ingestion, _devToken, "{\"events\":[{\"query\":\"" + new string('x', 70_000) + "\"}]}");
@@ -258,6 +259,55 @@ public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
         {
             Assert.False(await system.QueryAsync<bool>("SELECT rolsuper FROM pg_roles WHERE rolname = @role", ("role", role)), $"{role} is no superuser");
         }
+    }
+
+    /// <summary>
+    /// Each service connects to Redis as its own ACL user (RedisUsers): the flow so far (start-up, both doors, a
+    /// delivery, the admin API) was refused nothing, and the internet-facing ingestion can neither read the admin
+    /// site's Data Protection key ring nor run CONFIG, FLUSHALL or ACL.
+    /// </summary>
+    private static async Task AssertEachServiceHasItsOwnRedisUserAsync(BeaconAppHost system)
+    {
+        var connections = new Dictionary<string, ConfigurationOptions>();
+        foreach (var resource in new[] { "ingestion", "worker", "admin" })
+        {
+            var options = ConfigurationOptions.Parse(EnvironmentOf(system, resource)
+                .Single(v => v.StartsWith("ConnectionStrings__redis=", StringComparison.Ordinal))["ConnectionStrings__redis=".Length..]);
+            Assert.Equal($"beacon_{resource}", options.User);
+            Assert.Equal(system.Secret($"redis-{resource}-password"), options.Password);
+            Assert.NotEqual(system.Secret("redis-password"), options.Password);
+            // Lets the client send FLUSHALL and CONFIG at all (the services' clients never send CONFIG), so that the
+            // server is the one refusing them.
+            options.AllowAdmin = true;
+            options.CommandMap = CommandMap.Default;
+            connections[resource] = options;
+        }
+
+        await using (var admin = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{system.Ports.Redis},password={system.Secret("redis-password")}"))
+        {
+            var refusals = (RedisResult[])(await admin.GetDatabase().ExecuteAsync("ACL", "LOG"))!;
+            Assert.True(refusals.Length == 0, "Redis refused the services: " +
+                string.Join(" | ", refusals.Select(r => string.Join(" ", ((RedisResult[])r!).Select(f => f.ToString())))));
+        }
+
+        await using var ingestion = await ConnectionMultiplexer.ConnectAsync(connections["ingestion"]);
+        var db = ingestion.GetDatabase();
+        async Task AssertRefusedAsync(Func<Task> command)
+        {
+            var refused = await Assert.ThrowsAsync<RedisServerException>(command);
+            Assert.StartsWith("NOPERM", refused.Message, StringComparison.Ordinal);
+        }
+        await AssertRefusedAsync(() => db.ListRangeAsync("beacon:admin:dataprotection"));
+        await AssertRefusedAsync(() => db.KeyDeleteAsync("beacon:admin:dataprotection"));
+        await AssertRefusedAsync(() => db.ExecuteAsync("FLUSHALL"));
+        await AssertRefusedAsync(() => db.ExecuteAsync("CONFIG", "GET", "requirepass"));
+        await AssertRefusedAsync(() => db.ExecuteAsync("ACL", "LIST"));
+        await AssertRefusedAsync(() => db.ExecuteAsync("KEYS", "*"));
+        await AssertRefusedAsync(() => db.StreamReadGroupAsync(QueueKeys.Stream(0), QueueKeys.ConsumerGroup, "intruder", StreamPosition.NewMessages));
+        await using var worker = await ConnectionMultiplexer.ConnectAsync(connections["worker"]);
+        await AssertRefusedAsync(() => worker.GetDatabase().ListRangeAsync("beacon:admin:dataprotection"));
+        await using var adminSite = await ConnectionMultiplexer.ConnectAsync(connections["admin"]);
+        await adminSite.GetDatabase().ListRangeAsync("beacon:admin:dataprotection");
     }
 
     /// <summary>The service's own process (DCP starts <c>dotnet run</c>, which starts the service).</summary>

@@ -7,10 +7,11 @@ using Beacon.GrpcClient;
 
 // scripts/bench: the whole system as scripts/run starts it, next to its floors, in one run and one table; then the
 // 100-event end-to-end run again on a second system started with the archive off, for the archive's cost.
-// Usage: Beacon.Bench <repository root> [--quick] [--seconds N] [--out FILE.md]
+// Usage: Beacon.Bench <repository root> [--quick] [--seconds N] [--out FILE.md] [--user-agents-only]
 var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 var quick = args.Contains("--quick");
+var userAgentsOnly = args.Contains("--user-agents-only"); // the crafted User-Agent row alone, on the system as it starts
 var seconds = int.Parse(Option("--seconds") ?? (quick ? "3" : "15"), CultureInfo.InvariantCulture);
 var warmUp = quick ? 1 : 5; // seconds; on a loaded machine tiered JIT needs a few before the hot code is optimized
 var drainLimit = TimeSpan.FromSeconds(quick ? 30 : 120);
@@ -48,6 +49,23 @@ try
     var bytesPerEvent = await rig.ProbeAsync(Batch, ct);
     Say($"both pipelines deliver; the queue holds {bytesPerEvent} bytes per event");
 
+    if (userAgentsOnly)
+    {
+        var (browser, crafted) = await UserAgentRunsAsync();
+        Console.WriteLine($"POST /beacon, 1 event/request, req/s (wrk -t2 -c64, {seconds} s each): browser User-Agent {browser.EventsPerSecond:N0}, " +
+                          $"unique crafted User-Agents {crafted.EventsPerSecond:N0}, ratio {crafted.EventsPerSecond / Math.Max(1, browser.EventsPerSecond):0.00}× (target ≥ 0.5×); " +
+                          $"non-2xx {browser.Errors} / {crafted.Errors}");
+        // Each shape alone (the order of tests/Load/GrpcBench/beacon-batch.lua), to see which one costs the most.
+        for (var shape = 0; shape < 5; shape++)
+        {
+            var alone = await UserAgentRunAsync($"crafted{shape}");
+            Console.WriteLine($"  shape {shape} alone: {alone.EventsPerSecond:N0} req/s, {alone.EventsPerSecond / Math.Max(1, browser.EventsPerSecond):0.00}×");
+        }
+        Console.WriteLine($"/proc/loadavg at the start: {loadAtStart}, now: {File.ReadAllText("/proc/loadavg").Trim()}");
+        keepLog = false;
+        return 0;
+    }
+
     var nginx = await FloorServer.NginxAsync(work);
     cleanup.Push(() => { nginx.Dispose(); return ValueTask.CompletedTask; });
     var bare = await FloorServer.BareKestrelAsync(root);
@@ -70,6 +88,9 @@ try
     var bare1 = await WrkAsync(bare.Url, "/bare", 1);
     await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, warmUp, Connections, ct);
     var beacon1 = await rig.MeasureAsync(async () => (await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, seconds, Connections, ct)).Events(1), 1, ct);
+
+    Say("1-event requests: a browser's User-Agent vs unique crafted User-Agents");
+    var (browserUserAgent, craftedUserAgents) = await UserAgentRunsAsync();
 
     // 2. 100-event batches with unique ids, both pipelines on: the door against the XADD floor, and the worker against the door.
     Say("100-event batches, end to end (events table and webhook)");
@@ -122,6 +143,17 @@ try
     keepLog = false;
     return 0;
 
+    // The same 1-event requests with a desktop Chrome's User-Agent, then with a unique crafted one each (five shapes made
+    // to make the parser work hardest, tests/Load/GrpcBench/beacon-batch.lua): the parser's cache never helps them.
+    async Task<(LoadRun Browser, LoadRun Crafted)> UserAgentRunsAsync() =>
+        (await UserAgentRunAsync("browser"), await UserAgentRunAsync("crafted"));
+
+    async Task<LoadRun> UserAgentRunAsync(string userAgents)
+    {
+        await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, warmUp, Connections, ct, userAgents);
+        return (await Wrk.RunAsync(system.IngestionUrl, "/beacon", token, 1, seconds, Connections, ct, userAgents)).Events(1);
+    }
+
     // 100-event batches with unique ids into both pipelines: the worker against the door.
     async Task<Measured> EndToEndAsync(SystemRig on)
     {
@@ -147,6 +179,8 @@ try
         var b1 = beacon1.Load.EventsPerSecond;
         Row("`POST /beacon`, 1 event/request, req/s (wrk -t2 -c64)", N(b1), $"nginx `return 204`: {N(nginx1.EventsPerSecond)}", R(b1, nginx1.EventsPerSecond), "≥ 0.40×");
         Row("〃", N(b1), $"bare Kestrel read body, 204: {N(bare1.EventsPerSecond)}", R(b1, bare1.EventsPerSecond), "≥ 0.5×");
+        Row("`POST /beacon`, 1 event/request, a unique crafted User-Agent each (5 shapes), req/s", N(craftedUserAgents.EventsPerSecond),
+            $"a browser's User-Agent: {N(browserUserAgent.EventsPerSecond)}", R(craftedUserAgents.EventsPerSecond, browserUserAgent.EventsPerSecond), "≥ 0.5×");
         var e100 = batch100.Load.EventsPerSecond;
         Row("`POST /beacon`, 100-event batches, unique ids, accepted events/s", N(e100), $"redis-benchmark XADD: {N(xadd)} events/s", R(e100, xadd), "≥ 0.75×");
         var eg = grpc.Load.EventsPerSecond;
@@ -182,7 +216,8 @@ try
                 .Select(p => $"{p.Key} {(p.Value * 1e6 / Math.Max(1, measured.Appended)).ToString("0.0", ci)}");
             Row($"CPU µs per event, {name} (load and drain, per event in the stream)", string.Join(", ", parts), "", "", "");
         }
-        var errors = beacon1.Load.Errors + batch100.Load.Errors + grpc.Load.Errors + latency.Errors + batch100Off.Load.Errors;
+        var errors = beacon1.Load.Errors + browserUserAgent.Errors + craftedUserAgents.Errors + batch100.Load.Errors + grpc.Load.Errors + latency.Errors
+            + batch100Off.Load.Errors;
         md.AppendLine();
         md.AppendLine(ci, $"Errors (non-2xx, failed calls): {errors}; duplicate deliveries at the webhook: {batch100Off.Duplicates}.");
         md.AppendLine();

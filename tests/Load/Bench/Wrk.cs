@@ -13,7 +13,9 @@ internal static partial class Wrk
         public LoadRun Events(int perRequest) => new((Requests - Non2xx) * (double)perRequest / Seconds, Non2xx, Seconds);
     }
 
-    public static async Task<Result> RunAsync(string baseUrl, string path, string token, int batch, int seconds, int connections, CancellationToken cancellationToken)
+    /// <param name="userAgents">"load", "browser", "crafted" or "crafted0" … "crafted4" (one shape): the User-Agents of beacon-batch.lua.</param>
+    public static async Task<Result> RunAsync(string baseUrl, string path, string token, int batch, int seconds, int connections,
+        CancellationToken cancellationToken, string userAgents = "load")
     {
         var info = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in (string[])["-t2", $"-c{connections}", $"-d{seconds}s", "-s", Path.Combine(AppContext.BaseDirectory, "beacon-batch.lua"), baseUrl + path])
@@ -24,6 +26,7 @@ internal static partial class Wrk
         info.Environment["TOKEN"] = token;
         info.Environment["RUN"] = Guid.NewGuid().ToString("N")[..12];
         info.Environment["URL_PATH"] = path;
+        info.Environment["UA"] = userAgents;
         var output = await Tool.RunAsync(info, cancellationToken);
         var total = TotalPattern().Match(output);
         var non2xx = Non2xxPattern().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
