@@ -71,7 +71,7 @@ public sealed class DropLog(IConnectionMultiplexer redis, Microsoft.Extensions.O
             _ = batch.ListTrimAsync(recentKey, 0, _kept - 1, CommandFlags.FireAndForget);
             batch.Execute();
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (RedisFailure.IsTransient(ex, CancellationToken.None))
         {
             logger.LogDebug(ex, "Could not record {Count} dropped events", drops.Count);
         }

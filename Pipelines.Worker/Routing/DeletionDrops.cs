@@ -75,7 +75,7 @@ public sealed class DeletionDrops(IConnectionMultiplexer redis, WorkerMetrics me
             _ = batch.ListTrimAsync(DropLogKeys.Recent(storeId), 0, RecentKept - 1, CommandFlags.FireAndForget);
             batch.Execute();
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (RedisFailure.IsTransient(ex, CancellationToken.None))
         {
             logger.LogDebug(ex, "Could not record {Count} events dropped by deletions", dropped.Count);
         }
