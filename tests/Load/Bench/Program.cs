@@ -6,7 +6,7 @@ using Beacon.Bench;
 using Beacon.GrpcClient;
 
 // scripts/bench: the whole system as scripts/run starts it, next to its floors, in one run and one table; then the
-// 100-event end-to-end run again on a second system started with the archive off, for the archive's cost.
+// archive's cost: 100-event end-to-end runs taking turns on two fresh systems, the archive on and off.
 // Usage: Beacon.Bench <repository root> [--quick] [--seconds N] [--out FILE.md] [--user-agents-only]
 var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -17,6 +17,7 @@ var warmUp = quick ? 1 : 5; // seconds; on a loaded machine tiered JIT needs a f
 var drainLimit = TimeSpan.FromSeconds(quick ? 30 : 120);
 var output = Option("--out");
 const int Connections = 64;
+const int ArchiveTurns = 2; // measured runs of each archive system
 const int Batch = 100;
 var command = Environment.GetEnvironmentVariable("BENCH_COMMAND") ?? "scripts/bench " + string.Join(' ', args.Skip(1));
 var revision = Environment.GetEnvironmentVariable("BENCH_REVISION") is { Length: > 0 } r ? $" at `{r}`" : "";
@@ -118,18 +119,32 @@ try
     Say("redis-benchmark XADD");
     var xadd = await XaddFloor.EventsPerSecondAsync(redisFloor, bytesPerEvent, seconds, ct);
 
-    // 6. The archive's cost (issue 17: at most 10% of the end-to-end capacity): the 100-event end-to-end run again, on a
-    // second system like the first but for Worker:ArchiveRetention=0 (no archive), the first one stopped.
+    // 6. The archive's cost (issue 17: at most 10% of the end-to-end capacity), on two fresh systems started the same way
+    // but for Worker:ArchiveRetention=0 (no archive) on one of them, the first system stopped: both with the same
+    // history (one whole end-to-end run first, not counted, so both are warm), then their measured runs taking turns,
+    // on, off, on, off, so a drift of the machine's speed during the run falls on both alike.
     var loadBeforeArchiveOff = Load();
     await rig.DisposeAsync();
-    Say("the archive's cost: the 100-event end-to-end run again on a system with the archive off");
-    var withoutArchive = await SystemRig.StartAsync(root, Path.Combine(work, "archive-off"), ["--Worker:ArchiveRetention", "00:00:00"], receiver, drainLimit, ct);
+    Say("the archive's cost: two fresh systems, archive on and off, 100-event end-to-end runs taking turns");
+    var systems = await Task.WhenAll(
+        SystemRig.StartAsync(root, Path.Combine(work, "archive-on"), [], receiver, drainLimit, ct),
+        SystemRig.StartAsync(root, Path.Combine(work, "archive-off"), ["--Worker:ArchiveRetention", "00:00:00"], receiver, drainLimit, ct));
+    var (withArchive, withoutArchive) = (systems[0], systems[1]);
+    cleanup.Push(withArchive.DisposeAsync);
     cleanup.Push(withoutArchive.DisposeAsync);
-    await withoutArchive.ProbeAsync(Batch, ct);
-    // A fresh system is cold (tiered JIT, pools, caches) where the first one had run the 1-event load before its
-    // 100-event run: one whole end-to-end run first, not counted, so both are measured warm.
-    await EndToEndAsync(withoutArchive);
-    var batch100Off = await EndToEndAsync(withoutArchive);
+    foreach (var warm in systems)
+    {
+        await warm.ProbeAsync(Batch, ct);
+        await EndToEndAsync(warm);
+    }
+    var archiveOn = new List<Measured>();
+    var archiveOff = new List<Measured>();
+    for (var turn = 0; turn < ArchiveTurns; turn++)
+    {
+        archiveOn.Add(await EndToEndAsync(withArchive));
+        archiveOff.Add(await EndToEndAsync(withoutArchive));
+    }
+    await withArchive.DisposeAsync();
     await withoutArchive.DisposeAsync();
 
     var table = Table();
@@ -168,7 +183,7 @@ try
         var cpuModel = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
         md.AppendLine("# Beacon benchmark").AppendLine();
         md.AppendLine(ci, $"`{command}`{revision} — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC — {Environment.ProcessorCount} cores ({cpuModel}) — {seconds} s per run{(quick ? " (--quick: a smoke test, not a measurement)" : "")}");
-        md.AppendLine().AppendLine(ci, $"/proc/loadavg at the start: {loadAtStart}; before the archive-off system: {loadBeforeArchiveOff}; at the end: {Load()}. Everything (system, floors, load generators) shares the same cores.").AppendLine();
+        md.AppendLine().AppendLine(ci, $"/proc/loadavg at the start: {loadAtStart}; before the archive on/off systems: {loadBeforeArchiveOff}; at the end: {Load()}. Everything (system, floors, load generators) shares the same cores.").AppendLine();
         md.AppendLine("| measure | Beacon | floor, same run | ratio | target |");
         md.AppendLine("|---|---:|---:|---:|---|");
         string N(double v) => v.ToString("N0", ci);
@@ -202,24 +217,32 @@ try
             Row($"peak memory under load: {role} ({what})", (bytes / 1048576.0).ToString("0", ci) + " MB", "", "",
                 role is BeaconSystem.Ingestion or BeaconSystem.Worker or BeaconSystem.Admin ? "≤ 250 MB" : "");
         }
-        Row("archive off (a second system, same run): 100-event `/beacon`, accepted events/s", N(batch100Off.Load.EventsPerSecond), "", "", "");
-        Row("〃 end to end: delivered into the events table, events/s", N(batch100Off.TableRate), $"accepted: {N(batch100Off.Load.EventsPerSecond)}", R(batch100Off.TableRate, batch100Off.Load.EventsPerSecond), "");
-        Row("**the archive's cost**: end to end into the events table, archive on / off, events/s", $"{N(batch100.TableRate)} / {N(batch100Off.TableRate)}", "", R(batch100.TableRate, batch100Off.TableRate), "≥ 0.90×");
-        Row("〃 delivered to the webhook, archive on / off, events/s", $"{N(batch100.WebhookRate)} / {N(batch100Off.WebhookRate)}", "", R(batch100.WebhookRate, batch100Off.WebhookRate), "≥ 0.90×");
-        double CpuSum(Measured m) => m.Cpu.Values.Where(v => v > 0).Sum() * 1e6 / Math.Max(1, m.Appended);
-        Row("〃 CPU µs per event, every process summed, archive on / off (100-event end to end)", $"{CpuSum(batch100).ToString("0.0", ci)} / {CpuSum(batch100Off).ToString("0.0", ci)}", "",
-            R(CpuSum(batch100Off), CpuSum(batch100)) + " (off / on)", "≥ 0.90×");
+        double Mean(List<Measured> runs, Func<Measured, double> rate) => runs.Average(rate);
+        double CpuOf(IEnumerable<Measured> runs) => runs.Sum(m => m.Cpu.Values.Where(v => v > 0).Sum()) * 1e6 / Math.Max(1, runs.Sum(m => m.Appended));
+        string Turns(Func<Measured, double> rate) => string.Join(", ", archiveOn.Zip(archiveOff, (on, off) => R(rate(on), rate(off))));
+        Row($"archive on / off (two fresh systems, {ArchiveTurns} runs each taking turns): 100-event `/beacon`, accepted events/s",
+            $"{N(Mean(archiveOn, m => m.Load.EventsPerSecond))} / {N(Mean(archiveOff, m => m.Load.EventsPerSecond))}", "", "", "");
+        Row("**the archive's cost**: end to end into the events table, archive on / off, events/s",
+            $"{N(Mean(archiveOn, m => m.TableRate))} / {N(Mean(archiveOff, m => m.TableRate))}", $"each turn: {Turns(m => m.TableRate)}",
+            R(Mean(archiveOn, m => m.TableRate), Mean(archiveOff, m => m.TableRate)), "≥ 0.90×");
+        Row("〃 delivered to the webhook, archive on / off, events/s",
+            $"{N(Mean(archiveOn, m => m.WebhookRate))} / {N(Mean(archiveOff, m => m.WebhookRate))}", $"each turn: {Turns(m => m.WebhookRate)}",
+            R(Mean(archiveOn, m => m.WebhookRate), Mean(archiveOff, m => m.WebhookRate)), "≥ 0.90×");
+        Row("〃 CPU µs per event, every process summed, archive on / off (100-event end to end)",
+            $"{CpuOf(archiveOn).ToString("0.0", ci)} / {CpuOf(archiveOff).ToString("0.0", ci)}", $"each turn: {string.Join(", ", archiveOn.Zip(archiveOff, (on, off) => R(CpuOf([off]), CpuOf([on]))))}",
+            R(CpuOf(archiveOff), CpuOf(archiveOn)) + " (off / on)", "≥ 0.90×");
         foreach (var (name, measured) in (ReadOnlySpan<(string, Measured)>)[("1-event `/beacon`", beacon1), ("100-event `/beacon` end to end", batch100), ("gRPC `Stream`", grpc),
-                     ("100-event `/beacon` end to end, archive off", batch100Off)])
+                     ("100-event `/beacon` end to end, archive on (fresh system, last turn)", archiveOn[^1]),
+                     ("100-event `/beacon` end to end, archive off (fresh system, last turn)", archiveOff[^1])])
         {
             var parts = measured.Cpu.Where(p => p.Value > 0).OrderBy(p => RoleOrder(p.Key))
                 .Select(p => $"{p.Key} {(p.Value * 1e6 / Math.Max(1, measured.Appended)).ToString("0.0", ci)}");
             Row($"CPU µs per event, {name} (load and drain, per event in the stream)", string.Join(", ", parts), "", "", "");
         }
         var errors = beacon1.Load.Errors + browserUserAgent.Errors + craftedUserAgents.Errors + batch100.Load.Errors + grpc.Load.Errors + latency.Errors
-            + batch100Off.Load.Errors;
+            + archiveOn.Sum(m => m.Load.Errors) + archiveOff.Sum(m => m.Load.Errors);
         md.AppendLine();
-        md.AppendLine(ci, $"Errors (non-2xx, failed calls): {errors}; duplicate deliveries at the webhook: {batch100Off.Duplicates}.");
+        md.AppendLine(ci, $"Errors (non-2xx, failed calls): {errors}; duplicate deliveries at the webhook: {archiveOff[^1].Duplicates}.");
         md.AppendLine();
         md.AppendLine("""
             How each figure is made (`tests/Load/Bench`):
@@ -237,11 +260,13 @@ try
             - End to end: the 100-event run; delivered/s is what reached the events table (rows of the store) and the
               webhook while the load ran; lag is what was accepted but not yet in the events table when it stopped; drain is the time until the
               worker's consumer group had nothing left.
-            - The archive's cost: after the other runs the first system is stopped and a second one started the same way but
-              for `Worker:ArchiveRetention=0` (`Worker__ArchiveRetention=0`: no archive; the delivery-attempt log stays
-              on), and the 100-event end-to-end run is made again, twice: the first, on a cold system, is not counted. On / off compares the two runs' delivered events/s
-              and their CPU per event summed over every process (more stable than a rate on a shared machine: a
-              ratio of 0.90 means the archive costs 10% of the capacity when the cores are the limit).
+            - The archive's cost: after the other runs the first system is stopped and two fresh ones are started the same
+              way, one of them with `Worker:ArchiveRetention=0` (`Worker__ArchiveRetention=0`: no archive; the
+              delivery-attempt log stays on). Each gets one whole 100-event end-to-end run first, not counted (both warm,
+              with the same history), then their measured runs take turns (on, off, on, off), so a drift of the machine's
+              speed falls on both. On / off compares the mean delivered events/s and the CPU per event summed over every
+              process (more stable than a rate on a shared machine: a ratio of 0.90 means the archive costs 10% of the
+              capacity when the cores are the limit); each turn's ratio is shown beside it.
             - Latency: a fixed-rate client (wrk2 is not packaged here) sending 1-event requests due at even intervals
               over 64 connections; latency counts from the due time (no coordinated omission), so the client's timer is
               in it: nginx at the same rate is the floor of the measurement itself.
@@ -277,7 +302,7 @@ finally
     }
     try
     {
-        foreach (var directory in keepLog ? [Path.Combine(work, "data"), Path.Combine(work, "archive-off", "data")] : new[] { work })
+        foreach (var directory in keepLog ? [Path.Combine(work, "data"), Path.Combine(work, "archive-on", "data"), Path.Combine(work, "archive-off", "data")] : new[] { work })
         {
             if (Directory.Exists(directory))
             {
