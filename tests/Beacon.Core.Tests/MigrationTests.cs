@@ -77,6 +77,41 @@ public sealed class MigrationTests(BackendsFixture fixture) : IClassFixture<Back
     }
 
     [Fact]
+    public async Task LargeValuesAreCompressedWithLz4IncludingInDayPartitionsCreatedLater()
+    {
+        var connectionString = await fixture.Backends.Postgres.CreateDatabaseAsync($"toast_{Guid.NewGuid():N}");
+        await using (var db = Backends.CreateDbContext(connectionString))
+        {
+            await DatabaseMigrator.MigrateAsync(db, CancellationToken.None);
+            await db.Database.ExecuteSqlRawAsync(DayPartitions.EnsureSql(EventArchiveTable.Name, new DateOnly(2025, 1, 15)));
+        }
+
+        // Every compressible column of every table, partitions made before and after the migration alike.
+        var notLz4 = await QueryStringsAsync(connectionString, """
+            SELECT c.relname || '.' || a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+              AND a.attstorage IN ('x', 'm') AND a.attcompression <> 'l'
+            """);
+        Assert.Empty(notLz4);
+        var archived = await QueryStringsAsync(connectionString, """
+            SELECT a.attname FROM pg_attribute a WHERE a.attrelid = 'event_archive_20250115'::regclass AND a.attcompression = 'l'
+            """);
+        Assert.Contains("events", archived);
+        Assert.Contains("event_ids", archived);
+
+        // A value past TOAST's threshold is stored compressed with lz4.
+        await using var data = NpgsqlDataSource.Create(connectionString);
+        await using (var insert = data.CreateCommand("""
+            INSERT INTO event_archive (store_id, received_at, entry_id, event_ids, events)
+            VALUES (gen_random_uuid(), '2025-01-15T10:00:00Z', 'q/1-0', ARRAY['a'], convert_to(repeat('event bytes ', 2000), 'UTF8'))
+            """))
+        {
+            await insert.ExecuteNonQueryAsync();
+        }
+        Assert.Equal(["lz4"], await QueryStringsAsync(connectionString, "SELECT pg_column_compression(events) FROM event_archive_20250115"));
+    }
+
+    [Fact]
     public async Task WebhookSecretsStoredInPlaintextAreSealedOnceAndTheConstraintsThenHold()
     {
         var connectionString = await fixture.Backends.Postgres.CreateDatabaseAsync($"seal_{Guid.NewGuid():N}");
