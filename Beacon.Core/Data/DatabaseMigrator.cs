@@ -5,7 +5,8 @@ namespace Beacon.Core.Data;
 /// <summary>
 /// Applies pending migrations. Safe when several processes start at once: the run holds a Postgres advisory lock
 /// of its own, so a second caller waits and then finds nothing to do (EF Core's own migration lock let two runs
-/// apply the same migration when they raced to create the history table).
+/// apply the same migration when they raced to create the history table). Then every compressible column not yet
+/// set to lz4 is (<see cref="ToastCompression"/>): columns and tables added by later migrations too.
 /// </summary>
 public static class DatabaseMigrator
 {
@@ -18,6 +19,7 @@ public static class DatabaseMigrator
             try
             {
                 await db.Database.MigrateAsync(cancellationToken);
+                await db.Database.ExecuteSqlRawAsync(ToastCompression.Lz4Sql, cancellationToken);
             }
             finally
             {

@@ -3,9 +3,10 @@ namespace Beacon.Core.Data;
 /// <summary>
 /// Large values (an archived batch of 100 events is ~25 KB, its ids ~4 KB; retry and dead-letter payloads, the ids of
 /// a delivery attempt) are compressed by Postgres's TOAST, with pglz unless a column says otherwise. lz4 compresses
-/// them about as well at a quarter of the CPU (docs/debugging.md, "The archive's cost"): every compressible column of
-/// the schema's tables and their existing partitions is set to lz4; partitions created later inherit it from their
-/// table. A Postgres built without lz4 keeps pglz, and a table this role cannot alter keeps what it has.
+/// them about as well at a quarter of the CPU (docs/debugging.md): after the migrations, every compressible column of
+/// the schema's tables and their partitions not yet set to lz4 is (a catalog read when all are); partitions created
+/// later inherit it from their table. A Postgres built without lz4 keeps pglz, and a table this role cannot alter
+/// keeps what it has.
 /// </summary>
 public static class ToastCompression
 {
@@ -29,23 +30,6 @@ public static class ToastCompression
           END LOOP;
         EXCEPTION WHEN feature_not_supported THEN
           RAISE NOTICE 'this Postgres has no lz4: TOAST keeps pglz';
-        END $$;
-        """;
-
-    public const string PglzSql = """
-        DO $$
-        DECLARE c record;
-        BEGIN
-          FOR c IN
-            SELECT cl.relname, a.attname
-            FROM pg_attribute a
-            JOIN pg_class cl ON cl.oid = a.attrelid
-            JOIN pg_namespace n ON n.oid = cl.relnamespace
-            WHERE n.nspname = current_schema() AND cl.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-              AND a.attcompression = 'l'
-          LOOP
-            EXECUTE format('ALTER TABLE %I ALTER COLUMN %I SET COMPRESSION default', c.relname, c.attname);
-          END LOOP;
         END $$;
         """;
 }
