@@ -14,7 +14,7 @@ public sealed class ArchivedEvents(NpgsqlDataSource dataSource)
         """;
 
     // The store's rows on (store_id, received_at), each tested on its ids' Bloom filter.
-    private const string ByIdSql = "SELECT events FROM event_archive WHERE " + EventArchiveTable.HoldsAnyIdSql + " ORDER BY received_at";
+    private const string ByIdSql = "SELECT events FROM event_archive WHERE " + EventIdFilter.HoldsAnyIdSql + " ORDER BY received_at";
 
     /// <summary>The store's newest accepted events, newest first (an entry archived twice shows once).</summary>
     public async Task<List<EnrichedEvent>> RecentAsync(Guid storeId, int limit, CancellationToken cancellationToken)
@@ -34,7 +34,7 @@ public sealed class ArchivedEvents(NpgsqlDataSource dataSource)
     /// <summary>The archived events with these ids (the newest acceptance of each), in the order asked; ids not in the archive are left out.</summary>
     public async Task<List<EnrichedEvent>> FindAsync(Guid storeId, IReadOnlyList<string> eventIds, CancellationToken cancellationToken)
     {
-        await using var command = ByIdCommand(dataSource, ByIdSql, storeId, eventIds);
+        await using var command = EventIdFilter.Command(dataSource, ByIdSql, storeId, eventIds);
         var wanted = eventIds.ToHashSet();
         var found = new Dictionary<string, EnrichedEvent>();
         foreach (var batch in await ReadAsync(command, cancellationToken))
@@ -45,18 +45,6 @@ public sealed class ArchivedEvents(NpgsqlDataSource dataSource)
             }
         }
         return eventIds.Distinct().Where(found.ContainsKey).Select(id => found[id]).ToList();
-    }
-
-    /// <summary>A query over <see cref="EventArchiveTable.HoldsAnyIdSql"/> with its parameters.</summary>
-    internal static NpgsqlCommand ByIdCommand(NpgsqlDataSource dataSource, string sql, Guid storeId, IReadOnlyList<string> eventIds)
-    {
-        var (h1, h2) = EventArchiveTable.Probes(eventIds);
-        var command = dataSource.CreateCommand(sql);
-        command.Parameters.Add(new() { Value = storeId });
-        command.Parameters.Add(new() { Value = eventIds.ToArray() });
-        command.Parameters.Add(new() { Value = h1 });
-        command.Parameters.Add(new() { Value = h2 });
-        return command;
     }
 
     private static async Task<List<List<EnrichedEvent>>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)

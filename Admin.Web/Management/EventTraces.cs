@@ -52,30 +52,38 @@ public sealed class EventTraces(NpgsqlDataSource dataSource, DroppedEvents drops
 {
     // A repeat of an id after the dedup window is archived again: the newest acceptance is the one traced. The store's
     // rows are walked newest first on (store_id, received_at), each tested on its ids' Bloom filter.
-    private const string ArchiveSql = "SELECT events FROM event_archive WHERE " + EventArchiveTable.HoldsAnyIdSql + " ORDER BY received_at DESC LIMIT 1";
+    private const string ArchiveSql = "SELECT events FROM event_archive WHERE " + EventIdFilter.HoldsAnyIdSql + " ORDER BY received_at DESC LIMIT 1";
 
-    // Served by the GIN index on event_ids.
-    private const string AttemptsSql = """
+    // The store's attempts on (store_id, at) from $5, each tested on its ids' Bloom filter. An event is attempted after
+    // it was received: when the archive says when, the walk starts there (a minute earlier: the worker's clock).
+    private const string AttemptsSql = $"""
         SELECT a.pipeline_id, p.name, a.at, a.status, a.duration_ms, a.outcome, a.error
-        FROM delivery_attempts a LEFT JOIN pipelines p ON p.id = a.pipeline_id
-        WHERE a.event_ids @> ARRAY[$2]::text[] AND a.store_id = $1
+        FROM (SELECT * FROM delivery_attempts WHERE at >= $5 AND {EventIdFilter.HoldsAnyIdSql}) a
+        LEFT JOIN pipelines p ON p.id = a.pipeline_id
         ORDER BY a.at, a.attempt
         """;
+
+    private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
 
     /// <summary>The trace of <paramref name="eventId"/> in the store, or null when Beacon has no record of it.</summary>
     public async Task<EventTrace?> FindAsync(Guid storeId, string eventId, CancellationToken cancellationToken)
     {
-        var deliveries = await DeliveriesAsync(storeId, eventId, cancellationToken);
-        await using (var command = ArchivedEvents.ByIdCommand(dataSource, ArchiveSql, storeId, [eventId]))
+        EnrichedEvent? archived = null;
+        await using (var command = EventIdFilter.Command(dataSource, ArchiveSql, storeId, [eventId]))
         {
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken)
-                && EventArchiveTable.ReadEvents(reader.GetFieldValue<byte[]>(0)).LastOrDefault(e => e.Event?.EventId == eventId) is { } envelope)
+            if (await reader.ReadAsync(cancellationToken))
             {
-                return new EventTrace(eventId, EventTrace.Accepted, null, envelope.Event?.EventType, envelope.Source,
-                    EventJson.ReceivedAtOf(envelope), EnrichmentOf(envelope), deliveries);
+                archived = EventArchiveTable.ReadEvents(reader.GetFieldValue<byte[]>(0)).LastOrDefault(e => e.Event?.EventId == eventId);
             }
         }
+        if (archived is not null)
+        {
+            var receivedAt = EventJson.ReceivedAtOf(archived);
+            return new EventTrace(eventId, EventTrace.Accepted, null, archived.Event?.EventType, archived.Source, receivedAt,
+                EnrichmentOf(archived), await DeliveriesAsync(storeId, eventId, receivedAt - ClockSkew, cancellationToken));
+        }
+        var deliveries = await DeliveriesAsync(storeId, eventId, DateTimeOffset.UnixEpoch, cancellationToken);
         if (await drops.FindAsync(storeId, eventId, options.Value.TraceWindow, time.GetUtcNow()) is { } dropped)
         {
             return new EventTrace(eventId, EventTrace.Dropped, dropped.Reason, dropped.EventType, dropped.Source, dropped.At, null, deliveries);
@@ -84,11 +92,10 @@ public sealed class EventTraces(NpgsqlDataSource dataSource, DroppedEvents drops
         return deliveries.Count > 0 ? new EventTrace(eventId, EventTrace.Accepted, null, null, null, null, null, deliveries) : null;
     }
 
-    private async Task<List<PipelineDeliveries>> DeliveriesAsync(Guid storeId, string eventId, CancellationToken cancellationToken)
+    private async Task<List<PipelineDeliveries>> DeliveriesAsync(Guid storeId, string eventId, DateTimeOffset from, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(AttemptsSql);
-        command.Parameters.Add(new() { Value = storeId });
-        command.Parameters.Add(new() { Value = eventId });
+        await using var command = EventIdFilter.Command(dataSource, AttemptsSql, storeId, [eventId]);
+        command.Parameters.Add(new() { Value = from.UtcDateTime, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var byPipeline = new List<(Guid Id, string? Name, List<DeliveryAttempt> Attempts)>();
         while (await reader.ReadAsync(cancellationToken))

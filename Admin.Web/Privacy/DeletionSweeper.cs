@@ -249,7 +249,7 @@ public sealed class DeletionSweeper(BeaconDbContext db, IConnectionMultiplexer r
                         : kept.Select(e => e.Event.EventId.Replace("\0", "")).ToArray();
                     await using var write = new NpgsqlCommand(kept.Count == 0
                         ? $"DELETE FROM {EventArchiveTable.Name} WHERE store_id = $1 AND received_at = $2 AND entry_id = $3 AND event_ids = $4"
-                        : $"UPDATE {EventArchiveTable.Name} SET events = $5, event_ids = $6 WHERE store_id = $1 AND received_at = $2 AND entry_id = $3 AND event_ids = $4",
+                        : $"UPDATE {EventArchiveTable.Name} SET events = $5, event_ids = $6, event_id_filter = $7 WHERE store_id = $1 AND received_at = $2 AND entry_id = $3 AND event_ids = $4",
                         connection);
                     write.Parameters.Add(new NpgsqlParameter { Value = storeId });
                     write.Parameters.Add(new NpgsqlParameter { Value = row.ReceivedAt, NpgsqlDbType = NpgsqlDbType.TimestampTz });
@@ -259,6 +259,7 @@ public sealed class DeletionSweeper(BeaconDbContext db, IConnectionMultiplexer r
                     {
                         write.Parameters.Add(new NpgsqlParameter { Value = (byte[])QueueEntries.Fields(kept)[0].Value!, NpgsqlDbType = NpgsqlDbType.Bytea });
                         write.Parameters.Add(new NpgsqlParameter { Value = keptIds, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                        write.Parameters.Add(new NpgsqlParameter { Value = EventIdFilter.Of(keptIds), NpgsqlDbType = NpgsqlDbType.Bytea });
                     }
                     if (await write.ExecuteNonQueryAsync(cancellationToken) > 0)
                     {
@@ -279,18 +280,48 @@ public sealed class DeletionSweeper(BeaconDbContext db, IConnectionMultiplexer r
     /// </summary>
     private async Task<long> DeleteAttemptEventIdsAsync(Guid storeId, HashSet<string> eventIds, CancellationToken cancellationToken)
     {
-        // The GIN index on event_ids finds the rows (&&); the other ids keep their order.
-        const string sql = $$"""
-            UPDATE {{DeliveryAttemptsTable.Name}} SET event_ids = ARRAY(
-                SELECT id FROM unnest(event_ids) WITH ORDINALITY AS u(id, n) WHERE NOT (id = ANY({1})) ORDER BY n)
-            WHERE store_id = {0} AND event_ids && {1}
+        // The store's attempts on (store_id, at), each tested on its ids' Bloom filter; a changed row keeps the order
+        // of its other ids and gets their filter, so nothing of the deleted ids stays in it.
+        const string findSql = $"SELECT pipeline_id, batch_id, attempt, at, event_ids FROM {DeliveryAttemptsTable.Name} WHERE {EventIdFilter.HoldsAnyIdSql}";
+        const string updateSql = $"""
+            UPDATE {DeliveryAttemptsTable.Name} SET event_ids = $5, event_id_filter = $6
+            WHERE pipeline_id = $1 AND batch_id = $2 AND attempt = $3 AND at = $4
             """;
-        long changed = 0;
-        foreach (var chunk in eventIds.Chunk(1000))
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
         {
-            changed += await db.Database.ExecuteSqlRawAsync(sql, [storeId, chunk], cancellationToken);
+            long changed = 0;
+            foreach (var chunk in eventIds.Chunk(1000))
+            {
+                var rows = new List<(Guid PipelineId, Guid BatchId, int Attempt, DateTime At, string[] EventIds)>();
+                await using (var find = EventIdFilter.Command(connection, findSql, storeId, chunk))
+                {
+                    await using var reader = await find.ExecuteReaderAsync(cancellationToken);
+                    while (await reader.ReadAsync(cancellationToken))
+                    {
+                        rows.Add((reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetFieldValue<DateTime>(3), reader.GetFieldValue<string[]>(4)));
+                    }
+                }
+                foreach (var row in rows)
+                {
+                    var kept = row.EventIds.Where(id => !eventIds.Contains(id)).ToArray();
+                    await using var update = new NpgsqlCommand(updateSql, connection);
+                    update.Parameters.Add(new NpgsqlParameter { Value = row.PipelineId });
+                    update.Parameters.Add(new NpgsqlParameter { Value = row.BatchId });
+                    update.Parameters.Add(new NpgsqlParameter { Value = row.Attempt });
+                    update.Parameters.Add(new NpgsqlParameter { Value = row.At, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+                    update.Parameters.Add(new NpgsqlParameter { Value = kept, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                    update.Parameters.Add(new NpgsqlParameter { Value = EventIdFilter.Of(kept), NpgsqlDbType = NpgsqlDbType.Bytea });
+                    changed += await update.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
+            return changed;
         }
-        return changed;
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 
     private async Task<Dictionary<string, long>> DeleteStoreDataAsync(Guid storeId, CancellationToken cancellationToken)

@@ -130,7 +130,7 @@ public sealed class ArchiveWriter(
                     importer.Write(row.ReceivedAt.UtcDateTime, NpgsqlDbType.TimestampTz);
                     importer.Write(item.Entry.Stream + "/" + item.Entry.Id, NpgsqlDbType.Text);
                     importer.Write(row.EventIds, NpgsqlDbType.Array | NpgsqlDbType.Text);
-                    importer.Write(EventArchiveTable.IdFilter(row.EventIds), NpgsqlDbType.Bytea);
+                    importer.Write(EventIdFilter.Of(row.EventIds), NpgsqlDbType.Bytea);
                     importer.Write(row.Events, NpgsqlDbType.Bytea);
                 }
             }

@@ -131,7 +131,9 @@ public sealed class AttemptLog : BackgroundService
                     importer.WriteNull();
                 }
                 importer.Write(r.EventIds.Length, NpgsqlDbType.Integer);
-                importer.Write(Array.ConvertAll(r.EventIds, WithoutNul), NpgsqlDbType.Array | NpgsqlDbType.Text);
+                var eventIds = Array.ConvertAll(r.EventIds, WithoutNul);
+                importer.Write(eventIds, NpgsqlDbType.Array | NpgsqlDbType.Text);
+                importer.Write(EventIdFilter.Of(eventIds), NpgsqlDbType.Bytea);
             }
             await importer.CompleteAsync(cancellationToken);
         }

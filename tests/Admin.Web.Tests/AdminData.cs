@@ -159,23 +159,23 @@ public sealed class AdminData(IServiceProvider services)
     /// <summary>An archived batch as the worker archives one (the queue's batch bytes and the events' ids).</summary>
     public Task AddArchivedBatchAsync(Guid storeId, IReadOnlyList<EnrichedEvent> events, string entryId) => WithDbAsync(db =>
         db.Database.ExecuteSqlInterpolatedAsync($"""
-            INSERT INTO event_archive (store_id, received_at, entry_id, event_ids, events)
+            INSERT INTO event_archive (store_id, received_at, entry_id, event_ids, event_id_filter, events)
             VALUES ({storeId}, {events[0].ReceivedAt.ToDateTimeOffset()}, {entryId}, {events.Select(e => e.Event.EventId).ToArray()},
-                    {(byte[])QueueEntries.Fields(events)[0].Value!})
+                    {EventIdFilter.Of(events.Select(e => e.Event.EventId).ToArray())}, {(byte[])QueueEntries.Fields(events)[0].Value!})
             """));
 
-    /// <summary>The archived batches of a store: each row's event ids and the events its bytes hold.</summary>
-    public Task<List<(string[] EventIds, List<EnrichedEvent> Events)>> ArchivedBatchesAsync(Guid storeId) => WithDbAsync(async db =>
+    /// <summary>The archived batches of a store: each row's event ids, the events its bytes hold and its ids' Bloom filter.</summary>
+    public Task<List<(string[] EventIds, List<EnrichedEvent> Events, byte[] Filter)>> ArchivedBatchesAsync(Guid storeId) => WithDbAsync(async db =>
     {
         await db.Database.OpenConnectionAsync();
-        await using var command = new Npgsql.NpgsqlCommand("SELECT event_ids, events FROM event_archive WHERE store_id = $1",
+        await using var command = new Npgsql.NpgsqlCommand("SELECT event_ids, events, event_id_filter FROM event_archive WHERE store_id = $1",
             (Npgsql.NpgsqlConnection)db.Database.GetDbConnection());
         command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = storeId });
         await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<(string[], List<EnrichedEvent>)>();
+        var rows = new List<(string[], List<EnrichedEvent>, byte[])>();
         while (await reader.ReadAsync())
         {
-            rows.Add((reader.GetFieldValue<string[]>(0), EventArchiveTable.ReadEvents(reader.GetFieldValue<byte[]>(1))));
+            rows.Add((reader.GetFieldValue<string[]>(0), EventArchiveTable.ReadEvents(reader.GetFieldValue<byte[]>(1)), reader.GetFieldValue<byte[]>(2)));
         }
         return rows;
     });
@@ -183,22 +183,25 @@ public sealed class AdminData(IServiceProvider services)
     /// <summary>A delivery attempt as the worker's attempt log records it.</summary>
     public Task AddDeliveryAttemptAsync(Guid storeId, Guid pipelineId, params string[] eventIds) => WithDbAsync(db =>
         db.Database.ExecuteSqlInterpolatedAsync($"""
-            INSERT INTO delivery_attempts (store_id, pipeline_id, batch_id, attempt, at, status, duration_ms, outcome, event_count, event_ids)
-            VALUES ({storeId}, {pipelineId}, {Guid.CreateVersion7()}, 1, {DateTimeOffset.UtcNow}, 200, 12, 'delivered', {eventIds.Length}, {eventIds})
+            INSERT INTO delivery_attempts (store_id, pipeline_id, batch_id, attempt, at, status, duration_ms, outcome, event_count, event_ids, event_id_filter)
+            VALUES ({storeId}, {pipelineId}, {Guid.CreateVersion7()}, 1, {DateTimeOffset.UtcNow}, 200, 12, 'delivered', {eventIds.Length}, {eventIds}, {EventIdFilter.Of(eventIds)})
             """));
 
     /// <summary>The event ids of each delivery attempt of a store, oldest first.</summary>
-    public Task<List<string[]>> AttemptEventIdsAsync(Guid storeId) => WithDbAsync(async db =>
+    public async Task<List<string[]>> AttemptEventIdsAsync(Guid storeId) => (await AttemptsAsync(storeId)).Select(a => a.EventIds).ToList();
+
+    /// <summary>The event ids of each delivery attempt of a store and their Bloom filter, oldest first.</summary>
+    public Task<List<(string[] EventIds, byte[] Filter)>> AttemptsAsync(Guid storeId) => WithDbAsync(async db =>
     {
         await db.Database.OpenConnectionAsync();
-        await using var command = new Npgsql.NpgsqlCommand("SELECT event_ids FROM delivery_attempts WHERE store_id = $1 ORDER BY at",
+        await using var command = new Npgsql.NpgsqlCommand("SELECT event_ids, event_id_filter FROM delivery_attempts WHERE store_id = $1 ORDER BY at",
             (Npgsql.NpgsqlConnection)db.Database.GetDbConnection());
         command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = storeId });
         await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<string[]>();
+        var rows = new List<(string[], byte[])>();
         while (await reader.ReadAsync())
         {
-            rows.Add(reader.GetFieldValue<string[]>(0));
+            rows.Add((reader.GetFieldValue<string[]>(0), reader.GetFieldValue<byte[]>(1)));
         }
         return rows;
     });

@@ -189,8 +189,11 @@ public sealed class DataControlsTests(AdminApp app)
         var archived = Assert.Single(await app.Data.ArchivedBatchesAsync(store.StoreId));
         Assert.Equal([archivedB.Event.EventId], archived.EventIds);
         Assert.Equal(archivedB, Assert.Single(archived.Events));
+        Assert.Equal(EventIdFilter.Of(archived.EventIds), archived.Filter);
         Assert.Equal([otherArchived.Event.EventId], Assert.Single(await app.Data.ArchivedBatchesAsync(other.StoreId)).EventIds);
         Assert.Equal([[archivedB.Event.EventId], []], await app.Data.AttemptEventIdsAsync(store.StoreId));
+        // Their Bloom filters are those of the ids left: no trace of dev-A's ids stays in a row.
+        Assert.All(await app.Data.AttemptsAsync(store.StoreId), a => Assert.Equal(EventIdFilter.Of(a.EventIds), a.Filter));
         Assert.Equal([[otherArchived.Event.EventId]], await app.Data.AttemptEventIdsAsync(other.StoreId));
 
         // Downstream was told, signed with the pipeline's secret.

@@ -21,8 +21,8 @@ public sealed class EventArchiveTableTests(BackendsFixture fixture) : IClassFixt
         var others = Enumerable.Range(0, 100).Select(i => $"other-{i}").ToArray();
         // Row 'filtered': its ids and their filter. Row 'lying': ids whose filter is another batch's, so only a lookup
         // that consults the filter misses them. Row 'unfiltered': written without a filter (e.g. rewritten by older code).
-        await InsertAsync(dataSource, store, "filtered", batch, EventArchiveTable.IdFilter(batch));
-        await InsertAsync(dataSource, store, "lying", ["ev-lying"], EventArchiveTable.IdFilter(others));
+        await InsertAsync(dataSource, store, "filtered", batch, EventIdFilter.Of(batch));
+        await InsertAsync(dataSource, store, "lying", ["ev-lying"], EventIdFilter.Of(others));
         await InsertAsync(dataSource, store, "unfiltered", ["ev-unfiltered"], null);
 
         foreach (var id in batch)
@@ -35,13 +35,13 @@ public sealed class EventArchiveTableTests(BackendsFixture fixture) : IClassFixt
         Assert.Empty(await FindAsync(dataSource, Guid.NewGuid(), [batch[0]]));
 
         // The filter rules out almost every row it does not hold (~0.24% false positives at 16 bits an id).
-        var falsePositives = Enumerable.Range(0, 10_000).Count(i => MayHold(EventArchiveTable.IdFilter(batch), $"absent-{i}"));
+        var falsePositives = Enumerable.Range(0, 10_000).Count(i => MayHold(EventIdFilter.Of(batch), $"absent-{i}"));
         Assert.InRange(falsePositives, 0, 100);
     }
 
     private static bool MayHold(byte[] filter, string id)
     {
-        var (h1, h2) = EventArchiveTable.Probes([id]);
+        var (h1, h2) = EventIdFilter.Probes([id]);
         var bits = filter.Length * 8L;
         return Enumerable.Range(0, 4).All(i => (filter[(h1[0] + i * h2[0]) % bits >> 3] & (1 << (int)((h1[0] + i * h2[0]) % bits & 7))) != 0);
     }
@@ -59,8 +59,8 @@ public sealed class EventArchiveTableTests(BackendsFixture fixture) : IClassFixt
 
     private static async Task<List<string>> FindAsync(NpgsqlDataSource dataSource, Guid store, string[] ids)
     {
-        var (h1, h2) = EventArchiveTable.Probes(ids);
-        await using var command = dataSource.CreateCommand($"SELECT entry_id FROM event_archive WHERE {EventArchiveTable.HoldsAnyIdSql} ORDER BY entry_id");
+        var (h1, h2) = EventIdFilter.Probes(ids);
+        await using var command = dataSource.CreateCommand($"SELECT entry_id FROM event_archive WHERE {EventIdFilter.HoldsAnyIdSql} ORDER BY entry_id");
         command.Parameters.Add(new() { Value = store });
         command.Parameters.Add(new() { Value = ids });
         command.Parameters.Add(new() { Value = h1 });
