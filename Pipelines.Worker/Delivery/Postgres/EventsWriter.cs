@@ -7,7 +7,6 @@ using Beacon.Core.Webhooks;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Beacon.Worker.Delivery.Postgres;
 
@@ -88,52 +87,56 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
     {
         var data = new ArrayBufferWriter<byte>(1024);
         await using var json = new Utf8JsonWriter(data);
-        await using var importer = await connection.BeginBinaryImportAsync(
-            $"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", cancellationToken);
-        // Rows are written synchronously: the importer buffers them, and per-column awaits cost more than the rare
-        // blocking flush of a full buffer.
-        foreach (var envelope in events)
+        var (rows, stream) = await BinaryCopyRows.BeginAsync(connection, $"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", cancellationToken);
+        await using (stream)
         {
-            WriteRow(importer, pipelineId, hasher?.Apply(envelope) ?? envelope, data, json);
+            foreach (var envelope in events)
+            {
+                WriteRow(rows, pipelineId, hasher?.Apply(envelope) ?? envelope, data, json);
+                await rows.FlushIfFullAsync(cancellationToken);
+            }
+            await rows.CompleteAsync(cancellationToken);
         }
-        await importer.CompleteAsync(cancellationToken);
     }
 
-    private static void WriteRow(
-        NpgsqlBinaryImporter importer, Guid pipelineId, EnrichedEvent envelope, ArrayBufferWriter<byte> data, Utf8JsonWriter json)
+    private static void WriteRow(BinaryCopyRows rows, Guid pipelineId, EnrichedEvent envelope, ArrayBufferWriter<byte> data, Utf8JsonWriter json)
     {
         var e = envelope.Event ?? new Event();
-        importer.StartRow();
-        importer.Write(WithoutNul(e.EventId), NpgsqlDbType.Text);
-        importer.Write(Guid.Parse(envelope.StoreId), NpgsqlDbType.Uuid);
-        importer.Write(pipelineId, NpgsqlDbType.Uuid);
-        importer.Write(WithoutNul(e.EventType), NpgsqlDbType.Text);
-        importer.Write(WithoutNul(envelope.Source), NpgsqlDbType.Text);
-        importer.Write(EventJson.TimestampOf(envelope).UtcDateTime, NpgsqlDbType.TimestampTz);
-        importer.Write(EventJson.ReceivedAtOf(envelope).UtcDateTime, NpgsqlDbType.TimestampTz);
-        WriteText(importer, e.SessionId);
-        WriteText(importer, e.DeviceId);
-        WriteText(importer, e.CustomerId);
-        WriteText(importer, e.VisitorId);
-        WriteText(importer, e.ProductId);
-        WriteText(importer, envelope.GeoCountry);
-        WriteText(importer, envelope.GeoState);
-        WriteText(importer, envelope.GeoCity);
-        WriteText(importer, envelope.DeviceType);
-        WriteText(importer, envelope.Browser);
-        WriteText(importer, envelope.Os);
-        WriteText(importer, e.ShoppingChannel);
+        rows.StartRow(20);
+        rows.Text(e.EventId);
+        rows.Uuid(Guid.Parse(envelope.StoreId));
+        rows.Uuid(pipelineId);
+        rows.Text(e.EventType);
+        rows.Text(envelope.Source);
+        rows.Timestamp(EventJson.TimestampOf(envelope));
+        rows.Timestamp(EventJson.ReceivedAtOf(envelope));
+        rows.TextOrNull(e.SessionId);
+        rows.TextOrNull(e.DeviceId);
+        rows.TextOrNull(e.CustomerId);
+        rows.TextOrNull(e.VisitorId);
+        rows.TextOrNull(e.ProductId);
+        rows.TextOrNull(envelope.GeoCountry);
+        rows.TextOrNull(envelope.GeoState);
+        rows.TextOrNull(envelope.GeoCity);
+        rows.TextOrNull(envelope.DeviceType);
+        rows.TextOrNull(envelope.Browser);
+        rows.TextOrNull(envelope.Os);
+        rows.TextOrNull(e.ShoppingChannel);
         data.ResetWrittenCount();
         json.Reset(data);
         json.WriteStartObject();
         EventJson.WriteRemainingFields(json, e);
         json.WriteEndObject();
         json.Flush();
-        importer.Write(JsonWithoutNul(System.Text.Encoding.UTF8.GetString(data.WrittenSpan)), NpgsqlDbType.Jsonb);
+        if (data.WrittenSpan.IndexOf("\\u0000"u8) < 0)
+        {
+            rows.Jsonb(data.WrittenSpan);
+        }
+        else
+        {
+            rows.Jsonb(System.Text.Encoding.UTF8.GetBytes(JsonWithoutNul(System.Text.Encoding.UTF8.GetString(data.WrittenSpan))));
+        }
     }
-
-    // Ingestion accepts any string, but Postgres text cannot hold U+0000 (22021): the character is dropped.
-    private static string WithoutNul(string value) => value.Contains('\0') ? value.Replace("\0", "") : value;
 
     /// <summary>
     /// jsonb rejects the escape <c>\u0000</c> (22P05); the JSON writer escapes U+0000 in names and strings that
@@ -163,17 +166,5 @@ public sealed class EventsWriter(NpgsqlDataSource dataSource, ILogger<EventsWrit
             }
         }
         return clean.ToString();
-    }
-
-    private static void WriteText(NpgsqlBinaryImporter importer, string value)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            importer.WriteNull();
-        }
-        else
-        {
-            importer.Write(WithoutNul(value), NpgsqlDbType.Text);
-        }
     }
 }
