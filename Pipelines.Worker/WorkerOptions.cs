@@ -17,6 +17,12 @@ public sealed class WorkerOptions
     /// <summary>Entries read but not yet acked, at most; reading waits while this many are in flight.</summary>
     public int MaxInFlightEntries { get; set; } = 20_000;
 
+    /// <summary>
+    /// Events of the entries in flight, at most: what bounds a lagging worker's memory (the rest waits in the stream).
+    /// Enough to fill every lane's concurrent batches (4 COPYs of 5,000 for a postgres pipeline).
+    /// </summary>
+    public int MaxInFlightEvents { get; set; } = 30_000;
+
     /// <summary>An entry pending this long on a consumer is taken over by another (XAUTOCLAIM).</summary>
     public TimeSpan ClaimMinIdle { get; set; } = TimeSpan.FromMinutes(2);
 

@@ -30,7 +30,7 @@ public sealed class EntryRouter(
     IOptions<WorkerOptions> options,
     ILogger<EntryRouter> logger)
 {
-    private readonly SemaphoreSlim _inFlightSlots = new(options.Value.MaxInFlightEntries);
+    private readonly InFlightBudget _budget = new(options.Value.MaxInFlightEntries, options.Value.MaxInFlightEvents);
     // Entries being worked on, with when their idle time in the group was last reset (read, claimed or touched).
     private readonly ConcurrentDictionary<string, HeldEntry> _inFlight = new();
 
@@ -88,7 +88,8 @@ public sealed class EntryRouter(
         string stream, StreamEntry entry, ParsedEntry parsed, CancellationToken cancellationToken)
     {
         var key = KeyOf(stream, entry.Id);
-        await _inFlightSlots.WaitAsync(cancellationToken);
+        var weight = parsed.All.Count;
+        await _budget.TakeAsync(weight, cancellationToken);
         var tracked = new InFlightEntry(stream, entry.Id, (done, delivered) =>
         {
             if (delivered)
@@ -96,7 +97,7 @@ public sealed class EntryRouter(
                 acker.Ack(done.Stream, done.Id);
             }
             _inFlight.TryRemove(key, out _);
-            _inFlightSlots.Release();
+            _budget.Return(weight);
         });
 
         try
