@@ -119,16 +119,18 @@ try
     Say("redis-benchmark XADD");
     var xadd = await XaddFloor.EventsPerSecondAsync(redisFloor, bytesPerEvent, seconds, ct);
 
-    // 6. The archive's cost (issue 17: at most 10% of the end-to-end capacity), on two fresh systems started the same way
-    // but for Worker:ArchiveRetention=0 (no archive) on one of them, the first system stopped: both with the same
+    // 6. The cost of what traces and replays read (issue 17: at most 10% of the end-to-end capacity), on two fresh
+    // systems started the same way but for no archive and no attempt log (Worker:ArchiveRetention=0,
+    // Worker:AttemptLogRetention=0) on one of them, the first system stopped: both with the same
     // history (one whole end-to-end run first, not counted, so both are warm), then their measured runs taking turns,
     // on, off, on, off, so a drift of the machine's speed during the run falls on both alike.
     var loadBeforeArchiveOff = Load();
     await rig.DisposeAsync();
-    Say("the archive's cost: two fresh systems, archive on and off, 100-event end-to-end runs taking turns");
+    Say("the archive's cost: two fresh systems, archive and attempt log on and off, 100-event end-to-end runs taking turns");
     var systems = await Task.WhenAll(
         SystemRig.StartAsync(root, Path.Combine(work, "archive-on"), [], receiver, drainLimit, ct),
-        SystemRig.StartAsync(root, Path.Combine(work, "archive-off"), ["--Worker:ArchiveRetention", "00:00:00"], receiver, drainLimit, ct));
+        SystemRig.StartAsync(root, Path.Combine(work, "archive-off"),
+            ["--Worker:ArchiveRetention", "00:00:00", "--Worker:AttemptLogRetention", "00:00:00"], receiver, drainLimit, ct));
     var (withArchive, withoutArchive) = (systems[0], systems[1]);
     cleanup.Push(withArchive.DisposeAsync);
     cleanup.Push(withoutArchive.DisposeAsync);
@@ -220,20 +222,20 @@ try
         double Mean(List<Measured> runs, Func<Measured, double> rate) => runs.Average(rate);
         double CpuOf(IEnumerable<Measured> runs) => runs.Sum(m => m.Cpu.Values.Where(v => v > 0).Sum()) * 1e6 / Math.Max(1, runs.Sum(m => m.Appended));
         string Turns(Func<Measured, double> rate) => string.Join(", ", archiveOn.Zip(archiveOff, (on, off) => R(rate(on), rate(off))));
-        Row($"archive on / off (two fresh systems, {ArchiveTurns} runs each taking turns): 100-event `/beacon`, accepted events/s",
+        Row($"archive and attempt log on / off (two fresh systems, {ArchiveTurns} runs each taking turns): 100-event `/beacon`, accepted events/s",
             $"{N(Mean(archiveOn, m => m.Load.EventsPerSecond))} / {N(Mean(archiveOff, m => m.Load.EventsPerSecond))}", "", "", "");
-        Row("**the archive's cost**: end to end into the events table, archive on / off, events/s",
+        Row("**the archive's cost** (archive and attempt log, what traces and replays read): end to end into the events table, on / off, events/s",
             $"{N(Mean(archiveOn, m => m.TableRate))} / {N(Mean(archiveOff, m => m.TableRate))}", $"each turn: {Turns(m => m.TableRate)}",
             R(Mean(archiveOn, m => m.TableRate), Mean(archiveOff, m => m.TableRate)), "≥ 0.90×");
-        Row("〃 delivered to the webhook, archive on / off, events/s",
+        Row("〃 delivered to the webhook, on / off, events/s",
             $"{N(Mean(archiveOn, m => m.WebhookRate))} / {N(Mean(archiveOff, m => m.WebhookRate))}", $"each turn: {Turns(m => m.WebhookRate)}",
             R(Mean(archiveOn, m => m.WebhookRate), Mean(archiveOff, m => m.WebhookRate)), "≥ 0.90×");
-        Row("〃 CPU µs per event, every process summed, archive on / off (100-event end to end)",
+        Row("〃 CPU µs per event, every process summed, on / off (100-event end to end)",
             $"{CpuOf(archiveOn).ToString("0.0", ci)} / {CpuOf(archiveOff).ToString("0.0", ci)}", $"each turn: {string.Join(", ", archiveOn.Zip(archiveOff, (on, off) => R(CpuOf([off]), CpuOf([on]))))}",
             R(CpuOf(archiveOff), CpuOf(archiveOn)) + " (off / on)", "≥ 0.90×");
         foreach (var (name, measured) in (ReadOnlySpan<(string, Measured)>)[("1-event `/beacon`", beacon1), ("100-event `/beacon` end to end", batch100), ("gRPC `Stream`", grpc),
                      ("100-event `/beacon` end to end, archive on (fresh system, last turn)", archiveOn[^1]),
-                     ("100-event `/beacon` end to end, archive off (fresh system, last turn)", archiveOff[^1])])
+                     ("100-event `/beacon` end to end, archive and attempt log off (fresh system, last turn)", archiveOff[^1])])
         {
             var parts = measured.Cpu.Where(p => p.Value > 0).OrderBy(p => RoleOrder(p.Key))
                 .Select(p => $"{p.Key} {(p.Value * 1e6 / Math.Max(1, measured.Appended)).ToString("0.0", ci)}");
@@ -261,8 +263,8 @@ try
               webhook while the load ran; lag is what was accepted but not yet in the events table when it stopped; drain is the time until the
               worker's consumer group had nothing left.
             - The archive's cost: after the other runs the first system is stopped and two fresh ones are started the same
-              way, one of them with `Worker:ArchiveRetention=0` (`Worker__ArchiveRetention=0`: no archive; the
-              delivery-attempt log stays on). Each gets one whole 100-event end-to-end run first, not counted (both warm,
+              way, one of them with `Worker__ArchiveRetention=0` and `Worker__AttemptLogRetention=0` (no archive and no
+              delivery-attempt log: what traces and replays read, issue 17). Each gets one whole 100-event end-to-end run first, not counted (both warm,
               with the same history), then their measured runs take turns (on, off, on, off), so a drift of the machine's
               speed falls on both. On / off compares the mean delivered events/s and the CPU per event summed over every
               process (more stable than a rate on a shared machine: a ratio of 0.90 means the archive costs 10% of the
