@@ -310,6 +310,12 @@ public sealed class DataControlsTests(AdminApp app)
         await app.Data.AddStoredEventAsync(store.StoreId, table.Id);
         await app.Data.AddStoredEventAsync(store.StoreId, table.Id);
         await app.Data.CreateQuarantinedEntryAsync(store.StoreId);
+        var archived = new[] { AdminData.Envelope(store.StoreId), AdminData.Envelope(store.StoreId) };
+        await app.Data.AddArchivedBatchAsync(store.StoreId, archived, "beacon:events:0/1-0");
+        await app.Data.AddArchivedBatchAsync(store.StoreId, [AdminData.Envelope(store.StoreId)], "beacon:events:0/2-0");
+        await app.Data.AddDeliveryAttemptAsync(store.StoreId, table.Id, archived[0].Event.EventId);
+        var other = await app.Backends.CreateStoreAsync();
+        await app.Data.AddArchivedBatchAsync(other.StoreId, [AdminData.Envelope(other.StoreId)], "beacon:events:0/3-0");
         var path = $"/api/admin/v1/stores/{store.StoreId}";
 
         var merchantApi = app.ApiClient(await app.CreateApiKeyAsync(merchant.Id));
@@ -327,6 +333,11 @@ public sealed class DataControlsTests(AdminApp app)
         Assert.Equal(JsonValueKind.Null, status.GetProperty("identifier").ValueKind);
         Assert.Equal(2, status.GetProperty("deleted").GetProperty("events").GetInt64());
         Assert.Equal(1, status.GetProperty("deleted").GetProperty("quarantine").GetInt64());
+        Assert.Equal(3, status.GetProperty("deleted").GetProperty("archive_events").GetInt64());
+        Assert.Equal(1, status.GetProperty("deleted").GetProperty("delivery_attempts").GetInt64());
+        Assert.Empty(await app.Data.ArchivedBatchesAsync(store.StoreId));
+        Assert.Empty(await app.Data.AttemptEventIdsAsync(store.StoreId));
+        Assert.Single(await app.Data.ArchivedBatchesAsync(other.StoreId));
         await app.WithDbAsync(async db =>
         {
             Assert.False(await db.Events.AnyAsync(e => e.StoreId == store.StoreId));
