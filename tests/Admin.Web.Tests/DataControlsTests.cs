@@ -426,6 +426,48 @@ public sealed class DataControlsTests(AdminApp app)
         Assert.True(await app.WithDbAsync(db => db.DataDeletions.AnyAsync(d => d.StoreId == store.StoreId && d.Suppress && d.IdentifierValue == "visitor-42")));
     }
 
+    [Fact]
+    public async Task OperatorsDeleteATokenSetRetentionAndDeleteAStoreFromItsPagesMerchantsCannot()
+    {
+        var (store, _, merchantClient) = await app.MerchantWithStoreAsync();
+        var page = $"/stores/{store.StoreId}";
+        var retention = new Dictionary<string, string> { ["EventDays"] = "7", ["DeadLetterDays"] = "3" };
+        // A merchant's store page has neither form; the tokens page gives the merchant's antiforgery token.
+        Assert.Equal(HttpStatusCode.Forbidden, (await merchantClient.PostFormAsync($"{page}?handler=Retention", retention, $"{page}/tokens")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await merchantClient.PostFormAsync($"{page}?handler=Delete", [], $"{page}/tokens")).StatusCode);
+        var client = await app.SignInAsync(AdminApp.OperatorEmail, AdminApp.OperatorPassword);
+
+        var tokens = $"{page}/tokens";
+        Assert.Equal(HttpStatusCode.Redirect, (await client.PostFormAsync($"{tokens}?handler=Delete&tokenId={store.TokenId}", [], tokens)).StatusCode);
+        Assert.False(await app.WithDbAsync(db => db.AccessTokens.AnyAsync(t => t.Id == store.TokenId)));
+
+        Assert.Equal(HttpStatusCode.Redirect, (await client.PostFormAsync($"{page}?handler=Retention", retention, page)).StatusCode);
+        var kept = await app.WithDbAsync(db => db.Stores.AsNoTracking().SingleAsync(s => s.Id == store.StoreId));
+        Assert.Equal((7, 3), (kept.EventRetentionDays, kept.DeadLetterRetentionDays));
+        Assert.Contains("value=\"7\"", await client.GetStringAsync(page));
+
+        var deleted = await client.PostFormAsync($"{page}?handler=Delete", [], page);
+        Assert.Equal(HttpStatusCode.Redirect, deleted.StatusCode);
+        Assert.Equal("/stores", deleted.Headers.Location!.OriginalString);
+        Assert.False(await app.WithDbAsync(db => db.Stores.AnyAsync(s => s.Id == store.StoreId)));
+        Assert.True(await app.WithDbAsync(db => db.DataDeletions.AnyAsync(d => d.StoreId == store.StoreId && d.IdentifierField == null)));
+    }
+
+    [Fact]
+    public async Task TheUsersPageLocksAnAccountOutAndLetsItBackIn()
+    {
+        var user = await app.CreateUserAsync();
+        var client = await app.SignInAsync(AdminApp.OperatorEmail, AdminApp.OperatorPassword);
+
+        var locked = await client.PostFormAsync($"/users?handler=Lock&userId={Uri.EscapeDataString(user.Id)}", [], "/users");
+        Assert.Equal(HttpStatusCode.Redirect, locked.StatusCode);
+        var refused = await app.Anonymous().PostFormAsync("/account/login", new() { ["Email"] = user.Email!, ["Password"] = AdminApp.Password });
+        Assert.NotEqual(HttpStatusCode.Redirect, refused.StatusCode);
+
+        Assert.Equal(HttpStatusCode.Redirect, (await client.PostFormAsync($"/users?handler=Unlock&userId={Uri.EscapeDataString(user.Id)}", [], "/users")).StatusCode);
+        await app.SignInAsync(user.Email!);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
         var deadline = DateTimeOffset.UtcNow + timeout;
