@@ -210,6 +210,36 @@ public sealed class DataControlsTests(AdminApp app)
     }
 
     [Fact]
+    public async Task ArchivedEventsOfADeletionNotYetSweptAreNotSentAsTestEvents()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var (store, merchant, _) = await app.MerchantWithStoreAsync();
+        var api = app.ApiClient(await app.CreateApiKeyAsync(merchant.Id));
+        var created = await api.PostAsJsonAsync($"/api/admin/v1/stores/{store.StoreId}/pipelines", new { name = "Hook", kind = "webhook", url = receiver.Url });
+        var pipelineId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var (gone, kept) = (AdminData.Envelope(store.StoreId, deviceId: "dev-A"), AdminData.Envelope(store.StoreId, deviceId: "dev-B"));
+        await app.Data.AddArchivedBatchAsync(store.StoreId, [gone, kept], "beacon:events:0/1-0");
+        // Requested and running: its sweep has not reached the archive yet.
+        await app.WithDbAsync(async db =>
+        {
+            db.DataDeletions.Add(new DataDeletion
+            {
+                StoreId = store.StoreId, IdentifierField = DeletionIdentifiers.DeviceId, IdentifierValue = "dev-A", RequestedBy = "test",
+                Status = DeletionStatuses.Running, StartedAt = DateTimeOffset.UtcNow,
+            });
+            return await db.SaveChangesAsync();
+        });
+        var path = $"/api/admin/v1/stores/{store.StoreId}/pipelines/{pipelineId}/test";
+
+        var byId = await (await api.PostAsJsonAsync(path, new { eventIds = new[] { gone.Event.EventId, kept.Event.EventId } })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal([kept.Event.EventId], byId.GetProperty("request").GetProperty("eventIds").EnumerateArray().Select(e => e.GetString()));
+        var recent = await (await api.PostAsJsonAsync(path, new { recent = 5 })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal([kept.Event.EventId], recent.GetProperty("request").GetProperty("eventIds").EnumerateArray().Select(e => e.GetString()));
+        Assert.All(receiver.Requests, r => Assert.DoesNotContain(gone.Event.EventId, System.Text.Encoding.UTF8.GetString(r.Body)));
+        Assert.Equal(2, receiver.Requests.Count);
+    }
+
+    [Fact]
     public async Task ADeletionNoticeThatFailsIsSentAgainUntilTheReceiverTakesItAndAHashingPipelineIsToldTheHash()
     {
         await using var flaky = await WebhookReceiver.StartAsync();
