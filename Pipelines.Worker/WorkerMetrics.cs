@@ -28,7 +28,7 @@ public sealed class WorkerMetrics
         _quarantined = meter.CreateCounter<long>("beacon.worker.entries.quarantined", "{entry}",
             "Stream entries the worker could not read, kept in the quarantine table before they were acked");
         _notDelivered = meter.CreateCounter<long>("beacon.worker.events.dropped", "{event}",
-            "Events not delivered: a deletion or suppression of one of their identifiers reached them, or a pipeline's required consent was missing (by reason)");
+            "Events not delivered: a deletion or suppression of one of their identifiers, or their store's deletion, reached them, or a pipeline's required consent was missing (by reason)");
         _latency = meter.CreateHistogram<double>("beacon.worker.delivery.duration", "ms", "Duration of one delivery attempt");
         meter.CreateObservableGauge("beacon.worker.lag", () => Interlocked.Read(ref _lag), "{entry}",
             "Stream entries not yet acked by the group (never read plus pending)");

@@ -47,6 +47,13 @@ public sealed class AdminOptions
     /// <summary>How often the deletion runner looks for requested deletions.</summary>
     public TimeSpan DeletionPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a requested deletion waits before it runs: by then every worker knows it, from the announcement within a
+    /// second or else from its periodic reload (<c>Worker:PipelineRefreshInterval</c>, 30 s), and leaves the identifier's
+    /// events out of whatever it writes. Events a worker took before it knew could otherwise be written after the sweep.
+    /// </summary>
+    public TimeSpan DeletionSettleDelay { get; set; } = TimeSpan.FromSeconds(35);
+
     /// <summary>A deletion still running after this long (its Admin.Web instance died) is taken up again by another.</summary>
     public TimeSpan DeletionStaleAfter { get; set; } = TimeSpan.FromMinutes(10);
 

@@ -1,12 +1,18 @@
 using Beacon.Core.Data;
+using Beacon.Core.Privacy;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
+using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
 namespace Beacon.Admin.Management;
 
-/// <summary>Reads accepted events back from the worker's archive (<c>event_archive</c>), e.g. to test a pipeline with real ones.</summary>
-public sealed class ArchivedEvents(NpgsqlDataSource dataSource)
+/// <summary>
+/// Reads accepted events back from the worker's archive (<c>event_archive</c>), e.g. to test a pipeline with real ones,
+/// leaving out what an active suppression or a deletion not yet completed reaches: such events stay archived until the
+/// deletion's sweep (<see cref="AdminOptions.DeletionSettleDelay"/> after the request) and must not be sent meanwhile.
+/// </summary>
+public sealed class ArchivedEvents(NpgsqlDataSource dataSource, BeaconDbContext db)
 {
     // Index (store_id, received_at, entry_id) read backwards through the day partitions; a row is an ingested batch.
     private const string RecentSql = """
@@ -28,7 +34,8 @@ public sealed class ArchivedEvents(NpgsqlDataSource dataSource)
         {
             events.AddRange(Enumerable.Reverse(batch));
         }
-        return events.DistinctBy(e => e.Event?.EventId).Take(limit).ToList();
+        var rules = await DeletionRulesAsync(storeId, cancellationToken);
+        return events.DistinctBy(e => e.Event?.EventId).Where(e => DeletionRule.FirstDrop(rules, e) is null).Take(limit).ToList();
     }
 
     /// <summary>The archived events with these ids (the newest acceptance of each), in the order asked; ids not in the archive are left out.</summary>
@@ -44,8 +51,17 @@ public sealed class ArchivedEvents(NpgsqlDataSource dataSource)
                 found[e.Event.EventId] = e;
             }
         }
-        return eventIds.Distinct().Where(found.ContainsKey).Select(id => found[id]).ToList();
+        var rules = await DeletionRulesAsync(storeId, cancellationToken);
+        return eventIds.Distinct().Where(found.ContainsKey).Select(id => found[id]).Where(e => DeletionRule.FirstDrop(rules, e) is null).ToList();
     }
+
+    // A completed deletion's events are no longer archived (the worker leaves out those it reads later).
+    private async Task<List<DeletionRule>> DeletionRulesAsync(Guid storeId, CancellationToken cancellationToken) =>
+        (await db.DataDeletions.AsNoTracking()
+            .Where(d => d.StoreId == storeId && d.IdentifierField != null && d.IdentifierValue != null
+                && ((d.Suppress && d.LiftedAt == null) || d.Status != DeletionStatuses.Completed))
+            .ToListAsync(cancellationToken))
+        .Select(DeletionRule.Of).ToList();
 
     private static async Task<List<List<EnrichedEvent>>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {

@@ -7,7 +7,8 @@ using Npgsql;
 namespace Beacon.Admin.Privacy;
 
 /// <summary>
-/// Runs requested deletions one at a time, oldest first, in the background of every Admin.Web instance: a deletion is
+/// Runs requested deletions one at a time, oldest first, in the background of every Admin.Web instance, each once
+/// <see cref="AdminOptions.DeletionSettleDelay"/> has passed since it was requested: a deletion is
 /// claimed with <c>FOR UPDATE SKIP LOCKED</c>, so instances share the work, and one whose instance died while running it
 /// is taken up again after <see cref="AdminOptions.DeletionStaleAfter"/> (every step is idempotent). Between deletions it
 /// sends again the <c>privacy.deletion</c> notices that are due (<see cref="DeletionNotices"/>).
@@ -50,12 +51,14 @@ public sealed class DeletionRunner(IServiceScopeFactory scopes, IOptions<AdminOp
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
-        var staleBefore = DateTimeOffset.UtcNow - options.Value.DeletionStaleAfter;
+        var now = DateTimeOffset.UtcNow;
+        var (settledBefore, staleBefore) = (now - options.Value.DeletionSettleDelay, now - options.Value.DeletionStaleAfter);
         var claimed = await db.Database.SqlQuery<Guid>($"""
             UPDATE data_deletions SET status = {DeletionStatuses.Running}, started_at = now(), attempts = attempts + 1
             WHERE id = (
                 SELECT id FROM data_deletions
-                WHERE status = {DeletionStatuses.Pending} OR (status = {DeletionStatuses.Running} AND started_at < {staleBefore})
+                WHERE (status = {DeletionStatuses.Pending} AND requested_at <= {settledBefore})
+                    OR (status = {DeletionStatuses.Running} AND started_at < {staleBefore})
                 ORDER BY requested_at LIMIT 1 FOR UPDATE SKIP LOCKED)
             RETURNING id AS "Value"
             """).ToListAsync(stoppingToken);

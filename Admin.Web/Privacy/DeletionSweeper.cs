@@ -1,4 +1,3 @@
-using System.Text;
 using Beacon.Core.Data;
 using Beacon.Core.Privacy;
 using Beacon.Core.Queue;
@@ -15,9 +14,10 @@ namespace Beacon.Admin.Privacy;
 /// <summary>
 /// The work of one deletion, place by place, in chunks so that no statement holds locks long enough to slow
 /// ingestion or delivery: the events table (raw and hashed copies), dead letters, parked retry batches, quarantined
-/// entries, the event archive, the event ids of delivery attempts (and, for a whole store, its drop log), then the
-/// notices to the store's webhooks (<see cref="DeletionNotices"/>). Events still in the Redis stream are the worker's
-/// part: it drops every queued event a deletion reaches (<see cref="DeletionRule"/>). Each step can run again without harm.
+/// entries, the event archive, the event ids of delivery attempts (for a whole store: its archive, delivery attempts and
+/// drop log), then the notices to the store's webhooks (<see cref="DeletionNotices"/>). Events still in the Redis
+/// stream, a lane or an archive write are the worker's part: it checks every event against the deletion rules as it
+/// writes it anywhere (<see cref="DeletionRule"/>). Each step can run again without harm.
 /// </summary>
 public sealed class DeletionSweeper(BeaconDbContext db, IConnectionMultiplexer redis, DeletionNotices notices)
 {
@@ -39,7 +39,7 @@ public sealed class DeletionSweeper(BeaconDbContext db, IConnectionMultiplexer r
         deleted["events"] = await DeleteStoredEventsAsync(deletion.StoreId, field, value, eventIds, cancellationToken);
         deleted["dead_letters"] = await DeleteDeadLettersAsync(deletion.StoreId, rule, eventIds, cancellationToken);
         deleted["retry_batch_events"] = await DeleteParkedEventsAsync(deletion.StoreId, rule, eventIds, cancellationToken);
-        deleted["quarantine"] = await DeleteQuarantinedAsync(deletion.StoreId, value, cancellationToken);
+        deleted["quarantine"] = await DeleteQuarantinedAsync(deletion.StoreId, rule, cancellationToken);
         deleted["archive_events"] = await DeleteArchivedEventsAsync(deletion.StoreId, rule, eventIds, cancellationToken);
         deleted["delivery_attempts"] = await DeleteAttemptEventIdsAsync(deletion.StoreId, eventIds, cancellationToken);
         foreach (var (count, n) in await notices.SendAsync(deletion, field, value, cancellationToken))
@@ -160,16 +160,12 @@ public sealed class DeletionSweeper(BeaconDbContext db, IConnectionMultiplexer r
         }
     }
 
-    /// <summary>
-    /// Quarantined entries could not be read as events, so they are searched as bytes: protobuf keeps strings as their
-    /// UTF-8 bytes, and an entry holding the identifier anywhere goes.
-    /// </summary>
-    private async Task<long> DeleteQuarantinedAsync(Guid storeId, string value, CancellationToken cancellationToken)
+    /// <summary>Quarantined entries could not be read as events: an entry whose bytes hold the identifier anywhere goes.</summary>
+    private async Task<long> DeleteQuarantinedAsync(Guid storeId, DeletionRule rule, CancellationToken cancellationToken)
     {
-        var needle = Encoding.UTF8.GetBytes(value);
         var entries = await db.Quarantine.AsNoTracking().Where(q => q.StoreId == storeId)
             .Select(q => new { q.Id, q.FieldValues }).ToListAsync(cancellationToken);
-        var doomed = entries.Where(q => q.FieldValues.Any(v => v.AsSpan().IndexOf(needle) >= 0)).Select(q => q.Id).ToList();
+        var doomed = entries.Where(q => rule.DropsBytes(q.FieldValues, writtenAt: null) is not null).Select(q => q.Id).ToList();
         return doomed.Count == 0 ? 0 : await db.Quarantine.Where(q => doomed.Contains(q.Id)).ExecuteDeleteAsync(cancellationToken);
     }
 
@@ -181,7 +177,7 @@ public sealed class DeletionSweeper(BeaconDbContext db, IConnectionMultiplexer r
         }
         catch (InvalidProtocolBufferException)
         {
-            return envelope.AsSpan().IndexOf(Encoding.UTF8.GetBytes(rule.Value)) >= 0;
+            return rule.DropsBytes([envelope], writtenAt: null) is not null;
         }
     }
 
@@ -338,10 +334,35 @@ public sealed class DeletionSweeper(BeaconDbContext db, IConnectionMultiplexer r
             // The store row's foreign keys took these with it already; whatever a worker parked since goes now.
             ["dead_letters"] = await db.DeadLetters.Where(d => d.StoreId == storeId).ExecuteDeleteAsync(cancellationToken),
             ["retry_batches"] = await db.RetryBatches.Where(r => r.StoreId == storeId).ExecuteDeleteAsync(cancellationToken),
+            ["archive_events"] = await DeleteStoreArchiveAsync(storeId, cancellationToken),
+            // No index leads there by store: one statement, run once per store deletion, holding only the store's rows.
+            ["delivery_attempts"] = await db.Database.ExecuteSqlRawAsync(
+                $"DELETE FROM {DeliveryAttemptsTable.Name} WHERE store_id = {{0}}", [storeId], cancellationToken),
         };
         var keys = new RedisKey[] { DropLogKeys.Recent(storeId), DropLogKeys.Counts(storeId) };
         deleted["drop_log"] = await redis.GetDatabase().KeyDeleteAsync(keys);
         return deleted;
+    }
+
+    /// <summary>The store's archived batches, those of a few batch keys at a time (the archive's index leads with the store); returns the events they held.</summary>
+    private async Task<long> DeleteStoreArchiveAsync(Guid storeId, CancellationToken cancellationToken)
+    {
+        var sql = $$"""
+            DELETE FROM {{EventArchiveTable.Name}} a
+            WHERE a.store_id = {0} AND (a.received_at, a.entry_id) IN (
+                SELECT received_at, entry_id FROM {{EventArchiveTable.Name}} WHERE store_id = {0} LIMIT {{ArchivePageSize}})
+            RETURNING cardinality(a.event_ids) AS "Value"
+            """;
+        long events = 0;
+        while (true)
+        {
+            var rows = await db.Database.SqlQueryRaw<int>(sql, storeId).ToListAsync(cancellationToken);
+            if (rows.Count == 0)
+            {
+                return events;
+            }
+            events += rows.Sum();
+        }
     }
 
     private static async Task<long> DeleteInChunksAsync(Func<Task<int>> deleteChunk)

@@ -1,10 +1,12 @@
 using System.Threading.Channels;
 using Beacon.Core.Data;
+using Beacon.Core.Privacy;
 using Beacon.Core.Queue;
 using Beacon.Core.Webhooks;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Beacon.Worker.Consuming;
+using Beacon.Worker.Routing;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -20,13 +22,15 @@ public sealed record ArchiveItem(InFlightEntry Entry, IReadOnlyList<EnrichedEven
 
 /// <summary>
 /// Writes every event the worker reads into <c>event_archive</c> (binary COPY, one row per ingested batch with the
-/// Bloom filter of its ids: <see cref="EventArchiveTable"/>), whatever pipelines the store has. The archive is one more part of each entry: the
+/// Bloom filter of its ids: <see cref="EventArchiveTable"/>), whatever pipelines the store has, except those a deletion
+/// or suppression reaches. The archive is one more part of each entry: the
 /// entry is acked only once its events are archived, and stays pending for a reclaim if the COPY fails. Entries of
 /// many reads share a COPY.
 /// </summary>
 public sealed class ArchiveWriter(
     NpgsqlDataSource dataSource,
     DayPartitioner partitioner,
+    PipelineCache pipelines,
     IOptions<WorkerOptions> options,
     ILogger<ArchiveWriter> logger) : BackgroundService
 {
@@ -121,9 +125,12 @@ public sealed class ArchiveWriter(
             await partitioner.EnsureAsync(EventArchiveTable.Name, days, CancellationToken.None);
             await using var connection = await dataSource.OpenConnectionAsync();
             await using var importer = await connection.BeginBinaryImportAsync(CopySql);
+            // Checked once the COPY has its lock, so a deletion that became known while these events waited (or while
+            // a deletion's sweep held the table) leaves them out too.
+            var reached = ReachedByDeletions();
             foreach (var item in items)
             {
-                foreach (var row in RowsOf(item))
+                foreach (var row in RowsOf(item, reached))
                 {
                     importer.StartRow();
                     importer.Write(row.StoreId, NpgsqlDbType.Uuid);
@@ -154,16 +161,32 @@ public sealed class ArchiveWriter(
 
     private sealed record ArchiveRow(Guid StoreId, DateTimeOffset ReceivedAt, string[] EventIds, byte[] Events);
 
+    /// <summary>Whether a deletion or suppression of its store, as this worker knows them now, reaches an event (not counted: the router counts drops).</summary>
+    private Predicate<EnrichedEvent> ReachedByDeletions()
+    {
+        var rulesByStore = new Dictionary<string, IReadOnlyList<DeletionRule>>(StringComparer.Ordinal);
+        return e =>
+        {
+            if (!rulesByStore.TryGetValue(e.StoreId, out var rules))
+            {
+                // The router archives only events whose store id it read.
+                rulesByStore[e.StoreId] = rules = pipelines.KnownDeletions(Guid.Parse(e.StoreId));
+            }
+            return rules.Count > 0 && DeletionRule.FirstDrop(rules, e) is not null;
+        };
+    }
+
     /// <summary>
     /// One row per store and receipt time: a batch field of the entry (one request's events, as ingestion writes it)
-    /// is archived as the stream holds it; any other events (another shape, or a field whose events differ in store or
-    /// receipt time) are grouped by store and receipt time and encoded again the way ingestion encodes a batch.
+    /// is archived as the stream holds it; any other events (another shape, a field whose events differ in store or
+    /// receipt time, or one holding events a deletion reaches, which are left out) are grouped by store and receipt time
+    /// and encoded again the way ingestion encodes a batch.
     /// </summary>
-    private static IEnumerable<ArchiveRow> RowsOf(ArchiveItem item)
+    private static IEnumerable<ArchiveRow> RowsOf(ArchiveItem item, Predicate<EnrichedEvent> reached)
     {
         if (item.BatchFields is not { } fields)
         {
-            return Regrouped(item.Events);
+            return Regrouped(item.Events.Where(e => !reached(e)));
         }
         var rows = new List<ArchiveRow>(fields.Count);
         var offset = 0;
@@ -171,6 +194,11 @@ public sealed class ArchiveWriter(
         {
             var events = item.Events.Skip(offset).Take(count).ToList();
             offset += count;
+            if (events.Exists(reached))
+            {
+                rows.AddRange(Regrouped(events.FindAll(e => !reached(e))));
+                continue;
+            }
             if (events.Count == 0)
             {
                 continue;

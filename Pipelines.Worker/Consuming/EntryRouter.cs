@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Beacon.Core.Privacy;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
@@ -14,8 +15,9 @@ namespace Beacon.Worker.Consuming;
 
 /// <summary>
 /// Routes a stream entry to the archive and to the lanes of the pipelines that want its events (store, enabled,
-/// event-type filter) and acks it once the archive has its events and every pipeline has delivered or parked its part. An entry it cannot read is acked only once
-/// it is in the quarantine (<see cref="EntryQuarantine"/>).
+/// event-type filter, deletion rules, consent) and acks it once the archive has its events and every pipeline has delivered
+/// or parked its part. An entry it cannot read is acked only once it is in the quarantine (<see cref="EntryQuarantine"/>),
+/// or once it is known that a deletion of its store reaches its bytes (then it is dropped).
 /// </summary>
 public sealed class EntryRouter(
     PipelineCache pipelines,
@@ -84,6 +86,16 @@ public sealed class EntryRouter(
 
     private static string KeyOf(string stream, RedisValue id) => stream + "|" + id;
 
+    // A stream entry's id starts with the Unix milliseconds of its append; null for an id in another shape.
+    private static DateTimeOffset? AppendedAt(RedisValue id)
+    {
+        var text = id.ToString();
+        var dash = text.IndexOf('-');
+        return long.TryParse(dash < 0 ? text : text[..dash], out var ms) && ms >= 0 && ms <= 253402300799999
+            ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+            : null;
+    }
+
     private async Task DispatchAsync(
         string stream, StreamEntry entry, ParsedEntry parsed, CancellationToken cancellationToken)
     {
@@ -104,6 +116,23 @@ public sealed class EntryRouter(
         {
             if (parsed.Unreadable is { } unreadable)
             {
+                if (unreadable.StoreId is { } ownerId)
+                {
+                    // A deletion reaches raw bytes too: an entry holding the identifier is not kept in the quarantine.
+                    if (await pipelines.TryForStoreAsync(ownerId, cancellationToken) is not { } owner)
+                    {
+                        tracked.PartAbandoned();
+                        return;
+                    }
+                    if (DeletionRule.FirstDropOfBytes(owner.Deletions, entry.Values.Select(f => (byte[])f.Value!).ToList(), AppendedAt(entry.Id)) is { } reason)
+                    {
+                        deletionDrops.RecordUnreadable(ownerId, reason);
+                        logger.LogWarning("Unreadable entry {EntryId} of {Stream} (store {StoreId}) is reached by a deletion and dropped: {Error}",
+                            entry.Id, stream, ownerId, unreadable.Error);
+                        tracked.PartDone();
+                        return;
+                    }
+                }
                 // Acked only once its raw bytes are in Postgres; else it stays pending and is reclaimed later.
                 if (await quarantine.TryAddAsync(stream, entry, unreadable, cancellationToken))
                 {
@@ -116,7 +145,20 @@ public sealed class EntryRouter(
                 return;
             }
             var waitsForPostgres = false;
-            if (archive.Enabled)
+            var routed = new List<(StoreRouting Routing, IReadOnlyList<EnrichedEvent> Events)>(parsed.EventsByStore.Count);
+            foreach (var (storeId, received) in parsed.EventsByStore)
+            {
+                if (await pipelines.TryForStoreAsync(storeId, cancellationToken) is not { } routing)
+                {
+                    // Never loaded and Postgres cannot say now: the entry stays pending and comes back by reclaim
+                    // (its other stores' pipelines may then get their events twice: at least once).
+                    waitsForPostgres = true;
+                    continue;
+                }
+                routed.Add((routing, deletionDrops.Filter(storeId, routing.Deletions, received)));
+            }
+            // Archived once every store's deletion rules are known: the writer leaves out what they reach.
+            if (archive.Enabled && !waitsForPostgres)
             {
                 tracked.AddPart();
                 try
@@ -129,16 +171,8 @@ public sealed class EntryRouter(
                     throw;
                 }
             }
-            foreach (var (storeId, received) in parsed.EventsByStore)
+            foreach (var (routing, events) in routed)
             {
-                if (await pipelines.TryForStoreAsync(storeId, cancellationToken) is not { } routing)
-                {
-                    // Never loaded and Postgres cannot say now: the entry stays pending and comes back by reclaim
-                    // (its other stores' pipelines may then get their events twice: at least once).
-                    waitsForPostgres = true;
-                    continue;
-                }
-                var events = deletionDrops.Filter(storeId, routing.Deletions, received);
                 foreach (var pipeline in routing.Pipelines)
                 {
                     var wanted = events.Where(e => pipeline.Accepts(e.Event?.EventType ?? "")).ToList();

@@ -1,8 +1,10 @@
 using System.Threading.Channels;
 using Beacon.Core.Data;
+using Beacon.Core.Privacy;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Beacon.Worker.Archive;
+using Beacon.Worker.Routing;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -12,7 +14,7 @@ namespace Beacon.Worker.Delivery;
 /// <summary>One delivery attempt of a batch, as an event's trace and a pipeline's live view show it.</summary>
 public sealed record AttemptRecord(
     Guid StoreId, Guid PipelineId, Guid BatchId, int Attempt, DateTimeOffset At, int? Status, int DurationMs, string Outcome,
-    string? Error, string[] EventIds);
+    string? Error, int EventCount, string[] EventIds);
 
 /// <summary>
 /// Records every delivery attempt (one row per batch attempt with its event ids) in <c>delivery_attempts</c>. A
@@ -27,15 +29,19 @@ public sealed class AttemptLog : BackgroundService
     private readonly Channel<AttemptRecord> _pending;
     private readonly NpgsqlDataSource _dataSource;
     private readonly DayPartitioner _partitioner;
+    private readonly PipelineCache _pipelines;
     private readonly TimeProvider _time;
     private readonly WorkerOptions _options;
     private readonly ILogger<AttemptLog> _logger;
     private long _unrecorded;
 
-    public AttemptLog(NpgsqlDataSource dataSource, DayPartitioner partitioner, TimeProvider time, IOptions<WorkerOptions> options, ILogger<AttemptLog> logger)
+    public AttemptLog(
+        NpgsqlDataSource dataSource, DayPartitioner partitioner, PipelineCache pipelines, TimeProvider time, IOptions<WorkerOptions> options,
+        ILogger<AttemptLog> logger)
     {
         _dataSource = dataSource;
         _partitioner = partitioner;
+        _pipelines = pipelines;
         _time = time;
         _options = options.Value;
         _logger = logger;
@@ -52,14 +58,14 @@ public sealed class AttemptLog : BackgroundService
         {
             return;
         }
-        var ids = new string[events.Count];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            ids[i] = events[i].Event?.EventId ?? "";
-        }
+        // The ids of events a deletion reached by now are left out, as its sweep takes them out of the rows it finds.
+        var deletions = _pipelines.KnownDeletions(pipeline.StoreId);
+        var ids = deletions.Count == 0
+            ? events.Select(e => e.Event?.EventId ?? "").ToArray()
+            : events.Where(e => DeletionRule.FirstDrop(deletions, e) is null).Select(e => e.Event?.EventId ?? "").ToArray();
         var error = result.Error is { Length: > MaxErrorLength } text ? text[..MaxErrorLength] : result.Error;
         var record = new AttemptRecord(pipeline.StoreId, pipeline.Id, batchId, attempt, _time.GetUtcNow() - result.Latency, result.Status,
-            (int)Math.Min(int.MaxValue, result.Latency.TotalMilliseconds), outcome, error, ids);
+            (int)Math.Min(int.MaxValue, result.Latency.TotalMilliseconds), outcome, error, events.Count, ids);
         if (!_pending.Writer.TryWrite(record))
         {
             Interlocked.Increment(ref _unrecorded);
@@ -130,7 +136,7 @@ public sealed class AttemptLog : BackgroundService
                 {
                     importer.WriteNull();
                 }
-                importer.Write(r.EventIds.Length, NpgsqlDbType.Integer);
+                importer.Write(r.EventCount, NpgsqlDbType.Integer);
                 var eventIds = Array.ConvertAll(r.EventIds, WithoutNul);
                 importer.Write(eventIds, NpgsqlDbType.Array | NpgsqlDbType.Text);
                 importer.Write(EventIdFilter.Of(eventIds), NpgsqlDbType.Bytea);

@@ -1,6 +1,7 @@
 using Beacon.Core.Data;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
+using Beacon.Worker.Routing;
 using Google.Protobuf;
 using Microsoft.EntityFrameworkCore;
 
@@ -9,7 +10,8 @@ namespace Beacon.Worker.Delivery;
 /// <summary>
 /// Makes the result of a delivery attempt durable: a failed batch is parked as a <see cref="RetryBatch"/> due at
 /// the planned time, a final failure becomes one <see cref="DeadLetter"/> per event. Every method returns only
-/// once Postgres has committed, so the caller may ack the stream entry (or drop the lease) afterwards.
+/// once Postgres has committed, so the caller may ack the stream entry (or drop the lease) afterwards. Events a
+/// deletion reached while they were being delivered are neither parked nor dead-lettered (<see cref="DeletionDrops.FilterAsWritten"/>).
 /// </summary>
 public sealed class DeliveryOutcomes(
     IServiceScopeFactory scopes,
@@ -17,6 +19,7 @@ public sealed class DeliveryOutcomes(
     PipelineHealth health,
     DeliveryStatsCollector stats,
     AttemptLog attemptLog,
+    DeletionDrops deletionDrops,
     WorkerMetrics metrics,
     TimeProvider time,
     ILogger<DeliveryOutcomes> logger)
@@ -34,9 +37,13 @@ public sealed class DeliveryOutcomes(
             attemptLog.Record(pipeline, batchId, 1, events, result, AttemptOutcomes.Delivered);
             if (result.Rejected is { Count: > 0 } rejected)
             {
-                db.DeadLetters.AddRange(DeadLettersOf(pipeline, rejected, attempts: 1, result));
-                await db.SaveChangesAsync(cancellationToken);
-                RecordDeadLettered(pipeline, rejected.Count, result);
+                var kept = deletionDrops.FilterAsWritten(pipeline.StoreId, rejected);
+                if (kept.Count > 0)
+                {
+                    db.DeadLetters.AddRange(DeadLettersOf(pipeline, kept, attempts: 1, result));
+                    await db.SaveChangesAsync(cancellationToken);
+                    RecordDeadLettered(pipeline, kept.Count, result);
+                }
             }
             RecordDelivered(pipeline, events.Count - (result.Rejected?.Count ?? 0), result);
             await health.SucceededAsync(pipeline, cancellationToken);
@@ -44,17 +51,18 @@ public sealed class DeliveryOutcomes(
         }
         var next = result.Outcome == DeliveryOutcome.Retry ? planner.NextAttemptAt(1, result.RetryAfter) : null;
         attemptLog.Record(pipeline, batchId, 1, events, result, next is null ? AttemptOutcomes.DeadLettered : AttemptOutcomes.Retrying);
-        if (next is { } due)
+        var failed = deletionDrops.FilterAsWritten(pipeline.StoreId, events);
+        if (failed.Count > 0 && next is { } due)
         {
-            db.RetryBatches.Add(NewRetryBatch(pipeline, batchId, events, attempts: 1, due, result));
+            db.RetryBatches.Add(NewRetryBatch(pipeline, batchId, failed, attempts: 1, due, result));
             await db.SaveChangesAsync(cancellationToken);
-            RecordRetried(pipeline, events.Count, result);
+            RecordRetried(pipeline, failed.Count, result);
         }
-        else
+        else if (failed.Count > 0)
         {
-            db.DeadLetters.AddRange(DeadLettersOf(pipeline, events, attempts: 1, result));
+            db.DeadLetters.AddRange(DeadLettersOf(pipeline, failed, attempts: 1, result));
             await db.SaveChangesAsync(cancellationToken);
-            RecordDeadLettered(pipeline, events.Count, result);
+            RecordDeadLettered(pipeline, failed.Count, result);
         }
         await health.FailedAsync(pipeline, cancellationToken);
     }
@@ -62,9 +70,14 @@ public sealed class DeliveryOutcomes(
     /// <summary>Parks events that were not attempted yet (their lane was full), due at once.</summary>
     public async Task ParkAsync(Pipeline pipeline, Guid batchId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
     {
+        var kept = deletionDrops.FilterAsWritten(pipeline.StoreId, events);
+        if (kept.Count == 0)
+        {
+            return;
+        }
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
-        db.RetryBatches.Add(NewRetryBatch(pipeline, batchId, events, attempts: 0, time.GetUtcNow(), result: null));
+        db.RetryBatches.Add(NewRetryBatch(pipeline, batchId, kept, attempts: 0, time.GetUtcNow(), result: null));
         await db.SaveChangesAsync(cancellationToken);
     }
 
@@ -80,11 +93,11 @@ public sealed class DeliveryOutcomes(
             attemptLog.Record(pipeline, batch.Id, attempts, events, result, AttemptOutcomes.Delivered);
             await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
             {
-                if (result.Rejected is { Count: > 0 } rejected)
+                if (result.Rejected is { Count: > 0 } rejected && deletionDrops.FilterAsWritten(pipeline.StoreId, rejected) is { Count: > 0 } kept)
                 {
-                    db.DeadLetters.AddRange(DeadLettersOf(pipeline, rejected, attempts, result));
+                    db.DeadLetters.AddRange(DeadLettersOf(pipeline, kept, attempts, result));
                     await db.SaveChangesAsync(cancellationToken);
-                    RecordDeadLettered(pipeline, rejected.Count, result);
+                    RecordDeadLettered(pipeline, kept.Count, result);
                 }
                 await db.RetryBatches.Where(r => r.Id == batch.Id).ExecuteDeleteAsync(cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
@@ -95,28 +108,41 @@ public sealed class DeliveryOutcomes(
         }
         var next = result.Outcome == DeliveryOutcome.Retry ? planner.NextAttemptAt(attempts, result.RetryAfter) : null;
         attemptLog.Record(pipeline, batch.Id, attempts, events, result, next is null ? AttemptOutcomes.DeadLettered : AttemptOutcomes.Retrying);
-        if (next is { } due)
+        var failed = deletionDrops.FilterAsWritten(pipeline.StoreId, events);
+        if (failed.Count == 0)
+        {
+            await db.RetryBatches.Where(r => r.Id == batch.Id).ExecuteDeleteAsync(cancellationToken);
+        }
+        else if (next is { } due)
         {
             var error = Truncate(result.Error);
-            await db.RetryBatches.Where(r => r.Id == batch.Id).ExecuteUpdateAsync(set => set
-                .SetProperty(r => r.Attempts, attempts)
-                .SetProperty(r => r.NextAttemptAt, due)
-                .SetProperty(r => r.LeasedUntil, (DateTimeOffset?)null)
-                .SetProperty(r => r.LastStatus, result.Status)
-                .SetProperty(r => r.LastError, error), cancellationToken);
-            RecordRetried(pipeline, events.Count, result);
+            // The stored payload still holds what a deletion reached before or during this attempt: rewritten without it.
+            var payload = failed.Count == batch.EventCount ? null : PayloadOf(failed);
+            await db.RetryBatches.Where(r => r.Id == batch.Id).ExecuteUpdateAsync(set =>
+            {
+                set.SetProperty(r => r.Attempts, attempts)
+                    .SetProperty(r => r.NextAttemptAt, due)
+                    .SetProperty(r => r.LeasedUntil, (DateTimeOffset?)null)
+                    .SetProperty(r => r.LastStatus, result.Status)
+                    .SetProperty(r => r.LastError, error);
+                if (payload is not null)
+                {
+                    set.SetProperty(r => r.Payload, payload).SetProperty(r => r.EventCount, failed.Count);
+                }
+            }, cancellationToken);
+            RecordRetried(pipeline, failed.Count, result);
         }
         else
         {
             // The dead letters and the removal of the batch commit together: never both, never neither.
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            db.DeadLetters.AddRange(DeadLettersOf(pipeline, events, attempts, result));
+            db.DeadLetters.AddRange(DeadLettersOf(pipeline, failed, attempts, result));
             await db.SaveChangesAsync(cancellationToken);
             await db.RetryBatches.Where(r => r.Id == batch.Id).ExecuteDeleteAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            RecordDeadLettered(pipeline, events.Count, result);
+            RecordDeadLettered(pipeline, failed.Count, result);
             logger.LogWarning("Gave up on {Count} events of pipeline {PipelineId} after {Attempts} attempts: {Error}",
-                events.Count, pipeline.Id, attempts, result.Error);
+                failed.Count, pipeline.Id, attempts, result.Error);
         }
         await health.FailedAsync(pipeline, cancellationToken);
     }
@@ -124,15 +150,13 @@ public sealed class DeliveryOutcomes(
     private RetryBatch NewRetryBatch(
         Pipeline pipeline, Guid batchId, IReadOnlyList<EnrichedEvent> events, int attempts, DateTimeOffset due, DeliveryResult? result)
     {
-        var payload = new EnrichedEventBatch();
-        payload.Events.AddRange(events);
         return new RetryBatch
         {
             // The batch id is the webhook-id, so a receiver sees the same message id on every attempt.
             Id = batchId,
             PipelineId = pipeline.Id,
             StoreId = pipeline.StoreId,
-            Payload = payload.ToByteArray(),
+            Payload = PayloadOf(events),
             EventCount = events.Count,
             Attempts = attempts,
             NextAttemptAt = due,
@@ -140,6 +164,13 @@ public sealed class DeliveryOutcomes(
             LastError = Truncate(result?.Error),
             FirstFailedAt = time.GetUtcNow(),
         };
+    }
+
+    private static byte[] PayloadOf(IReadOnlyList<EnrichedEvent> events)
+    {
+        var payload = new EnrichedEventBatch();
+        payload.Events.AddRange(events);
+        return payload.ToByteArray();
     }
 
     private IEnumerable<DeadLetter> DeadLettersOf(Pipeline pipeline, IReadOnlyList<EnrichedEvent> events, int attempts, DeliveryResult result)

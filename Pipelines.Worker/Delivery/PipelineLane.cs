@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Beacon.Core.Data;
 using Beacon.Protos.Queue;
+using Beacon.Worker.Routing;
 
 namespace Beacon.Worker.Delivery;
 
@@ -17,6 +18,7 @@ public sealed class PipelineLane
     private readonly Channel<LaneItem> _items;
     private readonly Func<Pipeline, IPipelineDestination> _destinationOf;
     private readonly DeliveryOutcomes _outcomes;
+    private readonly DeletionDrops _deletionDrops;
     private readonly int _maxConcurrentBatches;
     private readonly ILogger _logger;
     private readonly TimeSpan _stallTimeout;
@@ -29,11 +31,13 @@ public sealed class PipelineLane
     /// postgres), and a lane must not keep writing to the destination it was created for.
     /// </param>
     public PipelineLane(
-        Pipeline pipeline, Func<Pipeline, IPipelineDestination> destinationOf, DeliveryOutcomes outcomes, WorkerOptions options, ILogger logger)
+        Pipeline pipeline, Func<Pipeline, IPipelineDestination> destinationOf, DeliveryOutcomes outcomes, DeletionDrops deletionDrops,
+        WorkerOptions options, ILogger logger)
     {
         _pipeline = pipeline;
         _destinationOf = destinationOf;
         _outcomes = outcomes;
+        _deletionDrops = deletionDrops;
         _maxConcurrentBatches = Math.Max(1, options.MaxConcurrentBatchesPerPipeline);
         _stallTimeout = options.LaneStallTimeout;
         _logger = logger;
@@ -164,14 +168,16 @@ public sealed class PipelineLane
     private async Task DeliverAsync(List<LaneItem> items)
     {
         var pipeline = _pipeline;
-        var events = items.Count == 1 ? items[0].Events : items.SelectMany(i => i.Events).ToList();
+        IReadOnlyList<EnrichedEvent> events = items.Count == 1 ? items[0].Events : items.SelectMany(i => i.Events).ToList();
         try
         {
+            // A deletion that became known while these events waited in the lane still reaches them.
+            events = _deletionDrops.FilterAsWritten(pipeline.StoreId, events);
             var destination = _destinationOf(pipeline);
             // Events queued under another kind may come in chunks larger than this destination takes at once.
             var batchSize = BatchSizeOf(pipeline, destination);
-            var batches = events.Count <= batchSize
-                ? [events]
+            var batches = events.Count == 0 ? []
+                : events.Count <= batchSize ? [events]
                 : events.Chunk(batchSize).Select(chunk => (IReadOnlyList<EnrichedEvent>)chunk).ToList();
             foreach (var batch in batches)
             {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Beacon.Core.Data;
+using Beacon.Worker.Routing;
 using Microsoft.Extensions.Options;
 
 namespace Beacon.Worker.Delivery;
@@ -8,6 +9,7 @@ namespace Beacon.Worker.Delivery;
 public sealed class PipelineLanes(
     IEnumerable<IPipelineDestination> destinations,
     DeliveryOutcomes outcomes,
+    DeletionDrops deletionDrops,
     IOptions<WorkerOptions> options,
     ILoggerFactory loggerFactory) : BackgroundService
 {
@@ -19,7 +21,7 @@ public sealed class PipelineLanes(
     {
         var entry = _lanes.GetOrAdd(pipeline.Id, _ =>
         {
-            var lane = new PipelineLane(pipeline, DestinationOf, outcomes, options.Value, loggerFactory.CreateLogger<PipelineLane>());
+            var lane = new PipelineLane(pipeline, DestinationOf, outcomes, deletionDrops, options.Value, loggerFactory.CreateLogger<PipelineLane>());
             return (lane, Task.Run(() => lane.RunAsync(_stopping.Token)));
         });
         entry.Lane.Update(pipeline);

@@ -1,18 +1,18 @@
 using System.Text.Json;
 using Beacon.Core.Privacy;
 using Beacon.Core.Queue;
-using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using StackExchange.Redis;
 
 namespace Beacon.Worker.Routing;
 
 /// <summary>
-/// Drops the events a deletion or suppression reaches before they are delivered (<see cref="DeletionRule"/>), and
-/// makes them visible where ingestion's own drops are: the store's drop log in Redis (<see cref="DropLogKeys"/>,
-/// reason <c>suppressed</c> or <c>deleted</c>), read by Admin.Web's dropped-events page, and a metric.
+/// Drops the events a deletion or suppression reaches before they are delivered or kept anywhere (<see cref="DeletionRule"/>),
+/// and makes them visible where ingestion's own drops are: the store's drop log in Redis (<see cref="DropLogKeys"/>,
+/// reason <c>suppressed</c> or <c>deleted</c>), read by Admin.Web's dropped-events page, and a metric. A deleted store's
+/// events count in the metric only: its drop log went with it.
 /// </summary>
-public sealed class DeletionDrops(IConnectionMultiplexer redis, WorkerMetrics metrics, ILogger<DeletionDrops> logger)
+public sealed class DeletionDrops(PipelineCache pipelines, IConnectionMultiplexer redis, WorkerMetrics metrics, ILogger<DeletionDrops> logger)
 {
     // As many as ingestion keeps by default (Ingestion:RecentDropsKept), in the same list.
     private const int RecentKept = 100;
@@ -25,13 +25,13 @@ public sealed class DeletionDrops(IConnectionMultiplexer redis, WorkerMetrics me
             return events;
         }
         List<EnrichedEvent>? kept = null;
-        List<(EnrichedEvent Event, string Reason)>? dropped = null;
+        List<Dropped>? dropped = null;
         for (var i = 0; i < events.Count; i++)
         {
             if (DeletionRule.FirstDrop(rules, events[i]) is { } reason)
             {
                 kept ??= events.Take(i).ToList();
-                (dropped ??= []).Add((events[i], reason));
+                (dropped ??= []).Add(new Dropped(events[i].Event?.EventType ?? "", events[i].Source, reason));
             }
             else
             {
@@ -46,25 +46,42 @@ public sealed class DeletionDrops(IConnectionMultiplexer redis, WorkerMetrics me
         return kept!;
     }
 
-    private void Record(Guid storeId, List<(EnrichedEvent Event, string Reason)> dropped)
+    /// <summary>
+    /// <see cref="Filter"/> with the store's rules as this worker knows them now: events routed before a deletion
+    /// became known are checked again as they are written (a lane's delivery, a parked retry, a dead letter), so none
+    /// is kept after the deletion's sweep. One event may so count once per pipeline it was routed to.
+    /// </summary>
+    public IReadOnlyList<EnrichedEvent> FilterAsWritten(Guid storeId, IReadOnlyList<EnrichedEvent> events) =>
+        Filter(storeId, pipelines.KnownDeletions(storeId), events);
+
+    /// <summary>Counts an entry that could not be read and that a deletion reaches as a whole (it is not quarantined).</summary>
+    public void RecordUnreadable(Guid storeId, string reason) => Record(storeId, [new Dropped("", "", reason)]);
+
+    private sealed record Dropped(string EventType, string Source, string Reason);
+
+    private void Record(Guid storeId, List<Dropped> dropped)
     {
-        foreach (var (_, reason) in dropped)
+        foreach (var drop in dropped)
         {
-            metrics.DroppedByDeletion(reason);
+            metrics.DroppedByDeletion(drop.Reason);
+        }
+        var logged = dropped.Where(d => d.Reason != DeletionRule.StoreDeletedReason).ToList();
+        if (logged.Count == 0)
+        {
+            return;
         }
         try
         {
             var at = DateTimeOffset.UtcNow.ToString("O");
             var batch = redis.GetDatabase().CreateBatch();
-            var records = new RedisValue[dropped.Count];
-            for (var i = 0; i < dropped.Count; i++)
+            var records = new RedisValue[logged.Count];
+            for (var i = 0; i < logged.Count; i++)
             {
-                var (envelope, reason) = dropped[i];
-                var type = envelope.Event?.EventType ?? "";
+                var (type, source, reason) = logged[i];
                 // The identifier itself is not written: the drop log must not keep what was asked to be forgotten.
                 records[i] = JsonSerializer.Serialize(new Dictionary<string, object>
                 {
-                    ["at"] = at, ["source"] = envelope.Source, ["index"] = 0, ["event_type"] = type, ["code"] = reason,
+                    ["at"] = at, ["source"] = source, ["index"] = 0, ["event_type"] = type, ["code"] = reason,
                     ["reason"] = reason == DeletionRule.SuppressedReason
                         ? "an identifier of the event is suppressed"
                         : "a deletion of an identifier of the event was requested after it was received",
@@ -77,7 +94,7 @@ public sealed class DeletionDrops(IConnectionMultiplexer redis, WorkerMetrics me
         }
         catch (Exception ex) when (RedisFailure.IsTransient(ex, CancellationToken.None))
         {
-            logger.LogDebug(ex, "Could not record {Count} events dropped by deletions", dropped.Count);
+            logger.LogDebug(ex, "Could not record {Count} events dropped by deletions", logged.Count);
         }
     }
 }

@@ -101,6 +101,13 @@ public sealed class PipelineCache(
         return await db.Pipelines.AsNoTracking().Include(p => p.Store).FirstOrDefaultAsync(p => p.Id == pipelineId, cancellationToken);
     }
 
+    /// <summary>
+    /// The store's deletion rules as last loaded, without waiting (none when the store was never loaded): the last check
+    /// of events that were routed before a deletion became known, as they are written.
+    /// </summary>
+    public IReadOnlyList<DeletionRule> KnownDeletions(Guid storeId) =>
+        _byStore.TryGetValue(storeId, out var routing) ? routing.Deletions : [];
+
     /// <summary>Asks for the pipelines of a store to be read again; the current ones serve until that succeeds.</summary>
     public void Refresh(Guid storeId)
     {
@@ -132,14 +139,14 @@ public sealed class PipelineCache(
     }
 
     /// <summary>
-    /// Suppressions until lifted; plain deletions for <see cref="WorkerOptions.DeletionMatchWindow"/>, long enough
-    /// for anything received before them to have left the stream.
+    /// Suppressions until lifted; plain deletions and whole-store deletions for <see cref="WorkerOptions.DeletionMatchWindow"/>,
+    /// long enough for anything received before them to have left the stream.
     /// </summary>
     private IQueryable<DataDeletion> DeletionsOf(BeaconDbContext db, Guid[] storeIds)
     {
         var since = DateTimeOffset.UtcNow - options.Value.DeletionMatchWindow;
         return db.DataDeletions.AsNoTracking()
-            .Where(d => storeIds.Contains(d.StoreId) && d.IdentifierField != null && d.IdentifierValue != null
+            .Where(d => storeIds.Contains(d.StoreId) && (d.IdentifierField == null || d.IdentifierValue != null)
                 && ((d.Suppress && d.LiftedAt == null) || d.RequestedAt > since));
     }
 

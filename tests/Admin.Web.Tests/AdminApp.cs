@@ -38,6 +38,8 @@ public sealed class AdminApp : IAsyncLifetime
         ["Admin:SecretRotationOverlap"] = "02:00:00",
         // One quick retry for deletion notices (the standard schedule waits 5 s, then 5 min).
         ["Admin:DeletionNoticeRetrySchedule:0"] = "00:00:00.300",
+        // No worker of these tests needs time to learn of a deletion before it runs.
+        ["Admin:DeletionSettleDelay"] = "00:00:00",
         // The test receiver listens on loopback.
         ["Delivery:AllowPrivateDestinations"] = "true",
         ["Logging:LogLevel:Default"] = "Warning",

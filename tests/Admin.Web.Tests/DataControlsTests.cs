@@ -213,6 +213,36 @@ public sealed class DataControlsTests(AdminApp app)
     }
 
     [Fact]
+    public async Task ArchivedEventsOfADeletionNotYetSweptAreNotSentAsTestEvents()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var (store, merchant, _) = await app.MerchantWithStoreAsync();
+        var api = app.ApiClient(await app.CreateApiKeyAsync(merchant.Id));
+        var created = await api.PostAsJsonAsync($"/api/admin/v1/stores/{store.StoreId}/pipelines", new { name = "Hook", kind = "webhook", url = receiver.Url });
+        var pipelineId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var (gone, kept) = (AdminData.Envelope(store.StoreId, deviceId: "dev-A"), AdminData.Envelope(store.StoreId, deviceId: "dev-B"));
+        await app.Data.AddArchivedBatchAsync(store.StoreId, [gone, kept], "beacon:events:0/1-0");
+        // Requested and running: its sweep has not reached the archive yet.
+        await app.WithDbAsync(async db =>
+        {
+            db.DataDeletions.Add(new DataDeletion
+            {
+                StoreId = store.StoreId, IdentifierField = DeletionIdentifiers.DeviceId, IdentifierValue = "dev-A", RequestedBy = "test",
+                Status = DeletionStatuses.Running, StartedAt = DateTimeOffset.UtcNow,
+            });
+            return await db.SaveChangesAsync();
+        });
+        var path = $"/api/admin/v1/stores/{store.StoreId}/pipelines/{pipelineId}/test";
+
+        var byId = await (await api.PostAsJsonAsync(path, new { eventIds = new[] { gone.Event.EventId, kept.Event.EventId } })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal([kept.Event.EventId], byId.GetProperty("request").GetProperty("eventIds").EnumerateArray().Select(e => e.GetString()));
+        var recent = await (await api.PostAsJsonAsync(path, new { recent = 5 })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal([kept.Event.EventId], recent.GetProperty("request").GetProperty("eventIds").EnumerateArray().Select(e => e.GetString()));
+        Assert.All(receiver.Requests, r => Assert.DoesNotContain(gone.Event.EventId, System.Text.Encoding.UTF8.GetString(r.Body)));
+        Assert.Equal(2, receiver.Requests.Count);
+    }
+
+    [Fact]
     public async Task ADeletionNoticeThatFailsIsSentAgainUntilTheReceiverTakesItAndAHashingPipelineIsToldTheHash()
     {
         await using var flaky = await WebhookReceiver.StartAsync();
@@ -313,6 +343,12 @@ public sealed class DataControlsTests(AdminApp app)
         await app.Data.AddStoredEventAsync(store.StoreId, table.Id);
         await app.Data.AddStoredEventAsync(store.StoreId, table.Id);
         await app.Data.CreateQuarantinedEntryAsync(store.StoreId);
+        var archived = new[] { AdminData.Envelope(store.StoreId), AdminData.Envelope(store.StoreId) };
+        await app.Data.AddArchivedBatchAsync(store.StoreId, archived, "beacon:events:0/1-0");
+        await app.Data.AddArchivedBatchAsync(store.StoreId, [AdminData.Envelope(store.StoreId)], "beacon:events:0/2-0");
+        await app.Data.AddDeliveryAttemptAsync(store.StoreId, table.Id, archived[0].Event.EventId);
+        var other = await app.Backends.CreateStoreAsync();
+        await app.Data.AddArchivedBatchAsync(other.StoreId, [AdminData.Envelope(other.StoreId)], "beacon:events:0/3-0");
         var path = $"/api/admin/v1/stores/{store.StoreId}";
 
         var merchantApi = app.ApiClient(await app.CreateApiKeyAsync(merchant.Id));
@@ -330,6 +366,11 @@ public sealed class DataControlsTests(AdminApp app)
         Assert.Equal(JsonValueKind.Null, status.GetProperty("identifier").ValueKind);
         Assert.Equal(2, status.GetProperty("deleted").GetProperty("events").GetInt64());
         Assert.Equal(1, status.GetProperty("deleted").GetProperty("quarantine").GetInt64());
+        Assert.Equal(3, status.GetProperty("deleted").GetProperty("archive_events").GetInt64());
+        Assert.Equal(1, status.GetProperty("deleted").GetProperty("delivery_attempts").GetInt64());
+        Assert.Empty(await app.Data.ArchivedBatchesAsync(store.StoreId));
+        Assert.Empty(await app.Data.AttemptEventIdsAsync(store.StoreId));
+        Assert.Single(await app.Data.ArchivedBatchesAsync(other.StoreId));
         await app.WithDbAsync(async db =>
         {
             Assert.False(await db.Events.AnyAsync(e => e.StoreId == store.StoreId));
@@ -416,6 +457,48 @@ public sealed class DataControlsTests(AdminApp app)
         var html = await client.GetStringAsync(path);
         Assert.Contains("visitor_id = visitor-42", html);
         Assert.True(await app.WithDbAsync(db => db.DataDeletions.AnyAsync(d => d.StoreId == store.StoreId && d.Suppress && d.IdentifierValue == "visitor-42")));
+    }
+
+    [Fact]
+    public async Task OperatorsDeleteATokenSetRetentionAndDeleteAStoreFromItsPagesMerchantsCannot()
+    {
+        var (store, _, merchantClient) = await app.MerchantWithStoreAsync();
+        var page = $"/stores/{store.StoreId}";
+        var retention = new Dictionary<string, string> { ["EventDays"] = "7", ["DeadLetterDays"] = "3" };
+        // A merchant's store page has neither form; the tokens page gives the merchant's antiforgery token.
+        Assert.Equal(HttpStatusCode.Forbidden, (await merchantClient.PostFormAsync($"{page}?handler=Retention", retention, $"{page}/tokens")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await merchantClient.PostFormAsync($"{page}?handler=Delete", [], $"{page}/tokens")).StatusCode);
+        var client = await app.SignInAsync(AdminApp.OperatorEmail, AdminApp.OperatorPassword);
+
+        var tokens = $"{page}/tokens";
+        Assert.Equal(HttpStatusCode.Redirect, (await client.PostFormAsync($"{tokens}?handler=Delete&tokenId={store.TokenId}", [], tokens)).StatusCode);
+        Assert.False(await app.WithDbAsync(db => db.AccessTokens.AnyAsync(t => t.Id == store.TokenId)));
+
+        Assert.Equal(HttpStatusCode.Redirect, (await client.PostFormAsync($"{page}?handler=Retention", retention, page)).StatusCode);
+        var kept = await app.WithDbAsync(db => db.Stores.AsNoTracking().SingleAsync(s => s.Id == store.StoreId));
+        Assert.Equal((7, 3), (kept.EventRetentionDays, kept.DeadLetterRetentionDays));
+        Assert.Contains("value=\"7\"", await client.GetStringAsync(page));
+
+        var deleted = await client.PostFormAsync($"{page}?handler=Delete", [], page);
+        Assert.Equal(HttpStatusCode.Redirect, deleted.StatusCode);
+        Assert.Equal("/stores", deleted.Headers.Location!.OriginalString);
+        Assert.False(await app.WithDbAsync(db => db.Stores.AnyAsync(s => s.Id == store.StoreId)));
+        Assert.True(await app.WithDbAsync(db => db.DataDeletions.AnyAsync(d => d.StoreId == store.StoreId && d.IdentifierField == null)));
+    }
+
+    [Fact]
+    public async Task TheUsersPageLocksAnAccountOutAndLetsItBackIn()
+    {
+        var user = await app.CreateUserAsync();
+        var client = await app.SignInAsync(AdminApp.OperatorEmail, AdminApp.OperatorPassword);
+
+        var locked = await client.PostFormAsync($"/users?handler=Lock&userId={Uri.EscapeDataString(user.Id)}", [], "/users");
+        Assert.Equal(HttpStatusCode.Redirect, locked.StatusCode);
+        var refused = await app.Anonymous().PostFormAsync("/account/login", new() { ["Email"] = user.Email!, ["Password"] = AdminApp.Password });
+        Assert.NotEqual(HttpStatusCode.Redirect, refused.StatusCode);
+
+        Assert.Equal(HttpStatusCode.Redirect, (await client.PostFormAsync($"/users?handler=Unlock&userId={Uri.EscapeDataString(user.Id)}", [], "/users")).StatusCode);
+        await app.SignInAsync(user.Email!);
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)

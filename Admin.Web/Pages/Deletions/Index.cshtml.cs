@@ -1,14 +1,18 @@
 using System.ComponentModel.DataAnnotations;
+using Beacon.Admin.Management;
 using Beacon.Admin.Privacy;
 using Beacon.Core.Data;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 
 namespace Beacon.Admin.Pages.Deletions;
 
 /// <summary>A store's deletion and suppression requests: ask for one, follow it, lift a suppression.</summary>
-public sealed class IndexModel(DeletionService deletions) : StorePageModel
+public sealed class IndexModel(DeletionService deletions, IOptions<AdminOptions> options) : StorePageModel
 {
     protected override string Section => "deletions";
+
+    public TimeSpan SettleDelay => options.Value.DeletionSettleDelay;
 
     [BindProperty]
     public string Field { get; set; } = DeletionIdentifiers.DeviceId;

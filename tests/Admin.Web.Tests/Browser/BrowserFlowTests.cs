@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Beacon.Core.Data;
 using Beacon.Core.Webhooks;
@@ -10,8 +12,9 @@ namespace Beacon.Admin.Tests.Browser;
 
 /// <summary>
 /// The site in Debian's Chromium through Playwright, on a real socket: an operator signs in, creates a store,
-/// a token and a webhook pipeline, sends a test event to a local receiver, replays a dead letter, and every
-/// main page is saved as a screenshot at desktop and phone width (under the test output's <c>screenshots/</c>).
+/// a token and a webhook pipeline, ticks its hashed identifiers, sends a test event to a local receiver, replays a
+/// dead letter, deletes a device's data, and every main page is saved as a screenshot at desktop and phone width
+/// (under the test output's <c>screenshots/</c>).
 /// </summary>
 public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<BackendsFixture>, IAsyncLifetime
 {
@@ -110,6 +113,25 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
         Assert.DoesNotContain(secret, await page.ContentAsync());
         Assert.Equal("enabled", (await page.TextContentAsync(".pagehead .badge"))!.Trim());
 
+        // Hashed identifiers: two boxes ticked and saved, shown ticked again and returned by the management API.
+        await page.CheckAsync("input[name='Input.HashFields'][value=device_id]");
+        await page.CheckAsync("input[name='Input.HashFields'][value=user_id]");
+        await page.ClickAsync("form:has(input[name='Input.HashFields']) button:has-text('Save')");
+        await page.WaitForSelectorAsync("text=Saved.");
+        await page.ReloadAsync();
+        foreach (var field in new[] { "device_id", "user_id" })
+        {
+            Assert.True(await page.IsCheckedAsync($"input[name='Input.HashFields'][value={field}]"), $"{field} ticked after saving");
+        }
+        Assert.False(await page.IsCheckedAsync("input[name='Input.HashFields'][value=session_id]"));
+        using (var api = new HttpClient { BaseAddress = new Uri(_baseUrl) })
+        {
+            api.DefaultRequestHeaders.Authorization = new("Bearer", AdminApp.BootstrapApiKey);
+            var read = await api.GetFromJsonAsync<JsonElement>($"/api/admin/v1/stores/{storeId}/pipelines/{pipelineId}");
+            Assert.Equal(["device_id", "user_id"], read.GetProperty("hashFields").EnumerateArray().Select(f => f.GetString()));
+        }
+        await ShotAsync(page, "pipeline-hashed-identifiers");
+
         // Send a test event and see the destination's status.
         await page.ClickAsync("text=Send test event");
         await page.WaitForSelectorAsync("#test-result");
@@ -163,7 +185,10 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
         await page.GotoAsync($"{_baseUrl}/event-types");
         await ShotAsync(page, "event-types", fullPage: false);
 
-        // Data controls: a device's deletion with suppression is asked for on its page and completes in the background.
+        // Data controls: a device's deletion with suppression is asked for on its page and completes in the background:
+        // the device's row leaves the events table, the other device's stays, and the webhook pipeline is told.
+        var doomed = await app.AddStoredEventAsync(storeId, pipelineId, deviceId: "dev-browser");
+        var kept = await app.AddStoredEventAsync(storeId, pipelineId, deviceId: "dev-other");
         await page.GotoAsync($"{_baseUrl}/stores/{storeId}/deletions");
         await page.FillAsync("#Value", "dev-browser");
         await page.CheckAsync("#Suppress");
@@ -175,7 +200,14 @@ public sealed class BrowserFlowTests(BackendsFixture fixture) : IClassFixture<Ba
             await page.ReloadAsync();
         }
         Assert.Equal("completed", (await page.TextContentAsync("#deletions .status"))!.Trim());
+        Assert.Contains("events: 1", await page.TextContentAsync("#deletions tbody tr"));
         Assert.NotNull(await page.QuerySelectorAsync("#deletions button:has-text('Lift')"));
+        await using (var scope = _factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<BeaconDbContext>();
+            Assert.Equal([kept], await db.Events.Where(e => e.StoreId == storeId && (e.EventId == doomed || e.EventId == kept)).Select(e => e.EventId).ToListAsync());
+        }
+        Assert.Contains(_receiver.Requests, r => System.Text.Encoding.UTF8.GetString(r.Body).Contains("\"type\":\"privacy.deletion\""));
         await ShotAsync(page, "deletions");
 
         // Operators see every account.
