@@ -9,7 +9,6 @@ using Beacon.Worker.Consuming;
 using Beacon.Worker.Routing;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Beacon.Worker.Archive;
 
@@ -124,24 +123,28 @@ public sealed class ArchiveWriter(
             var days = items.SelectMany(i => i.Events).Select(e => DateOnly.FromDateTime(EventJson.ReceivedAtOf(e).UtcDateTime)).Distinct();
             await partitioner.EnsureAsync(EventArchiveTable.Name, days, CancellationToken.None);
             await using var connection = await dataSource.OpenConnectionAsync();
-            await using var importer = await connection.BeginBinaryImportAsync(CopySql);
-            // Checked once the COPY has its lock, so a deletion that became known while these events waited (or while
-            // a deletion's sweep held the table) leaves them out too.
-            var reached = ReachedByDeletions();
-            foreach (var item in items)
+            var (copy, stream) = await BinaryCopyRows.BeginAsync(connection, CopySql, CancellationToken.None);
+            await using (stream)
             {
-                foreach (var row in RowsOf(item, reached))
+                // Checked once the COPY has its lock, so a deletion that became known while these events waited (or while
+                // a deletion's sweep held the table) leaves them out too.
+                var reached = ReachedByDeletions();
+                foreach (var item in items)
                 {
-                    importer.StartRow();
-                    importer.Write(row.StoreId, NpgsqlDbType.Uuid);
-                    importer.Write(row.ReceivedAt.UtcDateTime, NpgsqlDbType.TimestampTz);
-                    importer.Write(item.Entry.Stream + "/" + item.Entry.Id, NpgsqlDbType.Text);
-                    importer.Write(row.EventIds, NpgsqlDbType.Array | NpgsqlDbType.Text);
-                    importer.Write(EventIdFilter.Of(row.EventIds), NpgsqlDbType.Bytea);
-                    importer.Write(row.Events, NpgsqlDbType.Bytea);
+                    foreach (var row in RowsOf(item, reached))
+                    {
+                        copy.StartRow(6);
+                        copy.Uuid(row.StoreId);
+                        copy.Timestamp(row.ReceivedAt);
+                        copy.Text(item.Entry.Stream + "/" + item.Entry.Id);
+                        copy.TextArray(row.EventIds);
+                        copy.Bytea(EventIdFilter.Of(row.EventIds));
+                        copy.Bytea(row.Events);
+                        await copy.FlushIfFullAsync(CancellationToken.None);
+                    }
                 }
+                await copy.CompleteAsync(CancellationToken.None);
             }
-            await importer.CompleteAsync();
         }
         catch (Exception ex)
         {

@@ -7,7 +7,6 @@ using Beacon.Worker.Archive;
 using Beacon.Worker.Routing;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Beacon.Worker.Delivery;
 
@@ -108,40 +107,38 @@ public sealed class AttemptLog : BackgroundService
         {
             await _partitioner.EnsureAsync(DeliveryAttemptsTable.Name, rows.Select(r => DateOnly.FromDateTime(r.At.UtcDateTime)).Distinct(), cancellationToken);
             await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-            await using var importer = await connection.BeginBinaryImportAsync(
+            var (copy, stream) = await BinaryCopyRows.BeginAsync(connection,
                 $"COPY {DeliveryAttemptsTable.Name} ({DeliveryAttemptsTable.Columns}) FROM STDIN (FORMAT BINARY)", cancellationToken);
-            foreach (var r in rows)
+            await using (stream)
             {
-                importer.StartRow();
-                importer.Write(r.StoreId, NpgsqlDbType.Uuid);
-                importer.Write(r.PipelineId, NpgsqlDbType.Uuid);
-                importer.Write(r.BatchId, NpgsqlDbType.Uuid);
-                importer.Write(r.Attempt, NpgsqlDbType.Integer);
-                importer.Write(r.At.UtcDateTime, NpgsqlDbType.TimestampTz);
-                if (r.Status is { } status)
+                foreach (var r in rows)
                 {
-                    importer.Write(status, NpgsqlDbType.Integer);
+                    copy.StartRow(12);
+                    copy.Uuid(r.StoreId);
+                    copy.Uuid(r.PipelineId);
+                    copy.Uuid(r.BatchId);
+                    copy.Integer(r.Attempt);
+                    copy.Timestamp(r.At);
+                    if (r.Status is { } status)
+                    {
+                        copy.Integer(status);
+                    }
+                    else
+                    {
+                        copy.Null();
+                    }
+                    copy.Integer(r.DurationMs);
+                    copy.Text(r.Outcome);
+                    copy.TextOrNull(r.Error);
+                    copy.Integer(r.EventCount);
+                    // The filter is of the ids as stored (without U+0000), as lookups hash them.
+                    var eventIds = Array.ConvertAll(r.EventIds, WithoutNul);
+                    copy.TextArray(eventIds);
+                    copy.Bytea(EventIdFilter.Of(eventIds));
+                    await copy.FlushIfFullAsync(cancellationToken);
                 }
-                else
-                {
-                    importer.WriteNull();
-                }
-                importer.Write(r.DurationMs, NpgsqlDbType.Integer);
-                importer.Write(r.Outcome, NpgsqlDbType.Text);
-                if (r.Error is { } error)
-                {
-                    importer.Write(WithoutNul(error), NpgsqlDbType.Text);
-                }
-                else
-                {
-                    importer.WriteNull();
-                }
-                importer.Write(r.EventCount, NpgsqlDbType.Integer);
-                var eventIds = Array.ConvertAll(r.EventIds, WithoutNul);
-                importer.Write(eventIds, NpgsqlDbType.Array | NpgsqlDbType.Text);
-                importer.Write(EventIdFilter.Of(eventIds), NpgsqlDbType.Bytea);
+                await copy.CompleteAsync(cancellationToken);
             }
-            await importer.CompleteAsync(cancellationToken);
         }
         catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
         {
