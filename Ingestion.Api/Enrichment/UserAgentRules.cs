@@ -6,16 +6,19 @@ namespace Beacon.Ingestion.Enrichment;
 
 /// <summary>
 /// What the rules say of one User-Agent: uap-core's three families, the device model, and the work done:
-/// <paramref name="RegexRuns"/> rules that passed the literal filter, <paramref name="LongPrefixRuns"/> backtracking
-/// runs of the costly <c>^.{0,N}</c> rules (only when their linear-time twin says they match).
+/// <paramref name="RegexRuns"/> rules that passed the literal filter, of which <paramref name="LinearRuns"/> costly
+/// ones searched in linear time (<see cref="UserAgentRules.IsCostly"/>) rather than by their backtracking regex, and
+/// <paramref name="LinearRuleMatches"/> of those that matched, whose backtracking regex then ran from the one position
+/// where the match starts, for its groups.
 /// </summary>
-public sealed record UserAgentAnalysis(UserAgentInfo Info, string Device, string? Model, int RegexRuns, int LongPrefixRuns = 0);
+public sealed record UserAgentAnalysis(UserAgentInfo Info, string Device, string? Model, int RegexRuns, int LinearRuns = 0, int LinearRuleMatches = 0);
 
 /// <summary>
 /// uap-core's rules (<c>regexes.yaml</c>): in each section the first rule whose regex matches wins, as in every
 /// ua-parser port. A rule runs only when the literals any match of it must contain (<see cref="RequiredLiterals"/>)
-/// all occur in the User-Agent, which leaves a few regex runs per section of the ~1,200; and a section runs at most
-/// <see cref="MaxRegexRunsPerSection"/> regexes, so the work per User-Agent is bounded whatever it contains.
+/// all occur in the User-Agent, which leaves a few regex runs per section of the ~1,200; a section runs at most
+/// <see cref="MaxRegexRunsPerSection"/> regexes; and the costliest rules (<see cref="IsCostly"/>) are searched in time
+/// linear in the User-Agent, so the work per User-Agent is bounded whatever it contains.
 /// </summary>
 public sealed class UserAgentRules
 {
@@ -68,6 +71,18 @@ public sealed class UserAgentRules
     /// <summary>Rules that have no required literal, so run for every User-Agent that reaches them.</summary>
     public int RulesWithoutLiterals => _browsers.Concat(_os).Concat(_devices).Count(r => r.Clauses.Length == 0);
 
+    /// <summary>The patterns of the rules searched in linear time (<see cref="IsCostly"/> and .NET could build the twins).</summary>
+    public IEnumerable<string> LinearRulePatterns => _browsers.Concat(_os).Concat(_devices).Where(r => r.Linear is not null).Select(r => r.Regex.ToString());
+
+    /// <summary>
+    /// The rules whose backtracking search costs milliseconds on a crafted 500-character User-Agent that passes their
+    /// literal filter: <c>^.{0,N}</c> prefixes (the bot rules <c>^.{0,200}?(...){0,50}(?:...[Bb]ot|[Ss]pider...)</c>: the
+    /// backtracking engine tries the rest of the rule, with all its own loops, after each of the N+1 prefixes) and long
+    /// name lists (the ~200 crawler names, some behind <c>\w{0,30}</c>, tried at every position). Twins of all ~1,200
+    /// rules would take seconds to build and most rules cost microseconds anyway.
+    /// </summary>
+    public static bool IsCostly(string pattern) => LinearMatcher.Needed(pattern);
+
     public static UserAgentRules Load(int maxRegexRunsPerSection = MaxRegexRunsPerSection)
     {
         using var stream = typeof(UserAgentRules).Assembly.GetManifestResourceStream("Beacon.Ingestion.Enrichment.regexes.yaml")
@@ -112,22 +127,23 @@ public sealed class UserAgentRules
                 .OrderByDescending(c => c.Min(l => l.Length))
                 .Select(c => c.Select(l => literals.TryGetValue(l, out var id) ? id : literals[l] = literals.Count).ToArray())
                 .ToArray();
-            var guard = Guard.Needed(entry.Regex) ? new Lazy<Guard?>(() => Guard.For(entry.Regex, flags)) : null;
-            rules.Add(new Rule(regex, guard, clauses, replacement(entry), entry.BrandReplacement, entry.ModelReplacement));
+            var linear = LinearMatcher.Needed(entry.Regex) ? LinearMatcher.For(regex, flags) : null;
+            rules.Add(new Rule(regex, linear, clauses, replacement(entry), entry.BrandReplacement, entry.ModelReplacement));
         }
         return [.. rules];
     }
 
     /// <summary>
-    /// Builds every rule's guard and runs every rule once, so the regexes' lazily built matchers exist before the
-    /// first request (a guard's twin builds its automaton on its first matches: up to ~0.7 s for the bot rules).
+    /// Runs every rule on a browser's and a crawler's User-Agent, so the regexes' lazily built matchers exist before
+    /// the first request (the linear-time twins build their automata's states as they meet characters).
     /// </summary>
     public void Warm()
     {
         foreach (var rule in _browsers.Concat(_os).Concat(_devices))
         {
-            var unused = 0;
+            var unused = new Work();
             _ = rule.Match("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", ref unused);
+            _ = rule.Match("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", ref unused);
         }
     }
 
@@ -139,15 +155,14 @@ public sealed class UserAgentRules
         }
         var scan = t_scan ??= new LiteralScan(_literals);
         scan.Start(userAgent);
-        var runs = 0;
-        var longPrefixRuns = 0;
-        var browser = FirstMatch(_browsers, userAgent, scan, ref runs, ref longPrefixRuns, out _) ?? "Other";
-        var os = FirstMatch(_os, userAgent, scan, ref runs, ref longPrefixRuns, out _) ?? "Other";
-        var device = FirstMatch(_devices, userAgent, scan, ref runs, ref longPrefixRuns, out var model) ?? "Other";
+        var work = new Work();
+        var browser = FirstMatch(_browsers, userAgent, scan, ref work, out _) ?? "Other";
+        var os = FirstMatch(_os, userAgent, scan, ref work, out _) ?? "Other";
+        var device = FirstMatch(_devices, userAgent, scan, ref work, out var model) ?? "Other";
         var isMerchantApp = userAgent.Contains("tapcart", StringComparison.OrdinalIgnoreCase)
             || userAgent.Contains("fuego", StringComparison.OrdinalIgnoreCase);
         var info = new UserAgentInfo(browser, os, DeviceTypeOf(userAgent, browser, os, device, model), isMerchantApp);
-        return new UserAgentAnalysis(info, device, model, runs, longPrefixRuns);
+        return new UserAgentAnalysis(info, device, model, work.RegexRuns, work.LinearRuns, work.LinearMatches);
     }
 
     private static string DeviceTypeOf(string userAgent, string browser, string os, string device, string? model)
@@ -172,7 +187,7 @@ public sealed class UserAgentRules
         return DesktopOs.Contains(os) ? "desktop" : "other";
     }
 
-    private string? FirstMatch(Rule[] rules, string userAgent, LiteralScan scan, ref int runs, ref int longPrefixRuns, out string? model)
+    private string? FirstMatch(Rule[] rules, string userAgent, LiteralScan scan, ref Work work, out string? model)
     {
         model = null;
         var budget = _maxRegexRunsPerSection;
@@ -186,8 +201,7 @@ public sealed class UserAgentRules
             {
                 return null;
             }
-            runs++;
-            var match = rule.Match(userAgent, ref longPrefixRuns);
+            var match = rule.Match(userAgent, ref work);
             if (!match.Success)
             {
                 continue;
@@ -226,49 +240,96 @@ public sealed class UserAgentRules
         return result.Trim();
     }
 
-    /// <param name="Guard">For a <c>^.{0,N}</c> rule, whose backtracking can cost milliseconds: its linear-time twin (null when
-    /// .NET cannot build one), built on first use or by <see cref="Warm"/>.</param>
-    /// <param name="Clauses">Literal ids: every clause must have one of its literals in the User-Agent.</param>
-    private sealed record Rule(Regex Regex, Lazy<Guard?>? Guard, int[][] Clauses, string? Replacement, string? BrandReplacement, string? ModelReplacement)
+    private struct Work
     {
-        public Match Match(string userAgent, ref int guardedRuns)
+        public int RegexRuns, LinearRuns, LinearMatches;
+    }
+
+    /// <param name="Linear">For a costly rule (<see cref="IsCostly"/>): its linear-time search, null when .NET cannot build it.</param>
+    /// <param name="Clauses">Literal ids: every clause must have one of its literals in the User-Agent.</param>
+    private sealed record Rule(Regex Regex, LinearMatcher? Linear, int[][] Clauses, string? Replacement, string? BrandReplacement, string? ModelReplacement)
+    {
+        public Match Match(string userAgent, ref Work work)
         {
-            if (Guard is not null)
+            work.RegexRuns++;
+            if (Linear is null)
             {
-                if (Guard.Value is { } guard && !guard.Admits(userAgent))
-                {
-                    return System.Text.RegularExpressions.Match.Empty;
-                }
-                guardedRuns++;
+                return Regex.Match(userAgent);
             }
-            return Regex.Match(userAgent);
+            work.LinearRuns++;
+            var match = Linear.Match(userAgent, Regex);
+            if (match.Success)
+            {
+                work.LinearMatches++;
+            }
+            return match;
         }
     }
 
     /// <summary>
-    /// A rule's regex on .NET's non-backtracking engine, whose time is linear in the User-Agent, asked only whether
-    /// the rule matches at all: when it does not (every User-Agent but bots' own), the backtracking regex does not
-    /// run. When it does, the backtracking regex runs as before, for its groups: the twin's own <c>Match</c> is no
-    /// substitute (it picks other lazy-prefix lengths and groups, now and then fails where <c>IsMatch</c> succeeds,
-    /// and with its capture pass costs 5-40 ms on these rules).
+    /// A costly rule's first match, as its backtracking regex finds it, in time linear in the User-Agent. The
+    /// backtracking engine tries the rule at position 0, 1, 2, ... (for <c>^.{0,N}?rest</c>: <c>rest</c> after prefixes
+    /// of 0, 1, ... N characters; for <c>^.{0,N}rest</c>: of N, N-1, ... 0) and takes the first position where it
+    /// matches, which costs it the rule's whole backtracking at every position before. Here .NET's non-backtracking
+    /// engine says, position by position, whether the rule matches starting there (its anchored automaton stops within
+    /// a few characters where it cannot), and the backtracking regex runs once, anchored (<c>\G</c>) at the first such
+    /// position, for the same match and groups. Only anchored twins are used: an unanchored twin of a bot rule grows
+    /// its automaton past 10,000 states under varied traffic and then, on .NET 10, answers "no match" for User-Agents
+    /// such as <c>aaaabot</c> that do match (docs/ingestion.md), while anchored ones stay at a few hundred states.
+    /// Their match at a position is checked on the slice of the User-Agent that starts one character before it, so
+    /// <c>\b</c> sees that character and <c>^</c> cannot match there, as in the whole string.
     /// </summary>
-    private sealed class Guard(Regex twin)
+    private sealed class LinearMatcher
     {
-        private static readonly Regex LongPrefix = new(@"^\^\.\{0,\d+\}", RegexOptions.CultureInvariant);
+        private const string AutomatonSizeSetting = "REGEX_NONBACKTRACKING_MAX_AUTOMATA_SIZE";
+        // The crawler-name list expands to ~12,300 automaton nodes, over .NET's default of 10,000.
+        private const int AutomatonSize = 20_000;
+        private const int ManyAlternatives = 40;
+        private static readonly Regex LongPrefix = new(@"^\^\.\{0,(\d+)\}(\?)?", RegexOptions.CultureInvariant);
 
-        /// <summary>
-        /// <c>^.{0,N}?rest</c> and <c>^.{0,N}rest</c>: the backtracking engine tries <c>rest</c>, with all its own
-        /// loops, after each of the N+1 prefixes (uap-core's bot rules <c>^.{0,200}?(...){0,50}(?:...[Bb]ot|[Ss]pider...)</c>:
-        /// ~6 ms on a crafted 500-character User-Agent that does not match). Twins of all ~860 rules with long loops would cost
-        /// ~15 s to build and warm, and run slower than most of those rules' backtracking.
-        /// </summary>
-        public static bool Needed(string pattern) => LongPrefix.IsMatch(pattern);
+        private readonly Regex _atStart;
+        private readonly Regex _afterOne;
+        private readonly Regex _anchored;
+        private readonly int _longestPrefix;
+        private readonly bool _greedy;
 
-        public static Guard? For(string pattern, RegexOptions flags)
+        private LinearMatcher(Regex atStart, Regex afterOne, Regex anchored, int longestPrefix, bool greedy)
         {
+            _atStart = atStart;
+            _afterOne = afterOne;
+            _anchored = anchored;
+            _longestPrefix = longestPrefix;
+            _greedy = greedy;
+        }
+
+        public static bool Needed(string pattern) => LongPrefix.IsMatch(pattern) || PatternShape.Of(pattern).MostAlternatives >= ManyAlternatives;
+
+        public static LinearMatcher? For(Regex rule, RegexOptions flags)
+        {
+            var pattern = rule.ToString();
+            var body = pattern;
+            var longestPrefix = -1;
+            var greedy = false;
+            var prefix = LongPrefix.Match(pattern);
+            if (prefix.Success && !PatternShape.Of(pattern[prefix.Length..]).TopLevelAlternation)
+            {
+                body = pattern[prefix.Length..];
+                longestPrefix = int.Parse(prefix.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                greedy = !prefix.Groups[2].Success;
+            }
+            if (AppContext.GetData(AutomatonSizeSetting) is not int size || size < AutomatonSize)
+            {
+                AppContext.SetData(AutomatonSizeSetting, AutomatonSize);
+            }
             try
             {
-                return new Guard(new Regex(pattern, flags | RegexOptions.NonBacktracking));
+                var twin = flags | RegexOptions.NonBacktracking | RegexOptions.ExplicitCapture;
+                var anchored = new Regex(@"\G(?:" + body + ")", flags);
+                if (anchored.GetGroupNumbers().Length != rule.GetGroupNumbers().Length)
+                {
+                    return null;
+                }
+                return new LinearMatcher(new Regex("^(?:" + body + ")", twin), new Regex(@"^[\s\S](?:" + body + ")", twin), anchored, longestPrefix, greedy);
             }
             catch (NotSupportedException)
             {
@@ -276,7 +337,86 @@ public sealed class UserAgentRules
             }
         }
 
-        public bool Admits(string userAgent) => twin.IsMatch(userAgent);
+        public Match Match(string userAgent, Regex rule)
+        {
+            var last = userAgent.Length;
+            if (_longestPrefix >= 0)
+            {
+                var newline = userAgent.IndexOf('\n'); // '.' does not match it
+                last = Math.Min(Math.Min(_longestPrefix, last), newline < 0 ? last : newline);
+            }
+            var start = -1;
+            if (_greedy)
+            {
+                for (var at = last; at >= 0 && start < 0; at--)
+                {
+                    start = StartsAt(userAgent, at) ? at : -1;
+                }
+            }
+            else
+            {
+                for (var at = 0; at <= last && start < 0; at++)
+                {
+                    start = StartsAt(userAgent, at) ? at : -1;
+                }
+            }
+            if (start < 0)
+            {
+                return System.Text.RegularExpressions.Match.Empty;
+            }
+            var match = _anchored.Match(userAgent, start);
+            // Should the engines ever disagree on a match, the rule's own search decides.
+            return match.Success ? match : rule.Match(userAgent);
+        }
+
+        private bool StartsAt(string userAgent, int at) =>
+            at == 0 ? _atStart.IsMatch(userAgent) : _afterOne.IsMatch(userAgent.AsSpan(at - 1));
+    }
+
+    /// <summary>Whether a pattern has a <c>|</c> outside any group, and the most alternatives of one group.</summary>
+    private readonly record struct PatternShape(bool TopLevelAlternation, int MostAlternatives)
+    {
+        public static PatternShape Of(string pattern)
+        {
+            var alternatives = new Stack<int>();
+            alternatives.Push(1);
+            var most = 0;
+            for (var i = 0; i < pattern.Length; i++)
+            {
+                switch (pattern[i])
+                {
+                    case '\\':
+                        i++;
+                        break;
+                    case '[':
+                        // A class ends at the first ']' that is not escaped and not its first member.
+                        i++;
+                        if (i < pattern.Length && pattern[i] == '^')
+                        {
+                            i++;
+                        }
+                        for (var first = true; i < pattern.Length && (pattern[i] != ']' || first); i++, first = false)
+                        {
+                            if (pattern[i] == '\\')
+                            {
+                                i++;
+                            }
+                        }
+                        break;
+                    case '(':
+                        alternatives.Push(1);
+                        break;
+                    case ')' when alternatives.Count > 1:
+                        most = Math.Max(most, alternatives.Pop());
+                        break;
+                    case '|':
+                        alternatives.Push(alternatives.Pop() + 1);
+                        break;
+                }
+            }
+            var top = alternatives.Count == 1 ? alternatives.Pop() : int.MaxValue;
+            return new PatternShape(top > 1, Math.Max(most, top));
+        }
     }
 
     /// <summary>
