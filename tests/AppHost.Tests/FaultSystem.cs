@@ -14,7 +14,7 @@ namespace Beacon.AppHost.Tests;
 /// reclaim after 10 s instead of 2 min, and a retry schedule of minutes instead of hours. Each scenario gets a store,
 /// token and receiver of its own, so one scenario's events never count in another's figures.
 /// </summary>
-public sealed class FaultSystem : IAsyncLifetime
+public class FaultSystem : IAsyncLifetime
 {
     /// <summary>
     /// Delays between webhook attempts: 5 s … 5 min, 16.75 min in all, so a 10-minute outage is ridden out even when
@@ -29,7 +29,23 @@ public sealed class FaultSystem : IAsyncLifetime
 
     private readonly string _dataDirectory = BeaconAppHost.NewDataDirectory();
     private readonly string _apiKey = "bk_admin_" + Guid.NewGuid().ToString("N");
+    private readonly string? _redisTmpfsSize;
+    private bool _redisOnTmpfs;
     private BeaconAppHost? _system;
+
+    public FaultSystem()
+        : this(redisTmpfsSize: null)
+    {
+    }
+
+    /// <param name="redisTmpfsSize">When given (<c>64M</c>), Redis' data directory is a tmpfs of that size, which a
+    /// scenario can fill (<see cref="RedisDataDirectory"/>); skipped where mounting is not allowed.</param>
+    protected FaultSystem(string? redisTmpfsSize) => _redisTmpfsSize = redisTmpfsSize;
+
+    /// <summary>Where the AppHost keeps Redis' files (<c>redis.conf</c>, <c>appendonlydir/</c>): <c>redis/</c> under its data directory.</summary>
+    public string RedisDataDirectory => Path.Combine(_dataDirectory, "redis");
+
+    public bool RedisOnTmpfs => _redisOnTmpfs;
 
     internal BeaconAppHost System => _system ?? throw new InvalidOperationException("not started");
 
@@ -51,6 +67,15 @@ public sealed class FaultSystem : IAsyncLifetime
             .. RetrySchedule.SelectMany((delay, i) => new[] { $"--Worker:RetrySchedule:{i}", delay }),
             "--Worker:RetryJitter", RetryJitter.ToString(CultureInfo.InvariantCulture),
         ];
+        if (_redisTmpfsSize is not null)
+        {
+            // Its scenarios are skipped then (TmpfsFact): no system to start for them.
+            if (Tmpfs.Refusal is not null)
+            {
+                return;
+            }
+            _redisOnTmpfs = Tmpfs.Mount(RedisDataDirectory, _redisTmpfsSize) is null;
+        }
         _system = await BeaconAppHost.StartAsync(_dataDirectory, ports, arguments);
     }
 
@@ -184,6 +209,10 @@ public sealed class FaultSystem : IAsyncLifetime
         {
             await system.StopAsync();
             await system.DisposeAsync();
+        }
+        if (_redisOnTmpfs)
+        {
+            Tmpfs.Unmount(RedisDataDirectory);
         }
         try
         {

@@ -268,7 +268,11 @@ public sealed class FaultTests(FaultSystem faults) : IClassFixture<FaultSystem>
     /// every acknowledged event is at the receiver and in the events table (or the drain timeout), then runs
     /// <paramref name="afterDrain"/> (given the store; what it returns goes into the notes), writes the row.
     /// </summary>
-    private async Task<FaultRow> RunAsync(string fault, Func<FaultLoad, WebhookReceiver, Task<string>> inject, Func<Guid, Task<string>>? afterDrain = null)
+    private Task<FaultRow> RunAsync(string fault, Func<FaultLoad, WebhookReceiver, Task<string>> inject, Func<Guid, Task<string>>? afterDrain = null) =>
+        RunAsync(faults, fault, inject, afterDrain);
+
+    /// <summary>The same on another system (a scenario that needs a system of its own, <see cref="DiskFullFaultTests"/>).</summary>
+    internal static async Task<FaultRow> RunAsync(FaultSystem faults, string fault, Func<FaultLoad, WebhookReceiver, Task<string>> inject, Func<Guid, Task<string>>? afterDrain = null)
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         var prefix = new string(fault.Where(char.IsLetter).Take(12).ToArray()).ToLowerInvariant();

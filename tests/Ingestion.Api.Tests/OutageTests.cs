@@ -80,6 +80,62 @@ public sealed class OutageTests(IngestionHost host) : IClassFixture<IngestionHos
     }
 
     [Fact]
+    public async Task WhenRedisRefusesWritesWithMisconfTheAnswerIs503WithRetryAfterAndARetryAfterItRecoversSucceeds()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var factory = new ServiceFactory<Program>(host.Backends, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
+        });
+        var client = factory.CreateClient();
+        var store = await host.CreateStoreAsync();
+        Task<HttpResponseMessage> Post(string id) => client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/beacon?token=" + store.Token)
+        {
+            Content = Json(Batch(LayersEvent("page_view", $"\"event_id\":\"{id}\""))),
+        });
+        Assert.Equal(HttpStatusCode.Created, (await Post("before")).StatusCode);
+        await using var check = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var server = check.GetServers()[0];
+
+        // MISCONF is what a full disk makes Redis answer (a failed AOF write or snapshot). A snapshot that cannot be
+        // renamed into place (a directory in the way) fails the same way without filling a disk; Redis refuses writes
+        // after a failed snapshot only when snapshots are configured.
+        var inTheWay = Path.Combine(redis.Root, "dump.rdb");
+        Directory.CreateDirectory(Path.Combine(inTheWay, "not-empty"));
+        await server.ConfigSetAsync("save", "3600 1");
+        await SnapshotAsync(server, "err");
+        var refused = await Assert.ThrowsAsync<RedisServerException>(() => check.GetDatabase().StringSetAsync("probe", "1"));
+        Assert.StartsWith("MISCONF", refused.Message, StringComparison.Ordinal);
+
+        var during = await Post("during");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, during.StatusCode);
+        Assert.NotNull(during.Headers.RetryAfter?.Delta);
+
+        Directory.Delete(inTheWay, recursive: true);
+        await SnapshotAsync(server, "ok");
+        Assert.Equal(HttpStatusCode.Created, (await Post("during")).StatusCode);
+        var ids = (await QueuedEventsAsync(check, store.StoreId)).Select(e => e.Event.EventId).ToList();
+        Assert.Equal(["before", "during"], ids);
+    }
+
+    /// <summary>Runs BGSAVE and waits until <c>rdb_last_bgsave_status</c> is <paramref name="status"/>.</summary>
+    private static async Task SnapshotAsync(IServer server, string status)
+    {
+        await server.SaveAsync(SaveType.BackgroundSave);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var info = await server.InfoRawAsync("persistence") ?? "";
+            if (!info.Contains("rdb_bgsave_in_progress:1", StringComparison.Ordinal) && info.Contains($"rdb_last_bgsave_status:{status}", StringComparison.Ordinal))
+            {
+                return;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"rdb_last_bgsave_status did not become {status}: {info}");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
     public async Task WhenRedisRefusesThePlainAppendOfEventsWithoutIdsTheAnswerIs503AndOtherBatchesAreUnharmed()
     {
         await using var redis = await RedisServer.StartAsync();
