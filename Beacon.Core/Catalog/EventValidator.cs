@@ -7,7 +7,8 @@ namespace Beacon.Core.Catalog;
 /// <summary>
 /// Checks a translated event against <see cref="EventCatalog"/>: known type, required fields present, lengths
 /// and formats. Reasons name fields as the family's JSON does (<c>product_id</c> or <c>productId</c>).
-/// The same rules read a parsed <see cref="Event"/> or an event read from its received bytes (<see cref="IEventFields"/>).
+/// The same rules read a parsed <see cref="Event"/> or an event read from its received bytes (<see cref="IEventFields"/>);
+/// a value it normalizes (the currency's case) it sets on the event it checked.
 /// </summary>
 public static class EventValidator
 {

@@ -1,9 +1,5 @@
 using System.Buffers;
-using Beacon.Core.Catalog;
-using Beacon.Ingestion.Admission;
 using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Grpc.Core;
@@ -13,8 +9,7 @@ namespace Beacon.Ingestion.Grpc;
 /// <summary>
 /// A request message as it arrived: <see cref="EventBytes"/> holds the bytes of each of its events (in order) and
 /// <see cref="Message"/> the rest of the message, without its events. The door reads each event from its bytes
-/// (<see cref="Ingestion.WireEvent"/>, or protobuf within <see cref="Ingestion.WireNesting"/>) and the queue carries
-/// those bytes instead of the event encoded again (<see cref="Ingestion.EncodedBatch"/>).
+/// (<see cref="WireEvent"/>) and the queue carries those bytes instead of the event encoded again.
 /// </summary>
 public sealed class Received<T>(T message, ReadOnlyMemory<byte>[] eventBytes, byte[]? pooled) where T : IMessage<T>
 {

@@ -2,7 +2,6 @@ using System.Collections.Frozen;
 using System.Text;
 using System.Text.Unicode;
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Admission;
 using Beacon.Ingestion.Intake;
 using Beacon.Ingestion.Queueing;
 using Beacon.Protos.V1;
@@ -12,21 +11,21 @@ using ProtoFieldType = Google.Protobuf.Reflection.FieldType;
 namespace Beacon.Ingestion.Grpc.Wire;
 
 /// <summary>
-/// A <c>beacon.v1.Event</c> read straight from the bytes it arrived in, for the gRPC door: what
-/// <see cref="EventValidator"/> and the ingestion path need (the type, each string's length, presence, the client
-/// event_id, revenue and currency), without building the message. The event's bytes go to the queue as they are,
-/// so the other values are never needed as strings. Parsing every event into an <see cref="Event"/> was a third of
-/// the gRPC door's CPU, most of it allocations (docs/benchmarks-grpc.md).
-/// <para>
-/// <see cref="Read"/> gives up (null) on whatever it does not read the way protobuf does: a <c>Struct</c>
-/// (<c>contextual_data</c>, <c>metadata</c>), groups, bytes that are not well-formed, a string that is not UTF-8. The door then parses that one
-/// event with protobuf, which either builds it or says why the bytes are no event.
-/// </para>
+/// A <c>beacon.v1.Event</c> read straight from the bytes it arrived in, as the gRPC door hands it to the ingestion
+/// path: what <see cref="EventValidator"/> and the path need (the type, each string's length, presence, the client
+/// event_id, revenue and currency) without building the message, and the bytes themselves, which go to the queue as
+/// they are. Parsing every event into an <see cref="Event"/> was a third of the gRPC door's CPU, most of it
+/// allocations (docs/benchmarks-grpc.md).
 /// </summary>
-public sealed class WireEvent
+public sealed class WireEvent : IncomingEvent, IEventFields
 {
-    // ParseInstead: a field WireEvent does not read itself (a Struct), so protobuf parses the event.
-    private enum Kind : byte { Unknown, String, Strings, Position, Timestamp, ParseInstead }
+    // Checked: a field the reader does not look into (a Struct), which protobuf checks.
+    private enum Kind : byte { Unknown, String, Strings, Position, Timestamp, Checked }
+
+    private enum Outcome { Read, NeedsProtobuf, Unreadable }
+
+    // protobuf's recursion limit: groups nested deeper are refused by its parser anyway.
+    private const int MaxGroupDepth = 100;
 
     private static readonly Kind[] Kinds = KindsByFieldNumber();
 
@@ -34,18 +33,29 @@ public sealed class WireEvent
     private static readonly FrozenSet<string> TypeNames = EventCatalog.Names.ToFrozenSet(StringComparer.Ordinal);
     private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> TypeNamesBySpan = TypeNames.GetAlternateLookup<ReadOnlySpan<char>>();
 
+    private readonly ReadOnlyMemory<byte> _bytes;
+
     // Per field number: a string's UTF-16 length (its last value's, as protobuf keeps the last), 1 for a present
     // message or position, the number of product_ids; 0 when absent.
     private readonly int[] _values = new int[Kinds.Length];
 
-    private WireEvent()
+    private string _type = "";
+    private string _id = "";
+    private string _currency = "";
+    private bool _currencyChanged;
+
+    private WireEvent(ReadOnlyMemory<byte> bytes)
     {
+        _bytes = bytes;
     }
 
-    public string EventType { get; private set; } = "";
+    public override string EventType => _type;
 
-    /// <summary>The client's event_id, or "" when it sent none.</summary>
-    public string EventId { get; private set; } = "";
+    public override string EventId => _id;
+
+    public override bool HasShoppingChannel => _values[Event.ShoppingChannelFieldNumber] > 0;
+
+    public override bool HasContextualData => _values[Event.ContextualDataFieldNumber] > 0;
 
     public bool HasPosition { get; private set; }
 
@@ -53,47 +63,130 @@ public sealed class WireEvent
 
     public string Revenue { get; private set; } = "";
 
-    /// <summary>The currency code (upper-cased by the validator).</summary>
-    public string Currency { get; set; } = "";
+    /// <summary>The currency code; set by the validator (upper-cased), it is written again after the bytes.</summary>
+    public string Currency
+    {
+        get => _currency;
+        set
+        {
+            _currencyChanged |= !string.Equals(_currency, value, StringComparison.Ordinal);
+            _currency = value;
+        }
+    }
 
     public bool HasInvalidProductId { get; private set; }
 
-    public bool Has(int fieldNumber) => _values[fieldNumber] > 0;
+    public bool IsPresent(EventRequirement requirement) => _values[requirement.FieldNumber] > 0;
 
-    public int ValueOf(int fieldNumber) => _values[fieldNumber];
+    public int LengthOf(EventStringFields.Accessor field) => _values[field.FieldNumber];
 
-    /// <summary>Reads an event's bytes; null when they need protobuf's own parser (see the class remarks).</summary>
-    public static WireEvent? Read(ReadOnlySpan<byte> bytes)
+    public override EventRejection? Validate(EventFamily family, int index) => EventValidator.Validate(this, family, index);
+
+    public override int CalculateSize() =>
+        _bytes.Length + (_currencyChanged ? ProtoWriter.StringSize(Event.CurrencyFieldNumber, _currency) : 0);
+
+    public override void WriteTo(Span<byte> destination)
     {
-        var e = new WireEvent();
+        _bytes.Span.CopyTo(destination);
+        if (_currencyChanged)
+        {
+            ProtoWriter.WriteString(destination, _bytes.Length, Event.CurrencyFieldNumber, _currency);
+        }
+    }
+
+    /// <summary>
+    /// Reads one event of a request from its bytes; bytes that are no event give an event with only its
+    /// <see cref="IncomingEvent.Rejection"/> (that event alone is dropped, not the batch around it).
+    /// </summary>
+    /// <remarks>
+    /// What the reader does not check itself — a <c>Struct</c> (<c>contextual_data</c>, <c>metadata</c>), a group,
+    /// a timestamp holding more than scalars, bytes it cannot read — protobuf does, within the nesting the queue can
+    /// hold (<see cref="WireNesting.Parse"/>), after the Struct values are taken from the request's budget
+    /// <paramref name="structValues"/> (<see cref="WireNesting.Spend"/>). Should protobuf take bytes the reader
+    /// cannot, the event is read from protobuf's own encoding of it instead.
+    /// </remarks>
+    public static WireEvent Read(ReadOnlyMemory<byte> bytes, ref int structValues)
+    {
+        var e = new WireEvent(bytes);
+        var outcome = e.ReadFields(bytes.Span);
+        if (outcome == Outcome.Read)
+        {
+            return e;
+        }
+        if (!WireNesting.Spend(bytes.Span, ref structValues))
+        {
+            return Unreadable(RejectionCodes.InvalidField, "field 'contextual_data' or 'metadata' " + EventNesting.OverBudget);
+        }
+        Event parsed;
+        try
+        {
+            parsed = WireNesting.Parse(bytes);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            return Unreadable(RejectionCodes.NotAnObject, $"event is not a valid beacon.v1.Event message: {ex.Message}");
+        }
+        if (outcome == Outcome.NeedsProtobuf)
+        {
+            return e;
+        }
+        var encoded = new WireEvent(parsed.ToByteArray());
+        return encoded.ReadFields(encoded._bytes.Span) == Outcome.Unreadable
+            ? Unreadable(RejectionCodes.NotAnObject, "event is not a valid beacon.v1.Event message: its fields could not be read")
+            : encoded;
+    }
+
+    private static WireEvent Unreadable(string code, string reason) => new(ReadOnlyMemory<byte>.Empty) { Rejection = new EventRejection(0, code, reason) };
+
+    private Outcome ReadFields(ReadOnlySpan<byte> bytes)
+    {
+        var outcome = Outcome.Read;
         ReadOnlySpan<byte> type = default, id = default, revenue = default, currency = default;
         var position = 0;
         while (position < bytes.Length)
         {
-            if (!ProtoWire.TryReadTag(bytes, ref position, out var number, out var wireType)
-                || !ProtoWire.TryReadValue(bytes, ref position, wireType, out var value, out var field))
+            if (!ProtoWire.TryReadTag(bytes, ref position, out var number, out var wireType))
             {
-                return null;
+                return Outcome.Unreadable;
+            }
+            if (wireType == WireFormat.WireType.StartGroup)
+            {
+                // Protobuf keeps a group as an unknown field; each of its levels counts against the nesting.
+                if (!ProtoWire.TrySkipGroup(bytes, ref position, number, MaxGroupDepth))
+                {
+                    return Outcome.Unreadable;
+                }
+                outcome = Outcome.NeedsProtobuf;
+                continue;
+            }
+            if (!ProtoWire.TryReadValue(bytes, ref position, wireType, out var value, out var field))
+            {
+                return Outcome.Unreadable;
             }
             var kind = number < Kinds.Length ? Kinds[number] : Kind.Unknown;
-            if (kind == Kind.ParseInstead)
+            if (kind == Kind.Checked)
             {
-                return null;
+                // Present once a record of it is (protobuf merges them); what it holds, protobuf checks.
+                outcome = Outcome.NeedsProtobuf;
+                if (wireType == WireFormat.WireType.LengthDelimited)
+                {
+                    _values[number] = 1;
+                }
             }
-            if (wireType == WireFormat.WireType.Varint && kind == Kind.Position)
+            else if (wireType == WireFormat.WireType.Varint && kind == Kind.Position)
             {
-                e.HasPosition = true;
-                e.Position = (uint)value; // protobuf keeps the low 32 bits of a longer varint
-                e._values[number] = 1;
+                HasPosition = true;
+                Position = (uint)value; // protobuf keeps the low 32 bits of a longer varint
+                _values[number] = 1;
             }
             else if (wireType == WireFormat.WireType.LengthDelimited)
             {
                 switch (kind)
                 {
                     case Kind.String:
-                        if ((e._values[number] = CharCount(field)) < 0)
+                        if ((_values[number] = CharCount(field)) < 0)
                         {
-                            return null;
+                            return Outcome.Unreadable;
                         }
                         switch (number)
                         {
@@ -104,31 +197,31 @@ public sealed class WireEvent
                         }
                         break;
                     case Kind.Strings:
-                        e._values[number]++;
+                        _values[number]++;
                         var chars = CharCount(field);
                         if (chars < 0)
                         {
-                            return null;
+                            return Outcome.Unreadable;
                         }
-                        e.HasInvalidProductId |= chars == 0 || chars > EventValidator.MaxProductIdLength;
+                        HasInvalidProductId |= number == Event.ProductIdsFieldNumber && (chars == 0 || chars > EventValidator.MaxProductIdLength);
                         break;
                     case Kind.Timestamp:
-                        // Only scalars inside: well-formed bytes are all protobuf needs (it merges repeated records).
+                        // Only scalars inside are read here (protobuf merges repeated records); anything else protobuf checks.
+                        _values[number] = 1;
                         if (!ProtoWire.IsWellFormed(field))
                         {
-                            return null;
+                            outcome = Outcome.NeedsProtobuf;
                         }
-                        e._values[number] = 1;
                         break;
                 }
             }
             // Anything else (an unknown field, a known one with another wire type) protobuf keeps as unknown: skipped.
         }
-        e.EventType = TypeName(type);
-        e.EventId = Text(id);
-        e.Revenue = Text(revenue);
-        e.Currency = Text(currency);
-        return e;
+        _type = TypeName(type);
+        _id = Text(id);
+        Revenue = Text(revenue);
+        _currency = Text(currency);
+        return outcome;
     }
 
     private static string TypeName(ReadOnlySpan<byte> utf8)
@@ -161,33 +254,9 @@ public sealed class WireEvent
                 { FieldType: ProtoFieldType.String, IsRepeated: true } => Kind.Strings,
                 { FieldNumber: Event.PositionFieldNumber } => Kind.Position,
                 { FieldType: ProtoFieldType.Message } when field.MessageType.FullName == Google.Protobuf.WellKnownTypes.Timestamp.Descriptor.FullName => Kind.Timestamp,
-                _ => Kind.ParseInstead,
+                _ => Kind.Checked,
             };
         }
         return kinds;
     }
-}
-
-/// <summary>The fields of a <see cref="WireEvent"/>, for <see cref="EventValidator"/>.</summary>
-public readonly struct WireEventFields(WireEvent e) : IEventFields
-{
-    public string EventType => e.EventType;
-
-    public bool IsPresent(EventRequirement requirement) => e.Has(requirement.FieldNumber);
-
-    public int LengthOf(EventStringFields.Accessor field) => e.ValueOf(field.FieldNumber);
-
-    public bool HasPosition => e.HasPosition;
-
-    public uint Position => e.Position;
-
-    public string Revenue => e.Revenue;
-
-    public string Currency
-    {
-        get => e.Currency;
-        set => e.Currency = value;
-    }
-
-    public bool HasInvalidProductId => e.HasInvalidProductId;
 }
