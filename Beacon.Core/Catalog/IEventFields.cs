@@ -5,7 +5,8 @@ namespace Beacon.Core.Catalog;
 /// <summary>
 /// What <see cref="EventValidator"/> reads of an event, so one set of rules checks both a parsed <see cref="Event"/>
 /// (through <see cref="ParsedEventFields"/>, the one adapter) and an event read straight from the bytes it arrived in
-/// (ingestion's <c>WireEvent</c>, which implements it itself). The validator is generic over it.
+/// (ingestion's <c>WireFields</c>, the wire reader's own result). Implemented by structs, which the validator is
+/// compiled for.
 /// </summary>
 public interface IEventFields
 {
