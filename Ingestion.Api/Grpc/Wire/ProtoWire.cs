@@ -4,7 +4,7 @@ namespace Beacon.Ingestion.Grpc.Wire;
 
 /// <summary>
 /// Protobuf's wire format read by hand, for what the generated parsers do not offer: finding where each event's
-/// bytes are in a request (<c>Grpc/Received.cs</c>) and reading an event without building it (<see cref="WireEvent"/>).
+/// bytes are in a request (<see cref="ReceivedMarshaller"/>) and reading an event without building it (<see cref="WireEvent"/>).
 /// Every method returns false where protobuf's own parser would fail, and <see cref="TryReadValue"/> also for
 /// groups (proto3 has none), so a caller can leave such bytes to protobuf.
 /// </summary>
