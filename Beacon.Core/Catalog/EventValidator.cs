@@ -7,15 +7,24 @@ namespace Beacon.Core.Catalog;
 /// <summary>
 /// Checks a translated event against <see cref="EventCatalog"/>: known type, required fields present, lengths
 /// and formats. Reasons name fields as the family's JSON does (<c>product_id</c> or <c>productId</c>).
-/// The same rules read a parsed <see cref="Event"/> or an event read from its received bytes (<see cref="IEventFields"/>).
+/// The same rules read a parsed <see cref="Event"/> or an event read from its received bytes (<see cref="IEventFields"/>);
+/// a value it normalizes (the currency's case) it sets on the event it checked.
 /// </summary>
 public static class EventValidator
 {
     public const int MaxProductIdLength = 256;
 
-    public static EventRejection? Validate(Event e, EventFamily family, int index) => Validate(new ParsedEventFields(e), family, index);
+    public static EventRejection? Validate(Event e, EventFamily family, int index)
+    {
+        var fields = new ParsedEventFields(e);
+        return Validate(ref fields, family, index);
+    }
 
-    public static EventRejection? Validate<TFields>(TFields e, EventFamily family, int index) where TFields : IEventFields
+    /// <summary>
+    /// The rules over any <see cref="IEventFields"/>. Given a struct by reference, it is compiled for that struct:
+    /// no interface calls per field, and a value it normalizes stays set.
+    /// </summary>
+    public static EventRejection? Validate<TFields>(ref TFields e, EventFamily family, int index) where TFields : struct, IEventFields
     {
         var typeField = Name(EventCatalog.EventType, family);
         if (e.EventType.Length == 0)

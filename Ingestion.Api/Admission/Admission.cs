@@ -1,7 +1,5 @@
 using System.Net;
-using Beacon.Ingestion.Grpc.Wire;
 using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 
 namespace Beacon.Ingestion.Admission;
 

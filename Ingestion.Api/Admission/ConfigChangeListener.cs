@@ -1,8 +1,5 @@
 using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
-using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 using StackExchange.Redis;
 
 namespace Beacon.Ingestion.Admission;

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Beacon.Core.Queue;
-using Beacon.Ingestion.Grpc.Wire;
 using Beacon.Ingestion.Intake;
 using Beacon.Ingestion.Queueing;
 using Microsoft.Extensions.Options;

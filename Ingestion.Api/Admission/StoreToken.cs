@@ -1,6 +1,3 @@
-using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 namespace Beacon.Ingestion.Admission;
 
 /// <summary>

@@ -1,9 +1,7 @@
 using Beacon.Core.Catalog;
 using Beacon.Ingestion.Admission;
 using Beacon.Ingestion.Apis.Json;
-using Beacon.Ingestion.Grpc.Wire;
 using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Beacon.Ingestion.Apis;

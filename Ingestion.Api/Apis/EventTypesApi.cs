@@ -1,5 +1,4 @@
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Apis.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Beacon.Ingestion.Apis;

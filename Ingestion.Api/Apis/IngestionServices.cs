@@ -1,7 +1,5 @@
 using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
 using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 using Microsoft.Extensions.Options;
 
 namespace Beacon.Ingestion.Apis;

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Beacon.Ingestion.Apis.Json;
-using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
 namespace Beacon.Ingestion.Apis;

@@ -1,16 +1,9 @@
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Core.Catalog;
 using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
-using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Google.Protobuf.WellKnownTypes;
 
 namespace Beacon.Ingestion.Enrichment;
-
-/// <summary>The server-side facts of one request, shared by all its events.</summary>
-public sealed record RequestEnrichment(
-    string GeoCountry, string GeoState, string GeoCity, string DeviceType, string Browser, string Os, string ShoppingChannel);
 
 /// <summary>
 /// Adds what only the server knows (DESIGN §2): geo (Cloudflare headers from a trusted proxy, else the
@@ -38,27 +31,17 @@ public sealed class EventEnricher(UserAgentParser userAgents, GeoLocator geo)
         return new RequestEnrichment(country ?? "", state ?? "", city ?? "", ua.DeviceType, ua.Browser, ua.Os, channel);
     }
 
-    // One empty object shared by every event that had none (an empty Struct costs ~200 bytes to allocate). Nothing
-    // after enrichment changes an event's contextual data; whoever would must give the event its own Struct first.
-    private static readonly Struct EmptyContextualData = new();
-
     /// <summary>
-    /// Completes an accepted event in place: shopping_channel and contextual_data defaults. (A missing event_id is
-    /// the ingestion path's to assign: a received event gets it as bytes, see <see cref="EventPatch"/>.)
+    /// The defaults an accepted event gets, whichever door it came by: a server event id when the client sent none
+    /// (a UUIDv7 of the request's receipt), the request's shopping channel unless the event names one, and for the
+    /// Layers family an empty <c>contextual_data</c> when it has none.
     /// </summary>
-    public static void Complete(Event e, RequestEnrichment facts, bool layers)
-    {
-        if (e.ShoppingChannel.Length == 0)
-        {
-            e.ShoppingChannel = facts.ShoppingChannel;
-        }
-        if (layers && e.ContextualData is null)
-        {
-            e.ContextualData = EmptyContextualData;
-        }
-    }
+    public static EventDefaults DefaultsOf(IncomingEvent e, RequestEnrichment facts, EventFamily family, long receivedAtUnixMilliseconds) => new(
+        e.EventId.Length == 0 ? EventIds.NewUuidV7(receivedAtUnixMilliseconds) : null,
+        e.HasShoppingChannel ? null : facts.ShoppingChannel,
+        family == EventFamily.Layers && !e.HasContextualData);
 
-    /// <summary>The envelope fields every event of a request shares (its <c>Event</c> is left unset: see <see cref="EncodedBatch"/>).</summary>
+    /// <summary>The envelope fields every event of a request shares (its <c>Event</c> is left unset: the queue's <c>EncodedBatch</c> writes each event beside them).</summary>
     public static EnrichedEvent Envelope(RequestEnrichment facts, Guid storeId, string source, Timestamp receivedAt) => new()
     {
         StoreId = storeId.ToString(),

@@ -3,7 +3,6 @@ using Beacon.Ingestion.Admission;
 using Beacon.Ingestion.Apis;
 using Beacon.Ingestion.Apis.Json;
 using Beacon.Ingestion.Enrichment;
-using Beacon.Ingestion.Grpc.Wire;
 using Beacon.Ingestion.Intake;
 using Beacon.Ingestion.Queueing;
 using Beacon.Ingestion.Readiness;

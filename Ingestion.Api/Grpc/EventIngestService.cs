@@ -3,10 +3,8 @@ using Beacon.Core.Catalog;
 using Beacon.Ingestion.Admission;
 using Beacon.Ingestion.Grpc.Wire;
 using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 using Beacon.Ingestion.Readiness;
 using Beacon.Protos.V1;
-using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
@@ -215,7 +213,7 @@ public class EventIngestService(
             var structValues = EventNesting.MaxStructValues;
             for (var i = 0; i < incoming.Length; i++)
             {
-                incoming[i] = Translate(eventBytes[i], i, ref structValues);
+                incoming[i] = WireEvent.Read(eventBytes[i], ref structValues);
             }
             return await pipeline.IngestAsync(
                 new IngestRequest(token, IngestSources.Grpc, EventFamily.Layers, incoming, caller.Client));
@@ -228,30 +226,6 @@ public class EventIngestService(
         {
             // By now the path has copied the received bytes into the queue's own buffer (or failed): done with them.
             received.Release();
-        }
-    }
-
-    // An event is read from its bytes; what WireEvent leaves to protobuf is parsed (within the nesting the queue can
-    // hold), and bytes that are no event reject that event alone (its index and why), not the batch around it.
-    // Struct values cost the request's budget (WireNesting.Spend) before protobuf builds them.
-    private static IncomingEvent Translate(ReadOnlyMemory<byte> bytes, int index, ref int structValues)
-    {
-        if (WireEvent.Read(bytes.Span) is { } wire)
-        {
-            return IncomingEvent.Of(wire, bytes);
-        }
-        if (!WireNesting.Spend(bytes.Span, ref structValues))
-        {
-            return IncomingEvent.Rejected(new EventRejection(index, RejectionCodes.InvalidField, "field 'contextual_data' or 'metadata' " + EventNesting.OverBudget));
-        }
-        try
-        {
-            return IncomingEvent.Of(WireNesting.Parse(bytes), bytes);
-        }
-        catch (InvalidProtocolBufferException ex)
-        {
-            return IncomingEvent.Rejected(new EventRejection(index, RejectionCodes.NotAnObject,
-                $"event is not a valid beacon.v1.Event message: {ex.Message}"));
         }
     }
 

@@ -1,7 +1,4 @@
 using System.Net;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Queueing;
 
 namespace Beacon.Ingestion.Intake;
 

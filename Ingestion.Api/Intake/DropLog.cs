@@ -1,9 +1,6 @@
-using Beacon.Core.Queue;
 using System.Text.Json;
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Queueing;
+using Beacon.Core.Queue;
 using StackExchange.Redis;
 
 namespace Beacon.Ingestion.Intake;

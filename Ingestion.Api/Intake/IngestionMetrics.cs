@@ -1,9 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Queueing;
 
 namespace Beacon.Ingestion.Intake;
 

@@ -1,6 +1,3 @@
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Queueing;
 namespace Beacon.Ingestion.Intake;
 
 /// <summary>Settings of the ingestion path (configuration section <c>Ingestion</c>).</summary>

@@ -1,9 +1,8 @@
 using System.Buffers;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
+using Beacon.Ingestion.Enrichment;
 using Beacon.Ingestion.Intake;
-using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
+using Beacon.Protos.V1;
 using Google.Protobuf;
 
 namespace Beacon.Ingestion.Queueing;
@@ -12,7 +11,9 @@ namespace Beacon.Ingestion.Queueing;
 /// One request's accepted events as the bytes of the stream entry's field (<c>Beacon.Core.Queue.QueueKeys.BatchField</c>):
 /// a protobuf <c>EnrichedEventBatch</c> with, per event, a record (tag 1, length, <c>EnrichedEvent</c> holding only
 /// the <c>Event</c>), then once the envelope fields every event shares (<c>shared</c>: store, source, received_at,
-/// geo, device, browser, OS). The bytes equal protobuf's own encoding of that message.
+/// geo, device, browser, OS). Each <c>Event</c> is the event's own encoding (<see cref="IncomingEvent.WriteTo"/>: the
+/// bytes a gRPC client sent, or a parsed event encoded) followed by its <see cref="EventDefaults"/>: protobuf reads
+/// them as the completed event.
 /// <para>
 /// Encoding happens on the request's own thread (many at once), not in the queue's single writer loop. The
 /// buffer is pooled: <see cref="Release"/> returns it once Redis has acknowledged the bytes, and only then.
@@ -20,10 +21,6 @@ namespace Beacon.Ingestion.Queueing;
 /// </summary>
 public sealed class EncodedBatch
 {
-    private const byte EventsTag = (EnrichedEventBatch.EventsFieldNumber << 3) | (byte)WireFormat.WireType.LengthDelimited;
-    private const byte SharedTag = (EnrichedEventBatch.SharedFieldNumber << 3) | (byte)WireFormat.WireType.LengthDelimited;
-    private const byte EventTag = (EnrichedEvent.EventFieldNumber << 3) | (byte)WireFormat.WireType.LengthDelimited;
-
     private byte[]? _buffer;
 
     private EncodedBatch(byte[] buffer, int length, int[] recordEnds, string?[] clientIds)
@@ -51,50 +48,66 @@ public sealed class EncodedBatch
 
     public int Count => RecordEnds.Length;
 
-    /// <summary>Encodes <paramref name="events"/> with the shared envelope fields of <paramref name="envelope"/> (whose Event is unset).</summary>
-    /// <param name="asReceived">Null, or per event its bytes as received (empty when it has none) with the fields the
-    /// path changed: such an event is written as those bytes plus the patch, instead of being encoded.</param>
-    public static EncodedBatch Encode(IReadOnlyList<Event?> events, EnrichedEvent envelope, string?[] clientIds, ReceivedEvent[]? asReceived = null)
+    /// <summary>
+    /// Encodes each event (its own encoding, then its <paramref name="defaults"/>) with the shared envelope fields of
+    /// <paramref name="envelope"/> (whose Event is unset).
+    /// </summary>
+    public static EncodedBatch Encode(IReadOnlyList<IncomingEvent> events, IReadOnlyList<EventDefaults> defaults, EnrichedEvent envelope)
     {
         var shared = envelope.ToByteArray();
+        // Per event: its own encoding's size, and with its defaults.
+        var ownSizes = new int[events.Count];
         var sizes = new int[events.Count];
-        var envelopeSizes = new int[events.Count];
-        var total = 1 + CodedOutputStream.ComputeLengthSize(shared.Length) + shared.Length;
+        var clientIds = new string?[events.Count];
+        var total = ProtoWriter.DelimitedSize(EnrichedEventBatch.SharedFieldNumber, shared.Length);
         for (var i = 0; i < events.Count; i++)
         {
-            var size = sizes[i] = IsReceived(asReceived, i) ? asReceived![i].Size : events[i]!.CalculateSize();
-            var enveloped = envelopeSizes[i] = 1 + CodedOutputStream.ComputeLengthSize(size) + size;
-            total += 1 + CodedOutputStream.ComputeLengthSize(enveloped) + enveloped;
+            ownSizes[i] = events[i].CalculateSize();
+            sizes[i] = ownSizes[i] + SizeOf(defaults[i]);
+            total += ProtoWriter.DelimitedSize(EnrichedEventBatch.EventsFieldNumber, ProtoWriter.DelimitedSize(EnrichedEvent.EventFieldNumber, sizes[i]));
+            clientIds[i] = events[i].EventId is { Length: > 0 } id ? id : null;
         }
         var buffer = ArrayPool<byte>.Shared.Rent(total);
         var ends = new int[events.Count];
         var offset = 0;
         for (var i = 0; i < events.Count; i++)
         {
-            var size = sizes[i];
-            buffer[offset++] = EventsTag;
-            offset = WriteLength(buffer, offset, envelopeSizes[i]);
-            buffer[offset++] = EventTag;
-            offset = WriteLength(buffer, offset, size);
-            if (IsReceived(asReceived, i))
-            {
-                offset = asReceived![i].WriteTo(buffer, offset);
-            }
-            else
-            {
-                events[i]!.WriteTo(buffer.AsSpan(offset, size));
-                offset += size;
-            }
+            offset = ProtoWriter.WriteDelimitedHeader(buffer, offset, EnrichedEventBatch.EventsFieldNumber, ProtoWriter.DelimitedSize(EnrichedEvent.EventFieldNumber, sizes[i]));
+            offset = ProtoWriter.WriteDelimitedHeader(buffer, offset, EnrichedEvent.EventFieldNumber, sizes[i]);
+            events[i].WriteTo(buffer.AsSpan(offset, ownSizes[i]));
+            offset = Write(buffer, offset + ownSizes[i], defaults[i]);
             ends[i] = offset;
         }
-        buffer[offset++] = SharedTag;
-        offset = WriteLength(buffer, offset, shared.Length);
+        offset = ProtoWriter.WriteDelimitedHeader(buffer, offset, EnrichedEventBatch.SharedFieldNumber, shared.Length);
         shared.CopyTo(buffer.AsSpan(offset));
         offset += shared.Length;
         return new EncodedBatch(buffer, offset, ends, clientIds);
     }
 
-    private static bool IsReceived(ReceivedEvent[]? asReceived, int i) => asReceived is not null && !asReceived[i].Bytes.IsEmpty;
+    private static readonly int EmptyContextualDataSize = ProtoWriter.DelimitedSize(Event.ContextualDataFieldNumber, 0);
+
+    private static int SizeOf(EventDefaults defaults) =>
+        (defaults.ServerEventId is null ? 0 : ProtoWriter.GuidTextSize(Event.EventIdFieldNumber))
+        + (defaults.EmptyContextualData ? EmptyContextualDataSize : 0)
+        + (defaults.ShoppingChannel is { } channel ? ProtoWriter.StringSize(Event.ShoppingChannelFieldNumber, channel) : 0);
+
+    // After the event's own fields: protobuf takes a field's last value, and merges an empty message into none.
+    private static int Write(byte[] buffer, int offset, EventDefaults defaults)
+    {
+        if (defaults.ServerEventId is { } id)
+        {
+            offset = ProtoWriter.WriteGuidText(buffer, offset, Event.EventIdFieldNumber, id);
+        }
+        if (defaults.EmptyContextualData)
+        {
+            offset = ProtoWriter.WriteDelimitedHeader(buffer, offset, Event.ContextualDataFieldNumber, 0);
+        }
+        if (defaults.ShoppingChannel is { } channel)
+        {
+            offset = ProtoWriter.WriteString(buffer, offset, Event.ShoppingChannelFieldNumber, channel);
+        }
+        return offset;
+    }
 
     /// <summary>Returns the buffer to the pool; call only after Redis acknowledged (a failed command may still be written later).</summary>
     public void Release()
@@ -104,87 +117,5 @@ public sealed class EncodedBatch
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-    }
-
-    internal static int WriteLength(byte[] buffer, int offset, int length)
-    {
-        var value = (uint)length;
-        while (value >= 0x80)
-        {
-            buffer[offset++] = (byte)(value | 0x80);
-            value >>= 7;
-        }
-        buffer[offset++] = (byte)value;
-        return offset;
-    }
-}
-
-/// <summary>An event's protobuf bytes as received, and the fields the ingestion path changed, written after them.</summary>
-public readonly record struct ReceivedEvent(ReadOnlyMemory<byte> Bytes, EventPatch Patch)
-{
-    public int Size => Bytes.Length + Patch.Size;
-
-    /// <summary>Writes the bytes, then the patch, at <paramref name="offset"/>; returns where they end.</summary>
-    public int WriteTo(byte[] buffer, int offset)
-    {
-        Bytes.Span.CopyTo(buffer.AsSpan(offset));
-        return Patch.WriteTo(buffer, offset + Bytes.Length);
-    }
-}
-
-/// <summary>
-/// The fields of a received event that the ingestion path set or changed, encoded after the event's received bytes
-/// (a later value of a field wins when protobuf reads it): the server's event id, the inferred shopping channel,
-/// an empty <c>contextual_data</c>, the upper-cased currency. Null or false: not changed.
-/// </summary>
-public readonly record struct EventPatch(Guid? ServerEventId, string? ShoppingChannel, bool EmptyContextualData, string? Currency)
-{
-    private static readonly int ContextualDataSize = CodedOutputStream.ComputeTagSize(Event.ContextualDataFieldNumber) + 1;
-
-    // A Guid's "D" text: 36 ASCII characters, lower case, as Guid.ToString() gives it.
-    private const int GuidTextLength = 36;
-    private static readonly int ServerEventIdSize =
-        CodedOutputStream.ComputeTagSize(Event.EventIdFieldNumber) + CodedOutputStream.ComputeLengthSize(GuidTextLength) + GuidTextLength;
-
-    public int Size =>
-        (ServerEventId is null ? 0 : ServerEventIdSize)
-        + StringSize(Event.ShoppingChannelFieldNumber, ShoppingChannel)
-        + (EmptyContextualData ? ContextualDataSize : 0)
-        + StringSize(Event.CurrencyFieldNumber, Currency);
-
-    /// <summary>Writes the fields in field-number order at <paramref name="offset"/>; returns where they end.</summary>
-    public int WriteTo(byte[] buffer, int offset)
-    {
-        if (ServerEventId is { } id)
-        {
-            offset = EncodedBatch.WriteLength(buffer, offset, Tag(Event.EventIdFieldNumber));
-            buffer[offset++] = GuidTextLength;
-            // Straight to UTF-8: no string, no transcoding.
-            id.TryFormat(buffer.AsSpan(offset, GuidTextLength), out var written);
-            offset += written;
-        }
-        if (EmptyContextualData)
-        {
-            offset = EncodedBatch.WriteLength(buffer, offset, Tag(Event.ContextualDataFieldNumber));
-            buffer[offset++] = 0;
-        }
-        offset = WriteString(buffer, offset, Event.ShoppingChannelFieldNumber, ShoppingChannel);
-        return WriteString(buffer, offset, Event.CurrencyFieldNumber, Currency);
-    }
-
-    private static int Tag(int field) => (field << 3) | (int)WireFormat.WireType.LengthDelimited;
-
-    private static int StringSize(int field, string? value) =>
-        value is null ? 0 : CodedOutputStream.ComputeTagSize(field) + CodedOutputStream.ComputeStringSize(value);
-
-    private static int WriteString(byte[] buffer, int offset, int field, string? value)
-    {
-        if (value is null)
-        {
-            return offset;
-        }
-        offset = EncodedBatch.WriteLength(buffer, offset, Tag(field));
-        offset = EncodedBatch.WriteLength(buffer, offset, System.Text.Encoding.UTF8.GetByteCount(value));
-        return offset + System.Text.Encoding.UTF8.GetBytes(value, buffer.AsSpan(offset));
     }
 }

@@ -1,9 +1,6 @@
 using System.Text;
 using Beacon.Core.Queue;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
 using Beacon.Ingestion.Intake;
-using Beacon.Protos.Queue;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 

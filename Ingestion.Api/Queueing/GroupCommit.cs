@@ -1,7 +1,4 @@
 using System.Threading.Channels;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Intake;
 
 namespace Beacon.Ingestion.Queueing;
 

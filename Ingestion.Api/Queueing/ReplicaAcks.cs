@@ -1,6 +1,4 @@
 using Beacon.Core.Queue;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
 using Beacon.Ingestion.Intake;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

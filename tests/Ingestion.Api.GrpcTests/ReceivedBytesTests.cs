@@ -141,15 +141,15 @@ public sealed class ReceivedBytesTests(GrpcServerFixture fixture) : IClassFixtur
         var batch = TestEvents.Batch(7, 3);
         var bytes = batch.ToByteArray();
 
-        var records = Grpc.ReceivedMarshaller.FindRecords(bytes, bytes.Length, EventBatch.EventsFieldNumber);
+        var records = Grpc.Wire.ReceivedMarshaller.FindRecords(bytes, bytes.Length, EventBatch.EventsFieldNumber);
 
         Assert.NotNull(records);
         Assert.Equal(batch.Events.Select(e => e.ToByteArray()), records.Select(r => r.ToArray()));
         byte[] truncated = [.. bytes, 0x12, 0x40];
-        Assert.Null(Grpc.ReceivedMarshaller.FindRecords(truncated, truncated.Length, EventBatch.EventsFieldNumber));
+        Assert.Null(Grpc.Wire.ReceivedMarshaller.FindRecords(truncated, truncated.Length, EventBatch.EventsFieldNumber));
         // Only the first `length` bytes count, as with a pooled buffer longer than the message.
         byte[] padded = [.. bytes, 0x12, 0x40, 0xFF, 0xFF];
-        Assert.Equal(3, Grpc.ReceivedMarshaller.FindRecords(padded, bytes.Length, EventBatch.EventsFieldNumber)!.Length);
+        Assert.Equal(3, Grpc.Wire.ReceivedMarshaller.FindRecords(padded, bytes.Length, EventBatch.EventsFieldNumber)!.Length);
     }
 
     private static Google.Protobuf.WellKnownTypes.Struct NestedStruct(int objects)

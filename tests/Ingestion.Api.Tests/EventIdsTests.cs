@@ -1,7 +1,4 @@
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
+using Beacon.Ingestion.Enrichment;
 
 namespace Beacon.Ingestion.Tests;
 

@@ -1,8 +1,5 @@
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Admission;
 using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 using Beacon.Protos.V1;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -11,7 +8,8 @@ namespace Beacon.Ingestion.Tests;
 
 /// <summary>
 /// The gRPC door reads events from their bytes (<see cref="WireEvent"/>) instead of parsing them: for every event the
-/// validator must come to the same verdict, and the path see the same id and currency, as for the parsed event.
+/// validator must come to the same verdict, the path see the same id and defaults, and the queue get the same event,
+/// as for the parsed event; and bytes are an event exactly when the worker's parser takes them.
 /// </summary>
 public sealed class WireEventTests
 {
@@ -28,37 +26,33 @@ public sealed class WireEventTests
     public void AnEventReadFromItsBytesIsValidatedExactlyAsTheParsedEvent()
     {
         var random = new Random(20261201);
+        var withStructs = 0;
         for (var i = 0; i < 20_000; i++)
         {
             var bytes = RandomEventBytes(random);
             var parsed = Event.Parser.ParseFrom(bytes);
-            var wire = WireEvent.Read(bytes);
-            if (parsed.ContextualData is not null || parsed.Metadata is not null)
-            {
-                Assert.Null(wire); // a Struct is left to protobuf
-                continue;
-            }
-            Assert.NotNull(wire);
-            foreach (var family in new[] { EventFamily.Layers, EventFamily.Alana })
-            {
-                var fromBytes = EventValidator.Validate(new WireEventFields(wire), family, i);
-                var fromMessage = EventValidator.Validate(parsed.Clone(), family, i);
-                Assert.Equal(fromMessage, fromBytes);
-            }
+            var wire = Read(bytes);
+            Assert.Null(wire.Rejection);
+            withStructs += parsed.ContextualData is not null || parsed.Metadata is not null ? 1 : 0;
             Assert.Equal(parsed.EventType, wire.EventType);
             Assert.Equal(parsed.EventId, wire.EventId);
-            Assert.Equal(parsed.ShoppingChannel.Length > 0, wire.Has(Event.ShoppingChannelFieldNumber));
-            // The validator upper-cases the currency it checks, on either.
-            var upperCased = parsed.Clone();
-            var fresh = WireEvent.Read(bytes)!;
-            EventValidator.Validate(upperCased, EventFamily.Alana, i);
-            EventValidator.Validate(new WireEventFields(fresh), EventFamily.Alana, i);
-            Assert.Equal(upperCased.Currency, fresh.Currency);
+            Assert.Equal(parsed.ShoppingChannel.Length > 0, wire.HasShoppingChannel);
+            Assert.Equal(parsed.ContextualData is not null, wire.HasContextualData);
+            foreach (var family in new[] { EventFamily.Layers, EventFamily.Alana })
+            {
+                // The validator upper-cases the currency it checks, on either.
+                Assert.Equal(EventValidator.Validate(parsed, family, i), wire.Validate(family, i));
+            }
+            // What the wire event writes for the queue reads as the validated event.
+            var written = new byte[wire.CalculateSize()];
+            wire.WriteTo(written);
+            Assert.Equal(parsed, Event.Parser.ParseFrom(written));
         }
+        Assert.True(withStructs > 500, $"only {withStructs} events held a Struct");
     }
 
     [Fact]
-    public void BytesThatAreNoEventAreNeverReadAsOne()
+    public void BytesAreReadAsAnEventExactlyWhenTheWorkersParserTakesThem()
     {
         var random = new Random(7);
         var read = 0;
@@ -72,18 +66,47 @@ public sealed class WireEventTests
                 1 => Flip(bytes, random),
                 _ => [.. bytes[..random.Next(bytes.Length + 1)], .. RandomBytes(random, random.Next(1, 6))],
             };
-            var wire = WireEvent.Read(mutated);
-            if (wire is null)
+            var wire = Read(mutated);
+            Event? parsed;
+            try
             {
-                continue; // the door then asks protobuf, which builds the event or rejects it
+                parsed = WireNesting.Parse(mutated);
+            }
+            catch (InvalidProtocolBufferException)
+            {
+                parsed = null;
+            }
+            Assert.Equal(parsed is not null, wire.Rejection is null);
+            if (parsed is null)
+            {
+                Assert.Equal(RejectionCodes.NotAnObject, wire.Rejection!.Code);
+                continue;
             }
             read++;
-            // What the reader accepts, protobuf parses (it throws on anything else), and the two agree on it.
-            var parsed = Event.Parser.ParseFrom(mutated);
-            Assert.Equal(EventValidator.Validate(parsed, EventFamily.Layers, 0), EventValidator.Validate(new WireEventFields(wire), EventFamily.Layers, 0));
+            Assert.Equal(EventValidator.Validate(parsed, EventFamily.Layers, 0), wire.Validate(EventFamily.Layers, 0));
             Assert.Equal(parsed.EventId, wire.EventId);
         }
         Assert.True(read > 1000, $"only {read} mutated events were read; the test would prove little");
+    }
+
+    [Fact]
+    public void GroupsAreSkippedAsProtobufSkipsThemAndOnlyWhenTheyNestAsItAllows()
+    {
+        var e = new Event { EventId = "g", EventType = "page_view", SessionId = "s" };
+        // Field 99 as a group holding a varint, a string and a group of field 98; then the event's own fields.
+        byte[] nested = [0x9B, 0x06, 0x08, 0x01, 0x12, 0x01, 0x78, 0x93, 0x06, 0x94, 0x06, 0x9C, 0x06];
+        var wire = Read([.. nested, .. e.ToByteArray()]);
+        Assert.Null(wire.Rejection);
+        Assert.Equal(("g", "page_view"), (wire.EventId, wire.EventType));
+        // An end tag of another field, and a group never closed, are no event.
+        Assert.NotNull(Read([0x9B, 0x06, 0x94, 0x06, .. e.ToByteArray()]).Rejection);
+        Assert.NotNull(Read([.. e.ToByteArray(), 0x9B, 0x06]).Rejection);
+    }
+
+    private static WireEvent Read(byte[] bytes)
+    {
+        var budget = EventNesting.MaxStructValues;
+        return WireEvent.Read(bytes, ref budget);
     }
 
     private static byte[] RandomEventBytes(Random random)
@@ -109,9 +132,17 @@ public sealed class WireEventTests
         {
             e.ProductIds.Add(Pick(random, Texts));
         }
+        for (var n = random.Next(4) == 0 ? random.Next(3) : 0; n > 0; n--)
+        {
+            e.Consent.Add(Pick(random, Texts));
+        }
+        if (random.Next(10) == 0)
+        {
+            e.ContextualData = new Struct { Fields = { ["k"] = Value.ForString(Pick(random, Texts)) } };
+        }
         if (random.Next(20) == 0)
         {
-            e.ContextualData = new Struct { Fields = { ["k"] = Value.ForString("v") } };
+            e.Metadata = new Struct { Fields = { ["n"] = Value.ForList(Value.ForNumber(1), Value.ForStruct(new Struct())) } };
         }
         byte[] bytes = e.ToByteArray();
         if (random.Next(4) == 0)
@@ -130,13 +161,18 @@ public sealed class WireEventTests
             // session_id (field 4) whose bytes are not UTF-8: protobuf refuses the event, so the reader must too.
             bytes = [.. bytes, 0x22, 0x02, 0xC3, 0x28];
             Assert.Throws<InvalidProtocolBufferException>(() => Event.Parser.ParseFrom(bytes));
-            Assert.Null(WireEvent.Read(bytes));
+            Assert.Equal(RejectionCodes.NotAnObject, Read(bytes).Rejection?.Code);
             bytes = bytes[..^4];
         }
         if (random.Next(5) == 0)
         {
             // An unknown field, and a known field number with another wire type: protobuf keeps both as unknown.
             bytes = [.. bytes, 0xF8, 0x07, 0x2A, 0x10, 0x05];
+        }
+        if (random.Next(10) == 0)
+        {
+            // An unknown group of field 99 holding a varint: protobuf keeps it too.
+            bytes = [.. bytes, 0x9B, 0x06, 0x08, 0x01, 0x9C, 0x06];
         }
         return bytes;
     }

@@ -1,19 +1,11 @@
-using System.Buffers;
 using System.Text.Json;
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
 using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
-using Beacon.Protos.V1;
 
 namespace Beacon.Ingestion.Apis.Json;
 
-/// <summary>A JSON batch read into the shared path's terms, or the top-level problems that make it a 422.</summary>
-public sealed record JsonBatch(IReadOnlyList<IncomingEvent> Events, IReadOnlyList<string> Errors);
-
 /// <summary>
-/// Translates a JSON body (<c>{"events":[...]}</c>) into protobuf <see cref="Event"/>s in one forward pass of
+/// Translates a JSON body (<c>{"events":[...]}</c>) into <see cref="ParsedEvent"/>s in one forward pass of
 /// <see cref="Utf8JsonReader"/>, without building a DOM, each event by <see cref="EventJsonReader"/>. Anything wrong
 /// with the body as a whole (not JSON, no <c>events</c> array, 0 or too many events) is a top-level error.
 /// </summary>
@@ -77,13 +69,13 @@ public static class JsonBatchReader
                         reader.Skip();
                         if (count <= maxEvents)
                         {
-                            events.Add(IncomingEvent.Rejected(new EventRejection(count - 1, RejectionCodes.NotAnObject,
+                            events.Add(ParsedEvent.Unreadable(new EventRejection(count - 1, RejectionCodes.NotAnObject,
                                 $"event must be a JSON object, not {EventJsonReader.Describe(type)}")));
                         }
                         continue;
                     }
                     var (e, problem) = EventJsonReader.ReadEvent(ref reader, family, names, count - 1, ref structValues);
-                    events.Add(problem is null ? IncomingEvent.Of(e) : new IncomingEvent(e, problem));
+                    events.Add(new ParsedEvent(e) { Rejection = problem });
                 }
             }
             EnsureEnd(ref reader);

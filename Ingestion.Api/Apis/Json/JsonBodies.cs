@@ -1,10 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Apis;
-using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 
 namespace Beacon.Ingestion.Apis.Json;
 

@@ -1,9 +1,7 @@
 using System.Buffers;
 using Beacon.Core.Catalog;
 using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
 using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 using Beacon.Ingestion.Readiness;
 using Microsoft.Extensions.Primitives;
 

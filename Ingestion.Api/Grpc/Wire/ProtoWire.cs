@@ -1,15 +1,12 @@
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 using Google.Protobuf;
 
 namespace Beacon.Ingestion.Grpc.Wire;
 
 /// <summary>
 /// Protobuf's wire format read by hand, for what the generated parsers do not offer: finding where each event's
-/// bytes are in a request (<c>Grpc/Received.cs</c>) and reading an event without building it (<see cref="WireEvent"/>).
-/// Every method returns false where protobuf's own parser would fail or where proto3 has nothing (groups), so a
-/// caller can leave such bytes to protobuf.
+/// bytes are in a request (<see cref="ReceivedMarshaller"/>) and reading an event without building it (<see cref="WireEvent"/>).
+/// Every method returns false where protobuf's own parser would fail, and <see cref="TryReadValue"/> also for
+/// groups (proto3 has none), so a caller can leave such bytes to protobuf.
 /// </summary>
 public static class ProtoWire
 {
@@ -55,6 +52,34 @@ public static class ProtoWire
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// Skips the fields of a group whose start tag of field <paramref name="number"/> was just read, through its end
+    /// tag. False when they run past the end, the end tag is another field's, or groups nest more than
+    /// <paramref name="maxDepth"/> deep.
+    /// </summary>
+    public static bool TrySkipGroup(ReadOnlySpan<byte> bytes, scoped ref int position, int number, int maxDepth)
+    {
+        if (maxDepth <= 0)
+        {
+            return false;
+        }
+        while (TryReadTag(bytes, ref position, out var inner, out var type))
+        {
+            if (type == WireFormat.WireType.EndGroup)
+            {
+                return inner == number;
+            }
+            var skipped = type == WireFormat.WireType.StartGroup
+                ? TrySkipGroup(bytes, ref position, inner, maxDepth - 1)
+                : TryReadValue(bytes, ref position, type, out _, out _);
+            if (!skipped)
+            {
+                return false;
+            }
+        }
+        return false;
     }
 
     /// <summary>Whether <paramref name="bytes"/> are a sequence of well-formed fields (their contents unchecked).</summary>

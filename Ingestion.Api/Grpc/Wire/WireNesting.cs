@@ -1,9 +1,6 @@
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
-using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
+using Beacon.Protos.V1;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 

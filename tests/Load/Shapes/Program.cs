@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Beacon.Core.Catalog;
-using Beacon.Ingestion.Admission;
+using Beacon.Ingestion.Enrichment;
 using Beacon.Ingestion.Apis.Json;
 using Beacon.Ingestion.Grpc.Wire;
 using Beacon.Ingestion.Intake;
@@ -61,7 +61,7 @@ foreach (var (name, body) in shapes)
     Console.WriteLine($"| {name} | {bytes.Length:N0} | {micros:N0} | {micros / normal.Value:F2} | {outcome} |");
 }
 
-// The gRPC door: each event as WireEvent reads it, or parsed by protobuf when it holds a Struct (EventIngestService.Translate).
+// The gRPC door: each event as WireEvent.Read reads it (protobuf checks those holding a Struct), then validated.
 var grpcShapes = new (string Name, byte[][] Events)[]
 {
     ("normal: 100 events, contextual_data of short keys and 40-char values", GrpcEvents(size, 100, i => Value.ForString(new string('v', 40)), flat: true)),
@@ -73,7 +73,7 @@ var grpcShapes = new (string Name, byte[][] Events)[]
     ("wide: 250k empty objects in a list", GrpcEvents(size, 1, i => Value.ForStruct(new Struct()), flat: false)),
 };
 Console.WriteLine();
-Console.WriteLine("gRPC door: WireEvent.Read, else WireNesting.Spend and WireNesting.Parse (protobuf), + EventValidator.Validate per event");
+Console.WriteLine("gRPC door: WireEvent.Read (with WireNesting.Spend and WireNesting.Parse for a Struct) + EventValidator.Validate per event");
 Console.WriteLine();
 Console.WriteLine("| shape | message bytes | µs/request | × normal | outcome |");
 Console.WriteLine("|---|---:|---:|---:|---|");
@@ -106,42 +106,33 @@ static double Measure(Action run, double seconds)
 
 static string RunGrpc(byte[][] events)
 {
-    var (accepted, rejected) = (0, 0);
-    string? reason = null;
     var budget = EventNesting.MaxStructValues;
+    var incoming = new IncomingEvent[events.Length];
     for (var i = 0; i < events.Length; i++)
     {
-        EventRejection? problem;
-        if (WireEvent.Read(events[i]) is { } wire)
-        {
-            problem = EventValidator.Validate(new WireEventFields(wire), EventFamily.Layers, i);
-        }
-        else if (!WireNesting.Spend(events[i], ref budget))
-        {
-            problem = new EventRejection(i, RejectionCodes.InvalidField, EventNesting.OverBudget);
-        }
-        else
-        {
-            try
-            {
-                problem = EventValidator.Validate(WireNesting.Parse(events[i]), EventFamily.Layers, i);
-            }
-            catch (Google.Protobuf.InvalidProtocolBufferException ex)
-            {
-                problem = new EventRejection(i, RejectionCodes.NotAnObject, ex.Message);
-            }
-        }
+        incoming[i] = WireEvent.Read(events[i], ref budget);
+    }
+    return Validate(incoming).Outcome;
+}
+
+// The ingestion path's first step (IngestPath): each event's door rejection, else the catalog's verdict.
+static (List<IncomingEvent> Accepted, string Outcome) Validate(IReadOnlyList<IncomingEvent> events)
+{
+    var accepted = new List<IncomingEvent>(events.Count);
+    string? reason = null;
+    for (var i = 0; i < events.Count; i++)
+    {
+        var problem = events[i].Rejection ?? events[i].Validate(EventFamily.Layers, i);
         if (problem is null)
         {
-            accepted++;
+            accepted.Add(events[i]);
         }
         else
         {
-            rejected++;
             reason ??= problem.Reason;
         }
     }
-    return $"{accepted} accepted, {rejected} rejected" + (reason is null ? "" : ": " + Shorten(reason));
+    return (accepted, $"{accepted.Count} accepted, {events.Count - accepted.Count} rejected" + (reason is null ? "" : ": " + Shorten(reason)));
 }
 
 // `count` events filling `size` bytes, each holding values made by `value`: as keys of contextual_data, or in one list.
@@ -204,27 +195,13 @@ static string Run(byte[] body)
     {
         return "422: " + Shorten(batch.Errors[0]);
     }
-    var accepted = new List<Event?>();
-    string? rejection = null;
-    for (var i = 0; i < batch.Events.Count; i++)
-    {
-        var incoming = batch.Events[i];
-        var problem = incoming.Rejection ?? EventValidator.Validate(incoming.Event!, EventFamily.Layers, i);
-        if (problem is null)
-        {
-            accepted.Add(incoming.Event);
-        }
-        else
-        {
-            rejection ??= problem.Reason;
-        }
-    }
+    var (accepted, outcome) = Validate(batch.Events);
     if (accepted.Count > 0)
     {
-        var encoded = EncodedBatch.Encode(accepted, new EnrichedEvent { StoreId = "store", ReceivedAt = new Timestamp() }, new string?[accepted.Count]);
+        var encoded = EncodedBatch.Encode(accepted, new EventDefaults[accepted.Count], new EnrichedEvent { StoreId = "store", ReceivedAt = new Timestamp() });
         encoded.Release();
     }
-    return $"{accepted.Count} accepted, {batch.Events.Count - accepted.Count} rejected" + (rejection is null ? "" : ": " + Shorten(rejection));
+    return outcome;
 }
 
 static string Shorten(string text) => (text.Length <= 70 ? text : text[..70] + "…").Replace("|", "\\|", StringComparison.Ordinal);

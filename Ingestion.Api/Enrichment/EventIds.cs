@@ -1,10 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Queueing;
 
-namespace Beacon.Ingestion.Intake;
+namespace Beacon.Ingestion.Enrichment;
 
 /// <summary>
 /// Server-assigned event ids: UUIDv7 (RFC 9562: 48-bit Unix milliseconds, version 7, 74 random bits), as

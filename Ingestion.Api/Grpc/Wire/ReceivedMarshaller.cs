@@ -1,44 +1,9 @@
 using System.Buffers;
-using Beacon.Core.Catalog;
-using Beacon.Ingestion.Admission;
-using Beacon.Ingestion.Grpc.Wire;
-using Beacon.Ingestion.Intake;
-using Beacon.Ingestion.Queueing;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Grpc.Core;
 
-namespace Beacon.Ingestion.Grpc;
-
-/// <summary>
-/// A request message as it arrived: <see cref="EventBytes"/> holds the bytes of each of its events (in order) and
-/// <see cref="Message"/> the rest of the message, without its events. The door reads each event from its bytes
-/// (<see cref="Ingestion.WireEvent"/>, or protobuf within <see cref="Ingestion.WireNesting"/>) and the queue carries
-/// those bytes instead of the event encoded again (<see cref="Ingestion.EncodedBatch"/>).
-/// </summary>
-public sealed class Received<T>(T message, ReadOnlyMemory<byte>[] eventBytes, byte[]? pooled) where T : IMessage<T>
-{
-    private byte[]? _pooled = pooled;
-
-    public T Message { get; } = message;
-
-    public int EventCount { get; } = eventBytes.Length;
-
-    public ReadOnlyMemory<byte>[] EventBytes { get; private set; } = eventBytes;
-
-    /// <summary>
-    /// Gives the pooled buffer behind <see cref="EventBytes"/> back once nothing reads them any more (the ingestion
-    /// path has copied them into the queue's bytes). Not calling it only leaves the buffer to the GC.
-    /// </summary>
-    public void Release()
-    {
-        EventBytes = [];
-        if (Interlocked.Exchange(ref _pooled, null) is { } buffer)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-}
+namespace Beacon.Ingestion.Grpc.Wire;
 
 /// <summary>Reads a request into <see cref="Received{T}"/>: where each event's bytes are, and the rest of the message.</summary>
 public static class ReceivedMarshaller
@@ -114,42 +79,4 @@ public static class ReceivedMarshaller
         }
         return [.. records];
     }
-}
-
-/// <summary>
-/// Binds <c>beacon.v1.EventIngest</c> to <see cref="EventIngestService"/> as the generated <c>EventIngest.BindService</c>
-/// would, but reads <c>Send</c> and <c>Stream</c> requests through <see cref="ReceivedMarshaller"/>. gRPC server
-/// reflection finds <see cref="Descriptor"/> here through the service's <see cref="BindServiceMethodAttribute"/>.
-/// </summary>
-public static class EventIngestBinding
-{
-    private static readonly string ServiceName = Protos.V1.EventIngest.Descriptor.FullName;
-
-    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => Protos.V1.EventIngest.Descriptor;
-
-    private static readonly Method<Received<Protos.V1.SendEventsRequest>, Protos.V1.SendEventsResponse> SendMethod = new(
-        MethodType.Unary, ServiceName, "Send",
-        ReceivedMarshaller.Create(Protos.V1.SendEventsRequest.Parser, m => m.Events, Protos.V1.SendEventsRequest.EventsFieldNumber),
-        Plain(Protos.V1.SendEventsResponse.Parser));
-
-    private static readonly Method<Received<Protos.V1.EventBatch>, Protos.V1.BatchAck> StreamMethod = new(
-        MethodType.DuplexStreaming, ServiceName, "Stream",
-        ReceivedMarshaller.Create(Protos.V1.EventBatch.Parser, m => m.Events, Protos.V1.EventBatch.EventsFieldNumber),
-        Plain(Protos.V1.BatchAck.Parser));
-
-    public static void BindService(ServiceBinderBase binder, EventIngestService service)
-    {
-        binder.AddMethod(SendMethod, service is null ? null : service.Send);
-        binder.AddMethod(StreamMethod, service is null ? null : service.Stream);
-    }
-
-    private static Marshaller<T> Plain<T>(MessageParser<T> parser) where T : IMessage<T> =>
-        Marshallers.Create<T>(
-            (message, context) =>
-            {
-                context.SetPayloadLength(message.CalculateSize());
-                message.WriteTo(context.GetBufferWriter());
-                context.Complete();
-            },
-            context => parser.ParseFrom(context.PayloadAsReadOnlySequence()));
 }
