@@ -242,7 +242,7 @@ public sealed class DeletionSweeper(BeaconDbContext db, IConnectionMultiplexer r
                     // The row's ids are the events' ids in order (without NUL, which Postgres text cannot hold).
                     var keptIds = row.EventIds.Length == events.Count
                         ? row.EventIds.Where((_, i) => !doomed[i]).ToArray()
-                        : kept.Select(e => e.Event.EventId.Replace("\0", "")).ToArray();
+                        : kept.Select(e => PostgresText.WithoutNul(e.Event.EventId)).ToArray();
                     await using var write = new NpgsqlCommand(kept.Count == 0
                         ? $"DELETE FROM {EventArchiveTable.Name} WHERE store_id = $1 AND received_at = $2 AND entry_id = $3 AND event_ids = $4"
                         : $"UPDATE {EventArchiveTable.Name} SET events = $5, event_ids = $6, event_id_filter = $7 WHERE store_id = $1 AND received_at = $2 AND entry_id = $3 AND event_ids = $4",

@@ -58,10 +58,7 @@ public sealed class BinaryCopyRows
     /// <summary>A text value (empty stays empty); U+0000, which text cannot hold, is dropped.</summary>
     public void Text(string value)
     {
-        if (value.Contains('\0'))
-        {
-            value = value.Replace("\0", "");
-        }
+        value = PostgresText.WithoutNul(value);
         var span = _buffer.GetSpan(4 + Encoding.UTF8.GetMaxByteCount(value.Length));
         var length = Encoding.UTF8.GetBytes(value, span[4..]);
         BinaryPrimitives.WriteInt32BigEndian(span, length);
@@ -107,7 +104,7 @@ public sealed class BinaryCopyRows
         var length = values.Count == 0 ? 12 : 20;
         for (var i = 0; i < values.Count; i++)
         {
-            elements[i] = Encoding.UTF8.GetBytes(values[i].Contains('\0') ? values[i].Replace("\0", "") : values[i]);
+            elements[i] = Encoding.UTF8.GetBytes(PostgresText.WithoutNul(values[i]));
             length += 4 + elements[i].Length;
         }
         Int32(length);

@@ -209,7 +209,7 @@ public sealed class ArchiveWriter(
             var receivedAt = EventJson.ReceivedAtOf(events[0]);
             if (events.TrueForAll(e => e.StoreId == events[0].StoreId && EventJson.ReceivedAtOf(e) == receivedAt))
             {
-                rows.Add(new ArchiveRow(Guid.Parse(events[0].StoreId), receivedAt, events.Select(e => WithoutNul(e.Event.EventId)).ToArray(), field));
+                rows.Add(new ArchiveRow(Guid.Parse(events[0].StoreId), receivedAt, events.Select(e => PostgresText.WithoutNul(e.Event.EventId)).ToArray(), field));
             }
             else
             {
@@ -224,9 +224,6 @@ public sealed class ArchiveWriter(
         {
             var list = group.ToList();
             return new ArchiveRow(Guid.Parse(group.Key.StoreId), group.Key.ReceivedAt,
-                list.Select(e => WithoutNul(e.Event.EventId)).ToArray(), (byte[])QueueEntries.Fields(list)[0].Value!);
+                list.Select(e => PostgresText.WithoutNul(e.Event.EventId)).ToArray(), (byte[])QueueEntries.Fields(list)[0].Value!);
         });
-
-    // Postgres text cannot hold U+0000; ingestion accepts it in ids (the archived bytes keep the original).
-    private static string WithoutNul(string value) => value.Contains('\0') ? value.Replace("\0", "") : value;
 }

@@ -132,7 +132,7 @@ public sealed class AttemptLog : BackgroundService
                     copy.TextOrNull(r.Error);
                     copy.Integer(r.EventCount);
                     // The filter is of the ids as stored (without U+0000), as lookups hash them.
-                    var eventIds = Array.ConvertAll(r.EventIds, WithoutNul);
+                    var eventIds = Array.ConvertAll(r.EventIds, PostgresText.WithoutNul);
                     copy.TextArray(eventIds);
                     copy.Bytea(EventIdFilter.Of(eventIds));
                     await copy.FlushIfFullAsync(cancellationToken);
@@ -145,6 +145,4 @@ public sealed class AttemptLog : BackgroundService
             _logger.LogWarning(ex, "Could not record {Count} delivery attempts", rows.Count);
         }
     }
-
-    private static string WithoutNul(string value) => value.Contains('\0') ? value.Replace("\0", "") : value;
 }
