@@ -58,8 +58,17 @@ public sealed class WorkerOptions
 
     public TimeSpan PostgresLinger { get; set; } = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Batches of one pipeline being delivered at once.</summary>
+    /// <summary>
+    /// Batches of one pipeline being delivered at once: where a lane starts, where it returns when nothing waits,
+    /// and the most for a <c>postgres</c> pipeline and for a pipeline's retries.
+    /// </summary>
     public int MaxConcurrentBatchesPerPipeline { get; set; } = 4;
+
+    /// <summary>
+    /// The most batches of one <c>webhook</c> pipeline in flight while its lane is behind and the receiver answers
+    /// 2xx (the lane grows by one per delivered batch and halves on a 5xx, 429 or timeout).
+    /// </summary>
+    public int MaxConcurrentWebhookBatches { get; set; } = 32;
 
     /// <summary>
     /// Queued parts per pipeline lane. A full lane makes the reader wait (back-pressure) for at most

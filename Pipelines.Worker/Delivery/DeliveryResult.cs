@@ -31,5 +31,8 @@ public interface IPipelineDestination
 
     TimeSpan Linger { get; }
 
+    /// <summary>The most batches of one pipeline a lane sends at once when it is behind (<see cref="LaneConcurrency"/>).</summary>
+    int MaxConcurrentBatches { get; }
+
     Task<DeliveryResult> DeliverAsync(Pipeline pipeline, Guid batchId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken);
 }

@@ -9,8 +9,9 @@ namespace Beacon.Worker.Delivery;
 public sealed record LaneItem(IDeliveryPart Entry, IReadOnlyList<EnrichedEvent> Events);
 
 /// <summary>
-/// One pipeline's own queue: it gathers events into batches (size or linger), delivers a few batches at once,
-/// and records each result durably before releasing the stream entries. Lanes share nothing, so a hanging
+/// One pipeline's own queue: it gathers events into batches (size or linger), delivers several batches at once
+/// (<see cref="LaneConcurrency"/>: more while events wait and the destination keeps up, fewer when it asks for
+/// retries), and records each result durably before releasing the stream entries. Lanes share nothing, so a hanging
 /// destination only ever fills its own lane.
 /// </summary>
 public sealed class PipelineLane
@@ -19,7 +20,7 @@ public sealed class PipelineLane
     private readonly Func<Pipeline, IPipelineDestination> _destinationOf;
     private readonly DeliveryOutcomes _outcomes;
     private readonly DeletionDrops _deletionDrops;
-    private readonly int _maxConcurrentBatches;
+    private readonly LaneConcurrency _concurrency;
     private readonly ILogger _logger;
     private readonly TimeSpan _stallTimeout;
     private volatile Pipeline _pipeline;
@@ -38,7 +39,7 @@ public sealed class PipelineLane
         _destinationOf = destinationOf;
         _outcomes = outcomes;
         _deletionDrops = deletionDrops;
-        _maxConcurrentBatches = Math.Max(1, options.MaxConcurrentBatchesPerPipeline);
+        _concurrency = new LaneConcurrency(options.MaxConcurrentBatchesPerPipeline);
         _stallTimeout = options.LaneStallTimeout;
         _logger = logger;
         _items = Channel.CreateBounded<LaneItem>(new BoundedChannelOptions(Math.Max(1, options.LaneCapacity))
@@ -56,6 +57,9 @@ public sealed class PipelineLane
 
     private static TimeSpan LingerOf(Pipeline pipeline, IPipelineDestination destination) =>
         PipelineSettings.LingerMsOf(pipeline) is { } ms ? TimeSpan.FromMilliseconds(Math.Clamp(ms, 0, PipelineSettings.MaxLingerMs)) : destination.Linger;
+
+    /// <summary>Batches this lane may now have in flight at once.</summary>
+    public int Concurrency => _concurrency.Limit;
 
     /// <summary>Picks up configuration changes (kind, URL, secrets) for the next batches.</summary>
     public void Update(Pipeline pipeline) => _pipeline = pipeline;
@@ -91,7 +95,6 @@ public sealed class PipelineLane
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
-        using var slots = new SemaphoreSlim(_maxConcurrentBatches);
         var inFlight = new List<Task>();
         var batch = new List<LaneItem>();
         try
@@ -99,20 +102,23 @@ public sealed class PipelineLane
             while (await _items.Reader.WaitToReadAsync(stoppingToken))
             {
                 await FillAsync(batch, stoppingToken);
-                await slots.WaitAsync(stoppingToken);
+                await _concurrency.WaitAsync(stoppingToken);
                 var items = batch.ToList();
                 batch.Clear();
+                // More than this batch waits: the lane is behind, and a delivered batch may let one more run at once.
+                var behind = _items.Reader.Count > 0;
                 inFlight.RemoveAll(t => t.IsCompleted);
                 // In-flight batches run to their end (bounded by the delivery timeout) even during shutdown.
                 inFlight.Add(Task.Run(async () =>
                 {
+                    var signal = LaneSignal.Shrink;
                     try
                     {
-                        await DeliverAsync(items);
+                        signal = await DeliverAsync(items, behind);
                     }
                     finally
                     {
-                        slots.Release();
+                        _concurrency.Release(signal, _destinationOf(_pipeline).MaxConcurrentBatches);
                     }
                 }, CancellationToken.None));
             }
@@ -165,8 +171,9 @@ public sealed class PipelineLane
         }
     }
 
-    private async Task DeliverAsync(List<LaneItem> items)
+    private async Task<LaneSignal> DeliverAsync(List<LaneItem> items, bool behind)
     {
+        var signal = behind ? LaneSignal.Grow : LaneSignal.Settle;
         var pipeline = _pipeline;
         IReadOnlyList<EnrichedEvent> events = items.Count == 1 ? items[0].Events : items.SelectMany(i => i.Events).ToList();
         try
@@ -184,6 +191,10 @@ public sealed class PipelineLane
                 var batchId = Guid.CreateVersion7();
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 var result = await destination.DeliverAsync(pipeline, batchId, batch, CancellationToken.None);
+                if (result.Outcome == DeliveryOutcome.Retry)
+                {
+                    signal = LaneSignal.Shrink;
+                }
                 if (System.Diagnostics.Stopwatch.GetElapsedTime(started) < _stallTimeout)
                 {
                     _stalled = false;
@@ -194,6 +205,7 @@ public sealed class PipelineLane
             {
                 item.Entry.PartDone();
             }
+            return signal;
         }
         catch (Exception ex)
         {
@@ -205,6 +217,7 @@ public sealed class PipelineLane
             {
                 item.Entry.PartAbandoned();
             }
+            return LaneSignal.Shrink;
         }
     }
 }

@@ -37,6 +37,9 @@ public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task EventsFromBothDoorsReachTheEventsTableAndAWebhookAcrossAWorkerRestartAndCtrlCLeavesNothing()
     {
+        var sinceStart = Stopwatch.StartNew();
+        // Each step's time in the test's output: a failure then says how far the run got, and how fast.
+        void Step(string what) => output.WriteLine($"{sinceStart.Elapsed.TotalSeconds,6:0.0} s  {what}");
         await using var receiver = await WebhookReceiver.StartAsync();
         // Up before the system, so nothing but the page stands between "healthy" and the first events.
         await using var storefront = await StorefrontServer.StartAsync();
@@ -53,11 +56,13 @@ public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
             "--Ingestion:MaxBodyBytes", "65536",
             "--Worker:WebhookLinger", "00:00:00.200"))
         {
+            Step("healthy");
             var sinceHealthy = Stopwatch.StartNew();
             // Before any event: the worker routes a store's events with the pipelines it has cached and reloads them in
             // the background, so a pipeline created after the store's first events may miss the next few.
             var storeId = await DevStoreIdAsync(ports.Admin, _apiKey);
             await CreateWebhookPipelineAsync(ports.Admin, _apiKey, storeId, receiver.Url);
+            Step("webhook pipeline created");
 
             // Ingestion.Api's first events. Issue 12: right after a fresh start, 0 of 2 were stored while the first
             // request took seconds.
@@ -67,9 +72,11 @@ public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
             output.WriteLine($"Browser closed {closed.TotalMilliseconds:N0} ms after healthy; both events in the events table and at the webhook {sinceHealthy.Elapsed.TotalMilliseconds:N0} ms after healthy");
             sent.AddRange(fromBrowser);
 
+            Step("the browser's events delivered");
             AssertServiceEnvironments(system);
             await AssertEachServiceHasItsOwnDatabaseRoleAsync(system);
             await AssertASecondAppHostOnTheSameDataRefusesAsync();
+            Step("roles checked, a second AppHost refused");
 
             sent.AddRange(await SendBeaconAsync(ports.Ingestion, _devToken, 3));
             sent.AddRange(await SendGrpcAsync(ports.IngestionGrpc, _devToken, 2));
@@ -78,12 +85,14 @@ public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(fromBrowser.Count, await system.QueryAsync<long>(
                 "SELECT count(*) FROM events WHERE event_id = ANY(@ids)", ("ids", fromBrowser.ToArray())));
             await AssertEachServiceHasItsOwnRedisUserAsync(system);
+            Step("both doors delivered, Redis users checked");
 
             // Ingestion's body limit came from the AppHost's argument.
             using var tooLarge = BeaconRequest(ports.Ingestion, _devToken, "{\"events\":[{\"query\":\"" + new string('x', 70_000) + "\"}]}");
             using var refused = await _http.SendAsync(tooLarge);
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
 
+            Step("body limit checked");
             var workerBefore = system.PidOf("worker");
             var restart = await system.App.ResourceCommands.ExecuteCommandAsync("worker", KnownResourceCommands.RestartCommand);
             Assert.True(restart.Success, restart.Message);
@@ -92,11 +101,13 @@ public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
             sent.AddRange(await SendBeaconAsync(ports.Ingestion, _devToken, 2));
             await AssertDeliveredAsync(system, receiver, sent);
 
+            Step("delivered after the worker's restart");
             pids = system.Pids;
             Assert.True(pids.Count >= 5, $"only {pids.Count} processes recorded");
             await system.StopAsync();
         }
         await AssertNothingLeftAsync(pids, ports.All);
+        Step("stopped, nothing left");
         Assert.False(File.Exists(Path.Combine(_dataDirectory, "postgres", "postmaster.pid")), "Postgres did not shut down cleanly");
 
         // The same data again, with replicas behind DCP's proxy: nothing seeded twice, nothing lost.

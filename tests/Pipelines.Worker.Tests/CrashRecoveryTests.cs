@@ -27,6 +27,7 @@ public sealed class CrashRecoveryTests(BackendsFixture fixture) : IClassFixture<
         {
             ["Worker:WebhookBatchSize"] = "10",
             ["Worker:MaxConcurrentBatchesPerPipeline"] = "1",
+            ["Worker:MaxConcurrentWebhookBatches"] = "1",
             ["Worker:ClaimMinIdle"] = "00:00:02",
         };
         var first = await scenario.StartWorkerProcessAsync(settings);
@@ -89,6 +90,7 @@ public sealed class CrashRecoveryTests(BackendsFixture fixture) : IClassFixture<
         {
             ["Worker:WebhookBatchSize"] = "10",
             ["Worker:MaxConcurrentBatchesPerPipeline"] = "1",
+            ["Worker:MaxConcurrentWebhookBatches"] = "1",
         };
         var worker = await scenario.StartWorkerProcessAsync(settings);
         var sent = await scenario.EnqueueManyAsync(entries: 30, eventsPerEntry: 5);

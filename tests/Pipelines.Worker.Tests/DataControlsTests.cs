@@ -157,6 +157,7 @@ public sealed class DataControlsTests(BackendsFixture fixture) : IClassFixture<B
         var worker = scenario.StartWorker(new Dictionary<string, string?>
         {
             ["Worker:MaxConcurrentBatchesPerPipeline"] = "1",
+            ["Worker:MaxConcurrentWebhookBatches"] = "1",
             ["Worker:RetrySchedule:0"] = "01:00:00",
             ["Worker:PipelineRefreshInterval"] = "00:01:00",
         });

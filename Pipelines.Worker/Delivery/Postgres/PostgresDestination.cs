@@ -17,6 +17,9 @@ public sealed class PostgresDestination(EventsWriter writer, IOptions<WorkerOpti
 
     public TimeSpan Linger => options.Value.PostgresLinger;
 
+    // Each batch is a COPY on a connection of the worker's pool: more at once only queue for the table's locks.
+    public int MaxConcurrentBatches => options.Value.MaxConcurrentBatchesPerPipeline;
+
     public async Task<DeliveryResult> DeliverAsync(
         Pipeline pipeline, Guid batchId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
     {

@@ -20,6 +20,8 @@ public sealed class WebhookDestination(
 
     public TimeSpan Linger => options.Value.WebhookLinger;
 
+    public int MaxConcurrentBatches => options.Value.MaxConcurrentWebhookBatches;
+
     public async Task<DeliveryResult> DeliverAsync(
         Pipeline pipeline, Guid batchId, IReadOnlyList<EnrichedEvent> events, CancellationToken cancellationToken)
     {

@@ -8,10 +8,17 @@ using Beacon.GrpcClient;
 // scripts/bench: the whole system as scripts/run starts it, next to its floors, in one run and one table; then the
 // archive's cost: 100-event end-to-end runs taking turns on two fresh systems, the archive on and off.
 // Usage: Beacon.Bench <repository root> [--quick] [--seconds N] [--out FILE.md] [--user-agents-only]
+//        [--end-to-end-only [--runs N] [--set Section:Key=value ...]]
 var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 var quick = args.Contains("--quick");
 var userAgentsOnly = args.Contains("--user-agents-only"); // the crafted User-Agent row alone, on the system as it starts
+var endToEndOnly = args.Contains("--end-to-end-only"); // the 100-event end-to-end row alone, --runs times
+// AppHost settings for the measured system (--set Worker:MaxConcurrentWebhookBatches=4): an A/B of one setting.
+string[] settings = [.. args.Select((a, i) => (a, i)).Where(p => p.a == "--set" && p.i + 1 < args.Length)
+    .SelectMany(p => args[p.i + 1].Split('=', 2) is [var key, var value]
+        ? new[] { "--" + key, value }
+        : throw new ArgumentException($"--set {args[p.i + 1]}: expected Section:Key=value"))];
 var seconds = int.Parse(Option("--seconds") ?? (quick ? "3" : "15"), CultureInfo.InvariantCulture);
 var warmUp = quick ? 1 : 5; // seconds; on a loaded machine tiered JIT needs a few before the hot code is optimized
 var drainLimit = TimeSpan.FromSeconds(quick ? 30 : 120);
@@ -43,7 +50,7 @@ try
     var receiver = await WebhookReceiver.StartAsync();
     cleanup.Push(receiver.DisposeAsync);
     Say($"starting the system (AppHost headless, data in {work}/data, log in {work}/apphost.log)");
-    var rig = await SystemRig.StartAsync(root, work, [], receiver, drainLimit, ct);
+    var rig = await SystemRig.StartAsync(root, work, settings, receiver, drainLimit, ct);
     cleanup.Push(rig.DisposeAsync);
     var (system, token) = (rig.System, rig.Token);
     Say($"up after {started.Elapsed.TotalSeconds:0} s: ingestion {system.IngestionUrl}, gRPC {system.GrpcUrl}");
@@ -63,6 +70,22 @@ try
             Console.WriteLine($"  shape {shape} alone: {alone.EventsPerSecond:N0} req/s, {alone.EventsPerSecond / Math.Max(1, browser.EventsPerSecond):0.00}×");
         }
         Console.WriteLine($"/proc/loadavg at the start: {loadAtStart}, now: {File.ReadAllText("/proc/loadavg").Trim()}");
+        keepLog = false;
+        return 0;
+    }
+
+    if (endToEndOnly)
+    {
+        var runs = int.Parse(Option("--runs") ?? "3", CultureInfo.InvariantCulture);
+        Console.WriteLine($"100-event POST /beacon with unique ids, wrk -t2 -c{Connections}, {seconds} s a run, both pipelines on{(settings.Length > 0 ? ", " + string.Join(' ', settings) : "")}");
+        for (var run = 1; run <= runs; run++)
+        {
+            var m = await EndToEndAsync(rig);
+            var accepted = m.Load.EventsPerSecond;
+            Console.WriteLine($"  run {run}: accepted {accepted:N0} events/s; delivered to the events table {m.TableRate:N0}/s ({m.TableRate / Math.Max(1, accepted):0.00}×), " +
+                              $"to the webhook {m.WebhookRate:N0}/s ({m.WebhookRate / Math.Max(1, accepted):0.00}×); lag at stop {m.LagEvents:N0} events, " +
+                              $"drain {(m.Drain is { } d ? $"{d.TotalSeconds:0.0} s" : "not within the limit")}; CPU µs/event {string.Join(", ", m.Cpu.Select(c => $"{c.Key} {c.Value:0.0}"))}; load {Load()}");
+        }
         keepLog = false;
         return 0;
     }
