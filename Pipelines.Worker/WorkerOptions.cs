@@ -38,6 +38,13 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan FirstLoadWait { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a store's entries wait, after Admin.Web announced a change of its pipelines, for the reload that reads
+    /// it (a few milliseconds while Postgres answers). Past it (Postgres down) they go on with the last known
+    /// pipelines, and later entries do not wait for that change again.
+    /// </summary>
+    public TimeSpan AnnouncedChangeWait { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Pipelines are reloaded this often even without a config-change message.</summary>
     public TimeSpan PipelineRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
 

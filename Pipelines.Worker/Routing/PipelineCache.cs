@@ -16,7 +16,9 @@ namespace Beacon.Worker.Routing;
 /// webhook guard reads), loaded on first use and reloaded in the background when Admin.Web announces
 /// a change (<see cref="ConfigChanges"/>) and periodically in case a message was missed. A reload that fails
 /// (Postgres down) keeps the last known pipelines and is tried again: webhooks keep flowing through a Postgres
-/// outage, and the reader never waits for a reload.
+/// outage. After an announced change the store's entries wait for the reload it asked for (at most
+/// <see cref="WorkerOptions.AnnouncedChangeWait"/>, once per change), so a pipeline created before a shopper's event
+/// gets that event; the periodic reload is never waited for.
 /// </summary>
 public sealed class PipelineCache(
     IServiceScopeFactory scopes,
@@ -34,6 +36,13 @@ public sealed class PipelineCache(
     private readonly ConcurrentDictionary<Guid, FirstLoad> _firstLoads = new();
     private readonly Channel<bool> _reloadRequested = Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    // Per store: changes announced, changes a finished reload read, and the changes whose wait ran out (Postgres
+    // down), which later entries do not wait for again.
+    private readonly ConcurrentDictionary<Guid, long> _announced = new();
+    private readonly ConcurrentDictionary<Guid, long> _applied = new();
+    private readonly ConcurrentDictionary<Guid, long> _gaveUp = new();
+    // Completed and replaced after every reload, so that waiters look again.
+    private volatile TaskCompletionSource _reloaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>
     /// The store's pipelines, or null when they were never loaded and Postgres cannot give them now: the caller
@@ -43,7 +52,9 @@ public sealed class PipelineCache(
     {
         if (_byStore.TryGetValue(storeId, out var known))
         {
-            return known;
+            return !_announced.TryGetValue(storeId, out var change) || Applied(storeId, change)
+                ? known
+                : await AfterAnnouncedChangeAsync(storeId, change, cancellationToken);
         }
         // One load per store at a time, shared by every entry that needs it. A failed load stays in place for
         // ReloadRetryDelay, so the entries of an unknown store cost nothing while Postgres is down.
@@ -65,6 +76,38 @@ public sealed class PipelineCache(
         {
             return null;
         }
+    }
+
+    private bool Applied(Guid storeId, long change) =>
+        _applied.GetValueOrDefault(storeId) >= change || _gaveUp.GetValueOrDefault(storeId) >= change;
+
+    private async ValueTask<StoreRouting> AfterAnnouncedChangeAsync(Guid storeId, long change, CancellationToken cancellationToken)
+    {
+        var deadline = Environment.TickCount64 + (long)options.Value.AnnouncedChangeWait.TotalMilliseconds;
+        while (!Applied(storeId, change))
+        {
+            var reloaded = _reloaded.Task;
+            var left = deadline - Environment.TickCount64;
+            if (Applied(storeId, change))
+            {
+                break;
+            }
+            if (left <= 0)
+            {
+                _gaveUp.AddOrUpdate(storeId, change, (_, seen) => Math.Max(seen, change));
+                logger.LogWarning("The pipelines of store {StoreId} changed and could not be read again within {Wait}; its events go on with the last known ones",
+                    storeId, options.Value.AnnouncedChangeWait);
+                break;
+            }
+            try
+            {
+                await reloaded.WaitAsync(TimeSpan.FromMilliseconds(left), cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+        return _byStore[storeId];
     }
 
     /// <summary>The store's routing, read from Postgres when never loaded (throws while Postgres is down): for retries.</summary>
@@ -210,11 +253,17 @@ public sealed class PipelineCache(
     /// <summary>Reloads every stale store; false when some could not be read (they stay stale and keep their pipelines).</summary>
     private async Task<bool> ReloadStaleAsync(CancellationToken stoppingToken)
     {
-        // Cleared before reading, so a change announced during the read marks its store stale again.
+        // Cleared before reading, so a change announced during the read marks its store stale again; the changes
+        // this read covers are those announced before it.
         var stale = _stale.Keys.ToList();
+        var changes = new Dictionary<Guid, long>();
         foreach (var storeId in stale)
         {
             _stale.TryRemove(storeId, out _);
+            if (_announced.TryGetValue(storeId, out var change))
+            {
+                changes[storeId] = change;
+            }
         }
         var loaded = 0;
         try
@@ -233,8 +282,13 @@ public sealed class PipelineCache(
                 foreach (var storeId in chunk)
                 {
                     _byStore[storeId] = new StoreRouting(byStore[storeId].ToList(), deletionsByStore[storeId].Select(DeletionRule.Of).ToList());
+                    if (changes.TryGetValue(storeId, out var change))
+                    {
+                        _applied.AddOrUpdate(storeId, change, (_, seen) => Math.Max(seen, change));
+                    }
                 }
                 loaded += chunk.Length;
+                Interlocked.Exchange(ref _reloaded, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             }
             return true;
         }
@@ -249,15 +303,25 @@ public sealed class PipelineCache(
         }
     }
 
+    private void Announce(Guid storeId) => _announced.AddOrUpdate(storeId, 1, (_, change) => change + 1);
+
     private void OnConfigChanged(RedisValue message)
     {
         switch (ConfigChanges.Parse(message))
         {
             case ConfigChange.Everything:
+                foreach (var storeId in _byStore.Keys)
+                {
+                    Announce(storeId);
+                }
                 RefreshAll();
                 break;
             case ConfigChange.Store store:
                 logger.LogDebug("Pipelines of store {StoreId} changed", store.StoreId);
+                if (_byStore.ContainsKey(store.StoreId))
+                {
+                    Announce(store.StoreId);
+                }
                 Refresh(store.StoreId);
                 break;
         }
