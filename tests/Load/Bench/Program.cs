@@ -77,6 +77,8 @@ try
     if (endToEndOnly)
     {
         var runs = int.Parse(Option("--runs") ?? "3", CultureInfo.InvariantCulture);
+        using var sampleRuns = new CancellationTokenSource();
+        var runMemory = rig.Meter.SampleMemoryAsync(sampleRuns.Token);
         Console.WriteLine($"100-event POST /beacon with unique ids, wrk -t2 -c{Connections}, {seconds} s a run, both pipelines on{(settings.Length > 0 ? ", " + string.Join(' ', settings) : "")}");
         for (var run = 1; run <= runs; run++)
         {
@@ -86,6 +88,9 @@ try
                               $"to the webhook {m.WebhookRate:N0}/s ({m.WebhookRate / Math.Max(1, accepted):0.00}×); lag at stop {m.LagEvents:N0} events, " +
                               $"drain {(m.Drain is { } d ? $"{d.TotalSeconds:0.0} s" : "not within the limit")}; CPU µs/event {string.Join(", ", m.Cpu.Select(c => $"{c.Key} {c.Value:0.0}"))}; load {Load()}");
         }
+        await sampleRuns.CancelAsync();
+        await runMemory;
+        Console.WriteLine("  peak RSS: " + string.Join(", ", rig.Meter.PeakBytes.Select(p => $"{p.Key} {p.Value / (1024 * 1024)} MB")));
         keepLog = false;
         return 0;
     }
