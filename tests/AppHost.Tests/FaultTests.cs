@@ -47,9 +47,9 @@ public sealed class FaultTests(FaultSystem faults, Xunit.Abstractions.ITestOutpu
                 reclaims.Add(ReclaimAsync(faults, consumer, survivor));
                 await Task.Delay(TimeSpan.FromSeconds(2));
                 await faults.StartAgainAsync(resourceId);
-                // Aspire said the replica was healthy 0.6 s after the start command while its new process read its first
-                // entry 12 s later (a snapshot with the killed process's health), so the next kill took the only worker
-                // left and both were down for 12 s. The replacement is back once its consumer is in the group (it reads).
+                // Aspire said the replica was healthy ~0.5 s after the start command while its new process read its first
+                // entry ~12 s later (presumably a snapshot with the killed process's health), so the next kill took the
+                // only worker left and both were down for ~11 s. The replacement is back once its consumer is in the group (it reads).
                 consumers[i % 2] = await NewConsumerAsync(faults, seen);
                 workerLog.Mark($"{resourceId} reading again as {consumers[i % 2]}");
                 restarts.Add((consumers[i % 2], sinceKill.Elapsed));
