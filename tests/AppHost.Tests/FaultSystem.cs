@@ -30,6 +30,8 @@ public class FaultSystem : IAsyncLifetime
     private readonly string _dataDirectory = BeaconAppHost.NewDataDirectory();
     private readonly string _apiKey = "bk_admin_" + Guid.NewGuid().ToString("N");
     private readonly string? _redisTmpfsSize;
+    private readonly int _redisClusterMasters;
+    private readonly string[] _extraArguments;
     private bool _redisOnTmpfs;
     private BeaconAppHost? _system;
 
@@ -40,7 +42,15 @@ public class FaultSystem : IAsyncLifetime
 
     /// <param name="redisTmpfsSize">When given (<c>64M</c>), Redis' data directory is a tmpfs of that size, which a
     /// scenario can fill (<see cref="RedisDataDirectory"/>); skipped where mounting is not allowed.</param>
-    protected FaultSystem(string? redisTmpfsSize) => _redisTmpfsSize = redisTmpfsSize;
+    /// <param name="redisClusterMasters">When above 0, a local Redis Cluster of that many masters with a replica each
+    /// (<c>--AppHost:RedisCluster</c>) instead of one Redis.</param>
+    /// <param name="extraArguments">More AppHost arguments (<c>--Queue:ReplicaAcks 1</c>).</param>
+    protected FaultSystem(string? redisTmpfsSize, int redisClusterMasters = 0, params string[] extraArguments)
+    {
+        _redisTmpfsSize = redisTmpfsSize;
+        _redisClusterMasters = redisClusterMasters;
+        _extraArguments = extraArguments;
+    }
 
     /// <summary>Where the AppHost keeps Redis' files (<c>redis.conf</c>, <c>appendonlydir/</c>): <c>redis/</c> under its data directory.</summary>
     public string RedisDataDirectory => Path.Combine(_dataDirectory, "redis");
@@ -51,9 +61,18 @@ public class FaultSystem : IAsyncLifetime
 
     public string IngestionUrl => $"http://127.0.0.1:{System.Ports.Ingestion}";
 
+    /// <summary>Redis' port, or the cluster's nodes' (<c>redis-1</c> on the first, …).</summary>
+    public IReadOnlyList<int> RedisPorts => _redisClusterMasters > 0
+        ? Enumerable.Range(System.Ports.Redis, _redisClusterMasters * 2).ToList()
+        : [System.Ports.Redis];
+
     public async Task InitializeAsync()
     {
         var ports = BeaconAppHost.PortSet.Free();
+        if (_redisClusterMasters > 0)
+        {
+            ports = ports with { Redis = FreePort.RunForRedisCluster(_redisClusterMasters * 2, taken: ports.All) };
+        }
         string[] arguments =
         [
             "--replicas", "ingestion=2,worker=2",
@@ -66,6 +85,8 @@ public class FaultSystem : IAsyncLifetime
             "--Worker:PipelineRefreshInterval", "00:00:05",
             .. RetrySchedule.SelectMany((delay, i) => new[] { $"--Worker:RetrySchedule:{i}", delay }),
             "--Worker:RetryJitter", RetryJitter.ToString(CultureInfo.InvariantCulture),
+            .. _redisClusterMasters > 0 ? ["--AppHost:RedisCluster", _redisClusterMasters.ToString(CultureInfo.InvariantCulture)] : Array.Empty<string>(),
+            .. _extraArguments,
         ];
         if (_redisTmpfsSize is not null)
         {
@@ -101,7 +122,8 @@ public class FaultSystem : IAsyncLifetime
     private sealed record Created(Guid Id, string? Token);
 
     public Task<ConnectionMultiplexer> ConnectRedisAsync() =>
-        ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{System.Ports.Redis},password={System.Secret("redis-password")},allowAdmin=true,abortConnect=false");
+        ConnectionMultiplexer.ConnectAsync(string.Join(",", RedisPorts.Select(p => $"127.0.0.1:{p}")) +
+                                           $",password={System.Secret("redis-password")},allowAdmin=true,abortConnect=false");
 
     /// <summary>How many of <paramref name="ids"/> the events table holds (each counted once).</summary>
     public async Task<HashSet<string>> InEventsTableAsync(IReadOnlyCollection<string> ids)
