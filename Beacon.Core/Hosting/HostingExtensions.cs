@@ -52,7 +52,7 @@ public static class HostingExtensions
                 // Start even while Redis is down: requests answer 503 until it is back instead of the process dying.
                 options.AbortOnConnectFail = false;
                 // Replies are read on the .NET thread pool, where their continuations run anyway, instead of on the
-                // client's own reader threads: one thread hand-off less per command (docs/benchmarks-grpc.md).
+                // client's own reader threads: one thread hand-off less per command (docs/benchmarks.md).
                 options.SocketManager = SocketManager.ThreadPool;
             });
         builder.Services.AddHostedService<RedisConnectionLog>();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gRPC ingestion benchmark (docs/benchmarks-grpc.md): Release Ingestion.Api, real Postgres and Redis (AOF everysec),
+# gRPC ingestion benchmark (results kept in docs/benchmarks.md): Release Ingestion.Api, real Postgres and Redis (AOF everysec),
 # gRPC Stream and Send with 100-event batches, and POST /beacon with wrk in the same run.
 # Usage: tests/Load/grpc-bench.sh [seconds=15] [streams=8] [window=8] [concurrency=64: Send calls and wrk connections]   (BENCH_ROUNDS=3, BENCH_RUNS=json,stream,send)
 # BENCH_SERVICE_CPUS=1 pins Ingestion.Api to CPU 1 and everything else to the other CPUs (BENCH_OTHER_CPUS, default 0).

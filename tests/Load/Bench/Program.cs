@@ -8,6 +8,7 @@ using Beacon.GrpcClient;
 // scripts/bench: the whole system as scripts/run starts it, next to its floors, in one run and one table; then the
 // archive's cost: 100-event end-to-end runs taking turns on two fresh systems, the archive on and off.
 // Usage: Beacon.Bench <repository root> [--quick] [--seconds N] [--out FILE.md] [--user-agents-only]
+//        (--out replaces what FILE.md holds before its history marker line, BenchDocument.HistoryMarker, and keeps the rest)
 //        [--end-to-end-only [--runs N] [--set Section:Key=value ...]]
 var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -181,7 +182,8 @@ try
     Console.WriteLine(table);
     if (output is not null)
     {
-        await File.WriteAllTextAsync(output, table, ct);
+        var existing = File.Exists(output) ? await File.ReadAllTextAsync(output, ct) : null;
+        await File.WriteAllTextAsync(output, BenchDocument.Merge(table, existing), ct);
         Say($"written to {output}");
     }
     Say($"done in {started.Elapsed.TotalSeconds:0} s");

@@ -9,7 +9,7 @@ using StackExchange.Redis;
 
 // gRPC ingestion benchmark: a Release Ingestion.Api process against real Postgres and Redis (AOF, appendfsync
 // everysec, as the AppHost runs it), driven by the load generator of tests/Load/GrpcClient, with POST /beacon
-// (wrk) in the same run, all with BENCH_BATCH (100) events per request for comparison. Prints a Markdown table for docs/benchmarks-grpc.md.
+// (wrk) in the same run, all with BENCH_BATCH (100) events per request for comparison. Prints a Markdown table (results kept in docs/benchmarks.md).
 // Usage: dotnet run -c Release --project tests/Load/GrpcBench -- <Ingestion.Api.dll> [seconds=15] [streams=8] [window=8] [concurrency=64]
 if (args.Length < 1)
 {

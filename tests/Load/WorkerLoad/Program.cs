@@ -1,6 +1,6 @@
 // Measures Pipelines.Worker: delivered events/s into a postgres pipeline and to a local webhook receiver from a
 // pre-filled stream, and the worker's lag while events arrive at a steady rate. Starts its own Postgres and
-// Redis (AOF on) and runs the worker as a separate process, like production. See docs/benchmarks-worker.md.
+// Redis (AOF on) and runs the worker as a separate process, like production. Results: docs/benchmarks.md.
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
