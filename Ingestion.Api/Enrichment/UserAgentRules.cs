@@ -11,13 +11,21 @@ namespace Beacon.Ingestion.Enrichment;
 /// <paramref name="LinearRuleMatches"/> of those that matched, whose backtracking regex then ran from the one position
 /// where the match starts, for its groups.
 /// </summary>
-public sealed record UserAgentAnalysis(UserAgentInfo Info, string Device, string? Model, int RegexRuns, int LinearRuns = 0, int LinearRuleMatches = 0);
+public sealed record UserAgentAnalysis(UserAgentInfo Info, string Device, string? Model, int RegexRuns, int LinearRuns = 0, int LinearRuleMatches = 0)
+{
+    /// <summary>The characters the regexes were given: the User-Agent's length once per regex run, every section.</summary>
+    public int CharactersScanned { get; init; }
+
+    /// <summary>The most regexes one section ran.</summary>
+    public int MostRunsInASection { get; init; }
+}
 
 /// <summary>
 /// uap-core's rules (<c>regexes.yaml</c>): in each section the first rule whose regex matches wins, as in every
 /// ua-parser port. A rule runs only when the literals any match of it must contain (<see cref="RequiredLiterals"/>)
 /// all occur in the User-Agent, which leaves a few regex runs per section of the ~1,200; a section runs at most
-/// <see cref="MaxRegexRunsPerSection"/> regexes; and the costliest rules (<see cref="IsCostly"/>) are searched in time
+/// <see cref="MaxRegexRunsPerSection"/> regexes and a User-Agent at most <see cref="MaxCharactersScanned"/> characters'
+/// worth of them; and the costliest rules (<see cref="IsCostly"/>) are searched in time
 /// linear in the User-Agent, so the work per User-Agent is bounded whatever it contains.
 /// </summary>
 public sealed class UserAgentRules
@@ -34,6 +42,17 @@ public sealed class UserAgentRules
     /// literals passes many more.
     /// </summary>
     public const int MaxRegexRunsPerSection = 64;
+
+    /// <summary>
+    /// The work one User-Agent may cost, in characters given to regexes (its length once per regex run, all three
+    /// sections together); past it the sections not yet answered say "Other". A regex's search costs about its text's
+    /// length, so this bounds what a long User-Agent stuffed with many rules' literals costs: with
+    /// <see cref="MaxRegexRunsPerSection"/> alone, ~100 regexes over ~500 characters (53,928). Twice what the costliest
+    /// of uap-core 0.18.0's 18,008 test User-Agents needs (6,504: 24 regexes over 271 characters; 99.99th percentile
+    /// 6,169; ua-parser's 13,434 at most 4,085), and over what UserAgentRulesTests' crafted ones need for the answer of
+    /// every rule in order (at most 12,250).
+    /// </summary>
+    public const int MaxCharactersScanned = 13_000;
 
     private static readonly HashSet<string> MobileOs = new(StringComparer.Ordinal)
     {
@@ -55,9 +74,11 @@ public sealed class UserAgentRules
     private readonly Rule[] _devices;
     private readonly string[] _literals;
     private readonly int _maxRegexRunsPerSection;
+    private readonly int _maxCharactersScanned;
 
-    private UserAgentRules(Rule[] browsers, Rule[] os, Rule[] devices, string[] literals, int maxRegexRunsPerSection)
+    private UserAgentRules(Rule[] browsers, Rule[] os, Rule[] devices, string[] literals, int maxRegexRunsPerSection, int maxCharactersScanned)
     {
+        _maxCharactersScanned = maxCharactersScanned;
         _browsers = browsers;
         _os = os;
         _devices = devices;
@@ -83,7 +104,7 @@ public sealed class UserAgentRules
     /// </summary>
     public static bool IsCostly(string pattern) => LinearMatcher.Needed(pattern);
 
-    public static UserAgentRules Load(int maxRegexRunsPerSection = MaxRegexRunsPerSection)
+    public static UserAgentRules Load(int maxRegexRunsPerSection = MaxRegexRunsPerSection, int maxCharactersScanned = MaxCharactersScanned)
     {
         using var stream = typeof(UserAgentRules).Assembly.GetManifestResourceStream("Beacon.Ingestion.Enrichment.regexes.yaml")
             ?? throw new InvalidOperationException("Embedded regexes.yaml is missing");
@@ -99,7 +120,8 @@ public sealed class UserAgentRules
             Compile(file.OsParsers, e => e.OsReplacement, literals),
             Compile(file.DeviceParsers, e => e.DeviceReplacement, literals),
             [.. literals.OrderBy(l => l.Value).Select(l => l.Key)],
-            maxRegexRunsPerSection);
+            maxRegexRunsPerSection,
+            maxCharactersScanned);
     }
 
     private static Rule[] Compile(List<RegexEntry> entries, Func<RegexEntry, string?> replacement, Dictionary<string, int> literals)
@@ -162,7 +184,11 @@ public sealed class UserAgentRules
         var isMerchantApp = userAgent.Contains("tapcart", StringComparison.OrdinalIgnoreCase)
             || userAgent.Contains("fuego", StringComparison.OrdinalIgnoreCase);
         var info = new UserAgentInfo(browser, os, DeviceTypeOf(userAgent, browser, os, device, model), isMerchantApp);
-        return new UserAgentAnalysis(info, device, model, work.RegexRuns, work.LinearRuns, work.LinearMatches);
+        return new UserAgentAnalysis(info, device, model, work.RegexRuns, work.LinearRuns, work.LinearMatches)
+        {
+            CharactersScanned = work.CharactersScanned,
+            MostRunsInASection = work.MostRunsInASection,
+        };
     }
 
     private static string DeviceTypeOf(string userAgent, string browser, string os, string device, string? model)
@@ -190,17 +216,19 @@ public sealed class UserAgentRules
     private string? FirstMatch(Rule[] rules, string userAgent, LiteralScan scan, ref Work work, out string? model)
     {
         model = null;
-        var budget = _maxRegexRunsPerSection;
+        var runs = 0;
         foreach (var rule in rules)
         {
             if (!scan.Holds(rule.Clauses))
             {
                 continue;
             }
-            if (budget-- == 0)
+            if (runs == _maxRegexRunsPerSection || work.CharactersScanned > _maxCharactersScanned - userAgent.Length)
             {
                 return null;
             }
+            work.MostRunsInASection = Math.Max(work.MostRunsInASection, ++runs);
+            work.CharactersScanned += userAgent.Length;
             var match = rule.Match(userAgent, ref work);
             if (!match.Success)
             {
@@ -242,7 +270,7 @@ public sealed class UserAgentRules
 
     private struct Work
     {
-        public int RegexRuns, LinearRuns, LinearMatches;
+        public int RegexRuns, LinearRuns, LinearMatches, CharactersScanned, MostRunsInASection;
     }
 
     /// <param name="Linear">For a costly rule (<see cref="IsCostly"/>): its linear-time search, null when .NET cannot build it.</param>

@@ -13,7 +13,7 @@ internal static partial class Wrk
         public LoadRun Events(int perRequest) => new((Requests - Non2xx) * (double)perRequest / Seconds, Non2xx, Seconds);
     }
 
-    /// <param name="userAgents">"load", "browser", "crafted" or "crafted0" … "crafted4" (one shape): the User-Agents of beacon-batch.lua.</param>
+    /// <param name="userAgents">"load", "browser", "crafted" or "crafted0" … "crafted5" (one shape): the User-Agents of beacon-batch.lua.</param>
     public static async Task<Result> RunAsync(string baseUrl, string path, string token, int batch, int seconds, int connections,
         CancellationToken cancellationToken, string userAgents = "load")
     {
