@@ -1,7 +1,7 @@
 using Beacon.Core.Data;
+using Beacon.Core.Drops;
 using Beacon.Core.Privacy;
 using Beacon.Core.Queue;
-using Beacon.Core.Webhooks;
 using Beacon.Protos.Queue;
 using Google.Protobuf;
 using Microsoft.EntityFrameworkCore;

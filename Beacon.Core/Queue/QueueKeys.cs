@@ -46,7 +46,4 @@ public static class QueueKeys
 
     public static IEnumerable<string> AllStreams(int partitions) =>
         Enumerable.Range(0, Math.Max(1, partitions)).Select(Stream);
-
-    /// <summary>Rate-limit counter key (one per window).</summary>
-    public static string RateLimit(string scope, long window) => $"beacon:rl:{scope}:{window}";
 }
