@@ -45,6 +45,7 @@ public struct WireFields : IEventFields
     // message or position, the number of product_ids; 0 when absent.
     private int[] _values;
     private string _currency;
+    private bool _invalidConsentName;
 
     public WireFields()
     {
@@ -78,6 +79,8 @@ public struct WireFields : IEventFields
     public bool CurrencyChanged { get; private set; }
 
     public bool HasInvalidProductId { get; private set; }
+
+    public readonly bool HasInvalidConsent => _invalidConsentName || _values[Event.ConsentFieldNumber] > EventCatalog.MaxConsentCategories;
 
     public readonly bool Has(int fieldNumber) => _values[fieldNumber] > 0;
 
@@ -152,6 +155,7 @@ public struct WireFields : IEventFields
                             return Outcome.Unreadable;
                         }
                         HasInvalidProductId |= number == Event.ProductIdsFieldNumber && (chars == 0 || chars > EventValidator.MaxProductIdLength);
+                        _invalidConsentName |= number == Event.ConsentFieldNumber && !EventValidator.IsConsentCategory(chars);
                         break;
                     case Kind.Timestamp:
                         // Only scalars inside are read here (protobuf merges repeated records); anything else protobuf checks.
