@@ -118,7 +118,7 @@ public sealed class DeliveryOutcomes(
         {
             var error = Truncate(result.Error);
             // The stored payload still holds what a deletion reached before or during this attempt: rewritten without it.
-            var payload = failed.Count == batch.EventCount ? null : PayloadOf(failed);
+            var payload = failed.Count == batch.EventCount ? null : RetryBatchPayload.Of(failed);
             await db.RetryBatches.Where(r => r.Id == batch.Id).ExecuteUpdateAsync(set =>
             {
                 set.SetProperty(r => r.Attempts, attempts)
