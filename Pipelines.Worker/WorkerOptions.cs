@@ -161,5 +161,5 @@ public sealed class WorkerOptions
     public TimeSpan ReplayLease { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>The schedule in force: the configured one, else Svix's.</summary>
-    public IReadOnlyList<TimeSpan> EffectiveRetrySchedule => RetrySchedule.Count > 0 ? RetrySchedule : Beacon.Core.Webhooks.RetrySchedule.Standard;
+    public IReadOnlyList<TimeSpan> EffectiveRetrySchedule => RetrySchedule.Count > 0 ? RetrySchedule : Beacon.Core.Delivery.RetrySchedule.Standard;
 }

@@ -6,7 +6,7 @@ using Beacon.Admin.Seeding;
 using Beacon.Core.Data;
 using Beacon.Core.DeadLetters;
 using Beacon.Core.Quarantine;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Beacon.Core.Hosting;
 using Beacon.Core.Security;
 using Microsoft.AspNetCore.Authentication;

@@ -59,7 +59,7 @@ public sealed class AdminOptions
 
     /// <summary>
     /// Delays between the attempts of a <c>privacy.deletion</c> notice after a failure; empty is the webhook schedule
-    /// (<see cref="Beacon.Core.Webhooks.RetrySchedule.Standard"/>: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), ±20%.
+    /// (<see cref="Beacon.Core.Delivery.RetrySchedule.Standard"/>: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), ±20%.
     /// </summary>
     public List<TimeSpan> DeletionNoticeRetrySchedule { get; set; } = [];
 

@@ -1,11 +1,8 @@
-using Beacon.Core.Queue;
 using System.Text.Json;
+using Beacon.Core.Drops;
 using StackExchange.Redis;
 
 namespace Beacon.Admin.Management;
-
-/// <summary>One event ingestion refused, as its drop log records it.</summary>
-public sealed record DroppedEvent(DateTimeOffset At, string Source, int Index, string EventType, string Code, string Reason, string? EventId = null);
 
 /// <summary>Running total of drops of one event type for one reason code.</summary>
 public sealed record DropCount(string EventType, string Code, long Count);
@@ -13,24 +10,16 @@ public sealed record DropCount(string EventType, string Code, long Count);
 public sealed record DroppedEventsReport(IReadOnlyList<DropCount> Counts, IReadOnlyList<DroppedEvent> Recent);
 
 /// <summary>
-/// Reads the drop log that Ingestion.Api keeps in Redis (its <c>DropLog</c>): <c>beacon:drops:&lt;storeId&gt;</c>, a
-/// list of JSON records newest first, and <c>beacon:drops:&lt;storeId&gt;:counts</c>, a hash of
-/// <c>&lt;event_type&gt;|&lt;code&gt;</c> totals. Invalid events are dropped at the door; this is where a merchant sees why.
+/// Reads a store's drop log (<see cref="DropLogKeys"/>): the recent records, newest first, and the totals by
+/// <c>&lt;event_type&gt;|&lt;code&gt;</c>. Invalid events are dropped at the door; this is where a merchant sees why.
 /// </summary>
 public sealed class DroppedEvents(IConnectionMultiplexer redis, ILogger<DroppedEvents> logger)
 {
-    // The log's records are snake_case ({"at","source","index","event_type","code","reason"}).
-    private static readonly JsonSerializerOptions RecordJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
-    public static string RecentKey(Guid storeId) => DropLogKeys.Recent(storeId);
-
-    public static string CountsKey(Guid storeId) => DropLogKeys.Counts(storeId);
-
     public async Task<DroppedEventsReport> ReadAsync(Guid storeId, int limit)
     {
         var db = redis.GetDatabase();
-        var counts = await db.HashGetAllAsync(CountsKey(storeId));
-        var recent = await db.ListRangeAsync(RecentKey(storeId), 0, Math.Clamp(limit, 1, 1000) - 1);
+        var counts = await db.HashGetAllAsync(DropLogKeys.Counts(storeId));
+        var recent = await db.ListRangeAsync(DropLogKeys.Recent(storeId), 0, Math.Clamp(limit, 1, 1000) - 1);
 
         return new DroppedEventsReport(
             counts.Select(Count).OrderByDescending(c => c.Count).ThenBy(c => c.EventType, StringComparer.Ordinal).ToList(),
@@ -69,7 +58,7 @@ public sealed class DroppedEvents(IConnectionMultiplexer redis, ILogger<DroppedE
     {
         try
         {
-            return JsonSerializer.Deserialize<DroppedEvent>(value.ToString(), RecordJson);
+            return DroppedEvent.FromJson(value.ToString());
         }
         catch (JsonException ex)
         {

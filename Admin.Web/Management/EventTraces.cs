@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 using Beacon.Core.Data;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Events;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Microsoft.Extensions.Options;

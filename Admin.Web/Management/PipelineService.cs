@@ -1,7 +1,7 @@
 using Beacon.Core.Catalog;
 using Beacon.Core.Data;
 using Beacon.Core.Security;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 

@@ -1,7 +1,7 @@
 using Beacon.Core.Catalog;
 using Beacon.Core.Data;
 using Beacon.Core.Privacy;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Google.Protobuf.WellKnownTypes;

@@ -29,7 +29,7 @@ public sealed class RecentDeliveries(NpgsqlDataSource dataSource)
         {
             rows.Add(new RecentDelivery(
                 reader.GetFieldValue<DateTimeOffset>(0),
-                Beacon.Core.Webhooks.WebhookPayload.MessageIdOf(reader.GetGuid(1)),
+                Beacon.Core.Delivery.WebhookPayload.MessageIdOf(reader.GetGuid(1)),
                 reader.GetInt32(2),
                 reader.IsDBNull(3) ? null : reader.GetInt32(3),
                 reader.GetInt32(4),

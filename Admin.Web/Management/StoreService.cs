@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using Beacon.Admin.Security;
 using Beacon.Core.Data;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Microsoft.EntityFrameworkCore;
 
 namespace Beacon.Admin.Management;

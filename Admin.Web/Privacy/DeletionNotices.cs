@@ -1,7 +1,7 @@
 using Beacon.Admin.Management;
 using Beacon.Core.Data;
 using Beacon.Core.Privacy;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 

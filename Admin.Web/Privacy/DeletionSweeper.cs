@@ -1,7 +1,8 @@
 using Beacon.Core.Data;
+using Beacon.Core.Delivery;
+using Beacon.Core.Drops;
 using Beacon.Core.Privacy;
 using Beacon.Core.Queue;
-using Beacon.Core.Webhooks;
 using Beacon.Protos.Queue;
 using Google.Protobuf;
 using Microsoft.EntityFrameworkCore;
@@ -127,31 +128,29 @@ public sealed class DeletionSweeper(BeaconDbContext db, IConnectionMultiplexer r
             after = chunk[^1].Id;
             foreach (var batch in chunk)
             {
-                EnrichedEventBatch parsed;
+                IReadOnlyList<EnrichedEvent> events;
                 try
                 {
-                    parsed = EnrichedEventBatch.Parser.ParseFrom(batch.Payload);
+                    events = RetryBatchPayload.Read(batch.Payload);
                 }
                 catch (InvalidProtocolBufferException)
                 {
                     continue; // the worker drops an unreadable batch at its next attempt
                 }
-                var kept = parsed.Events.Where(e => rule.Drops(e) is null).ToList();
-                if (kept.Count == parsed.Events.Count)
+                var kept = events.Where(e => rule.Drops(e) is null).ToList();
+                if (kept.Count == events.Count)
                 {
                     continue;
                 }
-                deleted += parsed.Events.Count - kept.Count;
-                eventIds.UnionWith(parsed.Events.Where(e => rule.Drops(e) is not null).Select(e => e.Event.EventId));
+                deleted += events.Count - kept.Count;
+                eventIds.UnionWith(events.Where(e => rule.Drops(e) is not null).Select(e => e.Event.EventId));
                 if (kept.Count == 0)
                 {
                     db.RetryBatches.Remove(batch);
                 }
                 else
                 {
-                    var rest = new EnrichedEventBatch();
-                    rest.Events.AddRange(kept);
-                    batch.Payload = rest.ToByteArray();
+                    batch.Payload = RetryBatchPayload.Of(kept);
                     batch.EventCount = kept.Count;
                 }
             }

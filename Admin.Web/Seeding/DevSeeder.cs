@@ -1,6 +1,6 @@
 using Beacon.Core.Data;
 using Beacon.Core.Security;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Microsoft.EntityFrameworkCore;
 
 namespace Beacon.Admin.Seeding;

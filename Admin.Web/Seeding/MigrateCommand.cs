@@ -1,5 +1,5 @@
 using Beacon.Core.Data;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 
 namespace Beacon.Admin.Seeding;
 

@@ -33,7 +33,7 @@ internal sealed class RedisUsers(IDistributedApplicationBuilder builder, LocalSe
     private const string OutputCache =
         "+set +unlink +del +exists +pexpire +expire +zadd +zscore +zscan +zrange +zrangebyscore +zremrangebyscore +zrem +zcard";
 
-    /// <summary>The rules of each service's user (Beacon.Core.Queue.QueueKeys and DropLogKeys name the keys).</summary>
+    /// <summary>The rules of each service's user (Beacon.Core.Queue.QueueKeys and Beacon.Core.Drops.DropLogKeys name the keys).</summary>
     private static readonly Dictionary<string, string> Rules = new(StringComparer.OrdinalIgnoreCase)
     {
         // Appends to the queue with the dedup script, counts rate limits, writes the drop log, caches /v1/event-types;

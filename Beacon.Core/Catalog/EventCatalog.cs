@@ -60,9 +60,6 @@ public static class EventCatalog
 
     public static IReadOnlyList<EventField> FieldsOf(EventFamily family) => family == EventFamily.Alana ? AlanaFields : LayersFields;
 
-    public static IReadOnlyList<EventField> CommonRequiredOf(EventFamily family) =>
-        family == EventFamily.Alana ? AlanaCommonRequired : LayersCommonRequired;
-
     /// <summary>The catalog, in documentation order.</summary>
     public static readonly IReadOnlyList<EventTypeDefinition> All =
     [

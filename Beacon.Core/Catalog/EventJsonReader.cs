@@ -209,11 +209,11 @@ public static class EventJsonReader
                 }
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
-                    if (reader.TokenType != JsonTokenType.String || reader.GetString() is not { Length: > 0 } category
-                        || category.Length > field.MaxLength || e.Consent.Count == EventCatalog.MaxConsentCategories)
+                    if (reader.TokenType != JsonTokenType.String || reader.GetString() is not { } category
+                        || !EventValidator.IsConsentCategory(category.Length) || e.Consent.Count == EventCatalog.MaxConsentCategories)
                     {
                         SkipToArrayEnd(ref reader);
-                        return $"must be an array of at most {EventCatalog.MaxConsentCategories} names of 1 to {field.MaxLength} characters";
+                        return EventValidator.ConsentProblem;
                     }
                     e.Consent.Add(category);
                 }

@@ -14,6 +14,10 @@ public static class EventValidator
 {
     public const int MaxProductIdLength = 256;
 
+    /// <summary>What is wrong with a <c>consent</c> list that breaks <see cref="IsConsentCategory"/> or holds too many names.</summary>
+    public static readonly string ConsentProblem =
+        $"must be an array of at most {EventCatalog.MaxConsentCategories} names of 1 to {EventCatalog.Consent.MaxLength} characters";
+
     public static EventRejection? Validate(Event e, EventFamily family, int index)
     {
         var fields = new ParsedEventFields(e);
@@ -68,8 +72,15 @@ public static class EventValidator
         {
             return Invalid(index, definition, EventCatalog.ProductIds, $"must hold ids of 1 to {MaxProductIdLength} characters");
         }
+        if (e.HasInvalidConsent)
+        {
+            return Invalid(index, definition, EventCatalog.Consent, ConsentProblem);
+        }
         return null;
     }
+
+    /// <summary>Whether a consent category name of this many characters is one (the list may hold <see cref="EventCatalog.MaxConsentCategories"/>).</summary>
+    public static bool IsConsentCategory(int length) => length > 0 && length <= EventCatalog.Consent.MaxLength;
 
     public static bool IsDecimal(string value) =>
         decimal.TryParse(value, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent,

@@ -29,4 +29,10 @@ public interface IEventFields
 
     /// <summary>Whether some entry of <c>product_ids</c> is empty or longer than <see cref="EventValidator.MaxProductIdLength"/>.</summary>
     bool HasInvalidProductId { get; }
+
+    /// <summary>
+    /// Whether <c>consent</c> holds more than <see cref="EventCatalog.MaxConsentCategories"/> names or one that is not
+    /// <see cref="EventValidator.IsConsentCategory"/>.
+    /// </summary>
+    bool HasInvalidConsent { get; }
 }

@@ -37,4 +37,23 @@ internal readonly struct ParsedEventFields(Event e) : IEventFields
             return false;
         }
     }
+
+    public bool HasInvalidConsent
+    {
+        get
+        {
+            if (e.Consent.Count > EventCatalog.MaxConsentCategories)
+            {
+                return true;
+            }
+            foreach (var category in e.Consent)
+            {
+                if (!EventValidator.IsConsentCategory(category.Length))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
 }

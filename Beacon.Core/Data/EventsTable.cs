@@ -35,9 +35,6 @@ public static class EventsTable
         CREATE INDEX IF NOT EXISTS ix_events_store_received ON events (store_id, received_at DESC);
         """;
 
-    /// <summary>Partition name for a UTC day, e.g. <c>events_20250115</c>.</summary>
-    public static string PartitionName(DateOnly day) => DayPartitions.Name("events", day);
-
     /// <summary>SQL that creates the partition of <paramref name="day"/> if it is missing.</summary>
     public static string EnsurePartitionSql(DateOnly day) => DayPartitions.EnsureSql("events", day);
 }

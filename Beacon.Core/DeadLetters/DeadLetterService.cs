@@ -1,6 +1,6 @@
 using Beacon.Core.Data;
+using Beacon.Core.Delivery;
 using Beacon.Protos.Queue;
-using Google.Protobuf;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
@@ -79,13 +79,11 @@ public sealed class DeadLetterService(BeaconDbContext db, TimeProvider time)
             {
                 foreach (var chunk in group.Chunk(MaxEventsPerBatch))
                 {
-                    var batch = new EnrichedEventBatch();
-                    batch.Events.AddRange(chunk.Select(r => EnrichedEvent.Parser.ParseFrom(r.Envelope)));
                     db.RetryBatches.Add(new RetryBatch
                     {
                         PipelineId = pipelineId,
                         StoreId = group.Key,
-                        Payload = batch.ToByteArray(),
+                        Payload = RetryBatchPayload.Of(chunk.Select(r => EnrichedEvent.Parser.ParseFrom(r.Envelope))),
                         EventCount = chunk.Length,
                         Attempts = 0,
                         NextAttemptAt = now,

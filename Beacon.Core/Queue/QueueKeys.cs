@@ -9,7 +9,7 @@ namespace Beacon.Core.Queue;
 /// events it holds (requests that shared an append share an entry), each a protobuf <c>EnrichedEventBatch</c>: the
 /// request's events in order, and once the envelope fields they share (<c>shared</c>; <see cref="QueueEntries.Read"/>
 /// merges them back and reads every field in order). A field per request keeps Redis' work per event to copying
-/// bytes (one field per event cost Redis twice the CPU). Keys of a partition share a Redis Cluster hash tag (<c>{p0}</c>), so a
+/// bytes. Keys of a partition share a Redis Cluster hash tag (<c>{p0}</c>), so a
 /// partition's stream and its dedup hashes live on one shard and can be updated by one script.
 /// </summary>
 public static class QueueKeys
@@ -46,7 +46,4 @@ public static class QueueKeys
 
     public static IEnumerable<string> AllStreams(int partitions) =>
         Enumerable.Range(0, Math.Max(1, partitions)).Select(Stream);
-
-    /// <summary>Rate-limit counter key (one per window).</summary>
-    public static string RateLimit(string scope, long window) => $"beacon:rl:{scope}:{window}";
 }

@@ -1,5 +1,5 @@
+using Beacon.Core.Hosting;
 using Beacon.Core.Messaging;
-using Beacon.Core.Queue;
 using StackExchange.Redis;
 
 namespace Beacon.Ingestion.Admission;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Beacon.Core.Queue;
 using Beacon.Ingestion.Intake;
 using Beacon.Ingestion.Queueing;
 using Microsoft.Extensions.Options;
@@ -95,6 +94,8 @@ public sealed class RateLimiter : IAsyncDisposable
         _sweeper = new Timer(_ => Sweep(), null, TimeSpan.FromMilliseconds(_windowMs), TimeSpan.FromMilliseconds(_windowMs));
     }
 
+    private static string CounterKey(string scope, long window) => $"beacon:rl:{scope}:{window}";
+
     /// <exception cref="QueueUnavailableException">Redis is unreachable (the request could not be stored anyway).</exception>
     public async ValueTask<RateLimitDecision> CheckAsync(StoreToken token, IPAddress? clientIp, DoorLimits limits)
     {
@@ -108,8 +109,8 @@ public sealed class RateLimiter : IAsyncDisposable
         if (tokenTake.Lease > 0 || addressTake.Lease > 0)
         {
             var scope = $"{{{token.TokenId:N}}}";
-            tokenTake.Key = QueueKeys.RateLimit(scope, window);
-            addressTake.Key = QueueKeys.RateLimit($"{scope}:{clientIp?.ToString() ?? "none"}", window);
+            tokenTake.Key = CounterKey(scope, window);
+            addressTake.Key = CounterKey($"{scope}:{clientIp?.ToString() ?? "none"}", window);
             var pending = new Pending(token.TokenId, tokenTake, addressTake);
             if (!_group.TryAdd(pending))
             {

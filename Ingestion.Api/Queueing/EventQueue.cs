@@ -38,8 +38,7 @@ public sealed class EventQueue : IAsyncDisposable
     // Dedup state: per store, one hash per time bucket of length W (Redis' clock, so every instance agrees), its
     // fields the event ids. An id is looked up in the current and the previous bucket, so it is remembered for at
     // least W and at most 2W; a bucket expires as a whole at the end of the next one. Per call that is one HMGET
-    // per store and bucket and one HSET per store (not a key with its own TTL per event, which cost Redis ~5 us an event),
-    // and the HSET runs only after every XADD succeeded, so a failed append never leaves events marked as seen.
+    // per store and bucket and one HSET per store, not a key with its own TTL per event.
     private const string EnqueueScript = $$"""
         local window = tonumber(ARGV[1])
         local batches = tonumber(ARGV[2])

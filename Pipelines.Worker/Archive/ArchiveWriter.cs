@@ -2,7 +2,7 @@ using System.Threading.Channels;
 using Beacon.Core.Data;
 using Beacon.Core.Privacy;
 using Beacon.Core.Queue;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Events;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Beacon.Worker.Consuming;

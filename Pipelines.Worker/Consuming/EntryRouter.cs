@@ -37,7 +37,7 @@ public sealed class EntryRouter(
     private readonly ConcurrentDictionary<string, HeldEntry> _inFlight = new();
 
     // Below this many bytes a read is parsed on the reading thread: PLINQ's hand-offs cost more than parsing a read of
-    // small entries (1-event requests: most of the worker's CPU went to PLINQ and idle spinning, none was saved).
+    // small entries.
     private const long ParallelParseBytes = 256 * 1024;
 
     private static long BytesOf(List<StreamEntry> entries)

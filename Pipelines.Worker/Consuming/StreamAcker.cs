@@ -1,3 +1,4 @@
+using Beacon.Core.Hosting;
 using Beacon.Core.Queue;
 using System.Threading.Channels;
 using StackExchange.Redis;

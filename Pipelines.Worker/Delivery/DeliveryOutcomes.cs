@@ -1,4 +1,5 @@
 using Beacon.Core.Data;
+using Beacon.Core.Delivery;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Beacon.Worker.Routing;
@@ -117,7 +118,7 @@ public sealed class DeliveryOutcomes(
         {
             var error = Truncate(result.Error);
             // The stored payload still holds what a deletion reached before or during this attempt: rewritten without it.
-            var payload = failed.Count == batch.EventCount ? null : PayloadOf(failed);
+            var payload = failed.Count == batch.EventCount ? null : RetryBatchPayload.Of(failed);
             await db.RetryBatches.Where(r => r.Id == batch.Id).ExecuteUpdateAsync(set =>
             {
                 set.SetProperty(r => r.Attempts, attempts)
@@ -156,7 +157,7 @@ public sealed class DeliveryOutcomes(
             Id = batchId,
             PipelineId = pipeline.Id,
             StoreId = pipeline.StoreId,
-            Payload = PayloadOf(events),
+            Payload = RetryBatchPayload.Of(events),
             EventCount = events.Count,
             Attempts = attempts,
             NextAttemptAt = due,
@@ -164,13 +165,6 @@ public sealed class DeliveryOutcomes(
             LastError = Truncate(result?.Error),
             FirstFailedAt = time.GetUtcNow(),
         };
-    }
-
-    private static byte[] PayloadOf(IReadOnlyList<EnrichedEvent> events)
-    {
-        var payload = new EnrichedEventBatch();
-        payload.Events.AddRange(events);
-        return payload.ToByteArray();
     }
 
     private IEnumerable<DeadLetter> DeadLettersOf(Pipeline pipeline, IReadOnlyList<EnrichedEvent> events, int attempts, DeliveryResult result)

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Beacon.Core.Data;
 using Beacon.Core.Messaging;
-using Beacon.Core.Queue;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

@@ -1,4 +1,4 @@
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Microsoft.Extensions.Options;
 
 namespace Beacon.Worker.Delivery;

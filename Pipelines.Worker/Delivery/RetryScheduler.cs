@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Beacon.Core.Data;
+using Beacon.Core.Delivery;
 using Beacon.Protos.Queue;
 using Beacon.Worker.Routing;
 using Google.Protobuf;
@@ -125,7 +126,7 @@ public sealed class RetryScheduler(
             IReadOnlyList<EnrichedEvent> events;
             try
             {
-                events = EnrichedEventBatch.Parser.ParseFrom(batch.Payload).Events;
+                events = RetryBatchPayload.Read(batch.Payload);
             }
             catch (InvalidProtocolBufferException ex)
             {

@@ -1,5 +1,5 @@
 using Beacon.Core.Hosting;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Beacon.Worker.Archive;
 using Beacon.Worker.Consuming;
 using Beacon.Worker.Delivery;

@@ -1,6 +1,6 @@
-using System.Text.Json;
+using Beacon.Core.Drops;
+using Beacon.Core.Hosting;
 using Beacon.Core.Privacy;
-using Beacon.Core.Queue;
 using Beacon.Protos.Queue;
 using StackExchange.Redis;
 
@@ -72,24 +72,14 @@ public sealed class DeletionDrops(PipelineCache pipelines, IConnectionMultiplexe
         }
         try
         {
-            var at = DateTimeOffset.UtcNow.ToString("O");
+            var now = DateTimeOffset.UtcNow;
+            // The identifier itself is not written: the drop log must not keep what was asked to be forgotten.
+            var records = logged.Select(d => (new DroppedEvent(now, d.Source, 0, d.EventType, d.Reason, d.Reason == DeletionRule.SuppressedReason
+                    ? "an identifier of the event is suppressed"
+                    : "a deletion of an identifier of the event was requested after it was received"),
+                d.EventType.Length is > 0 and <= 64 ? d.EventType : "unknown")).ToList();
             var batch = redis.GetDatabase().CreateBatch();
-            var records = new RedisValue[logged.Count];
-            for (var i = 0; i < logged.Count; i++)
-            {
-                var (type, source, reason) = logged[i];
-                // The identifier itself is not written: the drop log must not keep what was asked to be forgotten.
-                records[i] = JsonSerializer.Serialize(new Dictionary<string, object>
-                {
-                    ["at"] = at, ["source"] = source, ["index"] = 0, ["event_type"] = type, ["code"] = reason,
-                    ["reason"] = reason == DeletionRule.SuppressedReason
-                        ? "an identifier of the event is suppressed"
-                        : "a deletion of an identifier of the event was requested after it was received",
-                });
-                _ = batch.HashIncrementAsync(DropLogKeys.Counts(storeId), $"{(type.Length is > 0 and <= 64 ? type : "unknown")}|{reason}", 1, CommandFlags.FireAndForget);
-            }
-            _ = batch.ListLeftPushAsync(DropLogKeys.Recent(storeId), records, CommandFlags.FireAndForget);
-            _ = batch.ListTrimAsync(DropLogKeys.Recent(storeId), 0, RecentKept - 1, CommandFlags.FireAndForget);
+            DropLogWriter.Append(batch, storeId, records, RecentKept);
             batch.Execute();
         }
         catch (Exception ex) when (RedisFailure.IsTransient(ex, CancellationToken.None))

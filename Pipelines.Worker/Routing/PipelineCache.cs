@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Beacon.Core.Data;
+using Beacon.Core.Hosting;
 using Beacon.Core.Messaging;
 using Beacon.Core.Privacy;
-using Beacon.Core.Queue;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Text.RegularExpressions;
 using Beacon.Admin.Pages;
 using Beacon.Core.Data;
+using Beacon.Core.Drops;
 using Beacon.TestHost;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.RazorPages;
@@ -175,7 +176,7 @@ public sealed partial class AuthorizationMatrixTests(AdminApp app)
         var droppedEventId = "dropped-" + Guid.NewGuid().ToString("N");
         await using (var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(app.Backends.RedisConnectionString))
         {
-            await redis.GetDatabase().HashSetAsync(Beacon.Core.Queue.DropLogKeys.ByEventId(store.StoreId, DateOnly.FromDateTime(DateTime.UtcNow)), droppedEventId,
+            await redis.GetDatabase().HashSetAsync(DropLogKeys.ByEventId(store.StoreId, DateOnly.FromDateTime(DateTime.UtcNow)), droppedEventId,
                 $$"""{"at":"2026-01-15T10:00:00.0000000+00:00","source":"beacon","index":0,"event_type":"product_view","code":"missing_field","reason":"missing required field 'product_id'","event_id":"{{droppedEventId}}"}""");
         }
         return new StoreIds(store.StoreId, store.TokenId, pipeline.Id, pipeline.Secret, deadLetter.Id, memberId, quarantined.Id, replay.Id, droppedEventId,

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Beacon.Core.Data;
+using Beacon.Core.Drops;
 using Beacon.Core.Queue;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;

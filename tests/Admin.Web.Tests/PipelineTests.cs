@@ -2,8 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Beacon.Core.Data;
 using Beacon.Core.Messaging;
-using Beacon.Core.Queue;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Microsoft.EntityFrameworkCore;
 
 namespace Beacon.Admin.Tests;

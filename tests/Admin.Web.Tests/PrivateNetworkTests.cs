@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Beacon.Core.Messaging;
-using Beacon.Core.Queue;
 using Microsoft.EntityFrameworkCore;
 
 namespace Beacon.Admin.Tests;

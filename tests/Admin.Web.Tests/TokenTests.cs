@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Beacon.Core.Messaging;
-using Beacon.Core.Queue;
 using Beacon.Core.Security;
 using Microsoft.EntityFrameworkCore;
 

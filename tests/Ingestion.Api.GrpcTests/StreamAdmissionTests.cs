@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using Beacon.Core.Messaging;
-using Beacon.Core.Queue;
 using Beacon.Core.Security;
 using Beacon.Ingestion.GrpcTests.Infrastructure;
 using Beacon.Protos.V1;

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Beacon.Core.Drops;
 using Beacon.TestHost;
 using static Beacon.Ingestion.Tests.IngestionHost;
 
@@ -275,7 +276,7 @@ public sealed class BeaconApiTests(IngestionHost host) : IClassFixture<Ingestion
             LayersEvent("page_view", "\"event_id\":\"ev-kept\"")), store.Token);
 
         var db = host.Redis.GetDatabase();
-        var key = Beacon.Core.Queue.DropLogKeys.ByEventId(store.StoreId, DateOnly.FromDateTime(DateTime.UtcNow));
+        var key = DropLogKeys.ByEventId(store.StoreId, DateOnly.FromDateTime(DateTime.UtcNow));
         var record = await PollAsync(() => db.HashGetAsync(key, "ev-no-product"), r => r.HasValue);
         var drop = JsonDocument.Parse((string)record!).RootElement;
         Assert.Equal("missing required field 'product_id'", drop.GetProperty("reason").GetString());

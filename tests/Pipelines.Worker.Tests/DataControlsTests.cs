@@ -1,4 +1,5 @@
 using Beacon.Core.Data;
+using Beacon.Core.Drops;
 using Beacon.Core.Messaging;
 using Beacon.Core.Queue;
 using Beacon.Protos.Queue;

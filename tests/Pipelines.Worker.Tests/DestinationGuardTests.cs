@@ -1,7 +1,7 @@
 using System.Net;
 using Beacon.Core.Messaging;
 using Beacon.Core.Security;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Beacon.TestHost;
 using Beacon.Worker.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;

@@ -5,7 +5,6 @@ using Beacon.Protos.Queue;
 using Beacon.TestHost;
 using Beacon.Worker.Tests.Infrastructure;
 using Beacon.Core.Data;
-using Beacon.Core.Queue;
 using Microsoft.EntityFrameworkCore;
 
 namespace Beacon.Worker.Tests;

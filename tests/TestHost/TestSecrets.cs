@@ -1,5 +1,5 @@
 using Beacon.Core.Security;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 
 namespace Beacon.TestHost;
 

@@ -21,8 +21,6 @@ namespace Beacon.Ingestion.Apis.Json;
 /// </summary>
 public static class JsonDoor
 {
-    public static readonly string[] CorsMethods = ["POST", "OPTIONS"];
-
     // A one-page beacon fits; 5,000 requests waiting for their bodies hold 20 MB of buffers at most.
     private const int InitialBodyBuffer = 4 * 1024;
 

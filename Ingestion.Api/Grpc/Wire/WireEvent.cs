@@ -9,8 +9,7 @@ namespace Beacon.Ingestion.Grpc.Wire;
 /// <summary>
 /// A <c>beacon.v1.Event</c> as the gRPC door hands it to the ingestion path: the bytes it arrived in, which go to the
 /// queue as they are, and its fields read from them without building the message (<see cref="WireFields"/>).
-/// Parsing every event into an <see cref="Event"/> was a third of the gRPC door's CPU, most of it allocations
-/// (docs/benchmarks.md).
+/// The door so allocates no message per event (what that saves: docs/benchmarks.md).
 /// </summary>
 public sealed class WireEvent : IncomingEvent
 {

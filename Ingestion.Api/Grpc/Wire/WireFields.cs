@@ -12,7 +12,7 @@ namespace Beacon.Ingestion.Grpc.Wire;
 /// What <see cref="EventValidator"/> and the ingestion path need of a <c>beacon.v1.Event</c>, read straight from its
 /// bytes (for <see cref="WireEvent"/>): the type, each string's length, presence, the client event_id, revenue and
 /// currency. The other values are never needed as strings: the bytes go to the queue as they are. A struct, so the
-/// validator is compiled for it and calls nothing through an interface (that cost the gRPC door ~20% of the path).
+/// validator is compiled for it and calls nothing through an interface (docs/benchmarks-grpc.md).
 /// </summary>
 public struct WireFields : IEventFields
 {
@@ -45,6 +45,7 @@ public struct WireFields : IEventFields
     // message or position, the number of product_ids; 0 when absent.
     private int[] _values;
     private string _currency;
+    private bool _invalidConsentName;
 
     public WireFields()
     {
@@ -78,6 +79,8 @@ public struct WireFields : IEventFields
     public bool CurrencyChanged { get; private set; }
 
     public bool HasInvalidProductId { get; private set; }
+
+    public readonly bool HasInvalidConsent => _invalidConsentName || _values[Event.ConsentFieldNumber] > EventCatalog.MaxConsentCategories;
 
     public readonly bool Has(int fieldNumber) => _values[fieldNumber] > 0;
 
@@ -152,6 +155,7 @@ public struct WireFields : IEventFields
                             return Outcome.Unreadable;
                         }
                         HasInvalidProductId |= number == Event.ProductIdsFieldNumber && (chars == 0 || chars > EventValidator.MaxProductIdLength);
+                        _invalidConsentName |= number == Event.ConsentFieldNumber && !EventValidator.IsConsentCategory(chars);
                         break;
                     case Kind.Timestamp:
                         // Only scalars inside are read here (protobuf merges repeated records); anything else protobuf checks.

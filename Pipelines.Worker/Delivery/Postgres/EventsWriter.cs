@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Beacon.Core.Data;
 using Beacon.Core.Privacy;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Events;
 using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Npgsql;

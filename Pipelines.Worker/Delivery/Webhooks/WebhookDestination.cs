@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Beacon.Core.Data;
 using Beacon.Core.Privacy;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Beacon.Protos.Queue;
 using Microsoft.Extensions.Options;
 

@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Beacon.Core.Data;
-using Beacon.Core.Webhooks;
+using Beacon.Core.Delivery;
 using Beacon.TestHost;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;

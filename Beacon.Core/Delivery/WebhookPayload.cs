@@ -1,9 +1,10 @@
 using System.Buffers;
 using System.Text.Json;
+using Beacon.Core.Events;
 using Beacon.Core.Privacy;
 using Beacon.Protos.Queue;
 
-namespace Beacon.Core.Webhooks;
+namespace Beacon.Core.Delivery;
 
 /// <summary>
 /// The body of a webhook delivery:

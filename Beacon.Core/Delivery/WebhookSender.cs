@@ -5,7 +5,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.Extensions.Options;
 
-namespace Beacon.Core.Webhooks;
+namespace Beacon.Core.Delivery;
 
 /// <summary>
 /// Sends one signed webhook request and says what happened; it never retries (the worker's delivery engine

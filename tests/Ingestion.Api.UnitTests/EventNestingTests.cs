@@ -8,7 +8,7 @@ using Beacon.Protos.Queue;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
-namespace Beacon.Ingestion.Tests;
+namespace Beacon.Ingestion.UnitTests;
 
 /// <summary>
 /// An event is accepted only if the worker can parse the stream entry that holds it: protobuf's recursion limit,

@@ -1,4 +1,4 @@
-namespace Beacon.Core.Webhooks;
+namespace Beacon.Core.Delivery;
 
 /// <summary>How webhooks are sent (configuration section <c>Delivery</c>), shared by the worker and Admin.Web's test button.</summary>
 public sealed class DeliveryOptions

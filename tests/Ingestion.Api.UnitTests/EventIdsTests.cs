@@ -1,6 +1,6 @@
 using Beacon.Ingestion.Enrichment;
 
-namespace Beacon.Ingestion.Tests;
+namespace Beacon.Ingestion.UnitTests;
 
 /// <summary>Server event ids are RFC 9562 UUIDv7s: time-ordered, version 7, RFC variant, random and unique.</summary>
 public sealed class EventIdsTests

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 
-namespace Beacon.Core.Webhooks;
+namespace Beacon.Core.Delivery;
 
 /// <summary>
 /// Keeps webhooks away from the operator's own network (SSRF). The check runs in the

@@ -4,7 +4,7 @@ using Beacon.Protos.V1;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
-namespace Beacon.Ingestion.Tests;
+namespace Beacon.Ingestion.UnitTests;
 
 /// <summary>
 /// The gRPC door reads events from their bytes (<see cref="WireEvent"/>) instead of parsing them: for every event the

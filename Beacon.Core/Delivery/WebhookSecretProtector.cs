@@ -2,7 +2,7 @@ using Beacon.Core.Data;
 using Beacon.Core.Security;
 using Microsoft.EntityFrameworkCore;
 
-namespace Beacon.Core.Webhooks;
+namespace Beacon.Core.Delivery;
 
 /// <summary>
 /// Webhook signing secrets at rest: <see cref="Pipeline.Secret"/> and <see cref="Pipeline.PreviousSecret"/> hold

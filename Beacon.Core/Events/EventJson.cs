@@ -4,7 +4,7 @@ using Beacon.Protos.V1;
 using Beacon.Protos.Queue;
 using Google.Protobuf.WellKnownTypes;
 
-namespace Beacon.Core.Webhooks;
+namespace Beacon.Core.Events;
 
 /// <summary>
 /// The JSON form of a queued event, with the canonical snake_case names (DESIGN §2). Fields that are empty are

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
-namespace Beacon.Core.Webhooks;
+namespace Beacon.Core.Delivery;
 
 public static class WebhookServiceCollectionExtensions
 {

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Beacon.Core.Security;
 
-namespace Beacon.Core.Webhooks;
+namespace Beacon.Core.Delivery;
 
 /// <summary>
 /// Standard Webhooks signatures: <c>v1,</c> + base64 HMAC-SHA256 of <c>{webhook-id}.{webhook-timestamp}.{body}</c>

@@ -1,4 +1,4 @@
-namespace Beacon.Core.Webhooks;
+namespace Beacon.Core.Delivery;
 
 /// <summary>
 /// When a failed webhook is tried again (DESIGN §4): Svix's schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h after the

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Beacon.Core.Webhooks;
+namespace Beacon.Core.Delivery;
 
 /// <summary>
 /// The non-public addresses one store's webhooks may reach: none, every one (the dev/test switch

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using StackExchange.Redis;
 
-namespace Beacon.Core.Queue;
+namespace Beacon.Core.Hosting;
 
 /// <summary>What a Redis call may throw while Redis is down, stalled or reconnecting: a loop waits and retries on it.</summary>
 public static class RedisFailure
