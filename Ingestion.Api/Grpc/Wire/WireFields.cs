@@ -12,7 +12,7 @@ namespace Beacon.Ingestion.Grpc.Wire;
 /// What <see cref="EventValidator"/> and the ingestion path need of a <c>beacon.v1.Event</c>, read straight from its
 /// bytes (for <see cref="WireEvent"/>): the type, each string's length, presence, the client event_id, revenue and
 /// currency. The other values are never needed as strings: the bytes go to the queue as they are. A struct, so the
-/// validator is compiled for it and calls nothing through an interface (docs/benchmarks-grpc.md).
+/// validator is compiled for it and calls nothing through an interface (docs/benchmarks.md).
 /// </summary>
 public struct WireFields : IEventFields
 {
