@@ -49,6 +49,20 @@ public sealed class RedisStallTests(BackendsFixture fixture) : IClassFixture<Bac
         {
             ProcessReaper.Signal(pid, SigCont);
         }
+        // The test's own client saw the same stall: its calls in flight when it dropped the socket are cancelled, and it
+        // reconnects by itself. Only once it answers again is the worker's part tested.
+        await Eventually.WaitAsync(async () =>
+        {
+            try
+            {
+                await queue.GetDatabase().PingAsync();
+                return true;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException or TaskCanceledException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(60), "the test's Redis client answering again after the stall");
         var after = await EnqueueAsync(3);
         try
         {
