@@ -55,7 +55,31 @@ internal sealed class BeaconAppHost : IAsyncDisposable
         return directory;
     }
 
-    public static async Task<BeaconAppHost> StartAsync(string dataDirectory, PortSet ports, params string[] arguments)
+    /// <summary>
+    /// Starts the AppHost; a start that fails (a service exits before it is healthy: seen twice on a loaded machine as
+    /// "admin failed to start", as when another process took its port between <see cref="PortSet.Free"/> and the bind, when
+    /// admin exits 134) is reported with every resource's state and exit code to <paramref name="say"/> and tried once
+    /// more on the same data and ports.
+    /// </summary>
+    public static async Task<BeaconAppHost> StartAsync(string dataDirectory, PortSet ports, Action<string>? say, params string[] arguments)
+    {
+        try
+        {
+            return await StartOnceAsync(dataDirectory, ports, arguments);
+        }
+        catch (StartFailedException failed)
+        {
+            say?.Invoke($"The first start failed; starting once more. {failed.Message}");
+            return await StartOnceAsync(dataDirectory, ports, arguments);
+        }
+    }
+
+    public static Task<BeaconAppHost> StartAsync(string dataDirectory, PortSet ports, params string[] arguments) =>
+        StartAsync(dataDirectory, ports, null, arguments);
+
+    private sealed class StartFailedException(string message, Exception inner) : Exception(message, inner);
+
+    private static async Task<BeaconAppHost> StartOnceAsync(string dataDirectory, PortSet ports, string[] arguments)
     {
         string[] args =
         [
@@ -76,11 +100,27 @@ internal sealed class BeaconAppHost : IAsyncDisposable
         var app = await builder.BuildAsync();
         var host = new BeaconAppHost(app, ports, dataDirectory);
         _ = host.WatchPidsAsync();
+        var names = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Select(r => r.Name).ToList();
         using var timeout = new CancellationTokenSource(StartTimeout);
-        await app.StartAsync(timeout.Token);
-        foreach (var service in new[] { "ingestion", "worker", "admin" })
+        try
         {
-            await app.ResourceNotifications.WaitForResourceHealthyAsync(service, timeout.Token);
+            await app.StartAsync(timeout.Token);
+            foreach (var service in new[] { "ingestion", "worker", "admin" })
+            {
+                await app.ResourceNotifications.WaitForResourceHealthyAsync(service, timeout.Token);
+            }
+        }
+        catch (DistributedApplicationException ex)
+        {
+            var report = new System.Text.StringBuilder(ex.Message);
+            foreach (var name in names)
+            {
+                var state = app.ResourceNotifications.TryGetCurrentState(name, out var current)
+                    ? $"{current.Snapshot.State?.Text} exit code {current.Snapshot.ExitCode?.ToString() ?? "-"}" : "?";
+                report.Append($"\n--- {name}: {state}");
+            }
+            await host.DisposeAsync();
+            throw new StartFailedException(report.ToString(), ex);
         }
         return host;
     }

@@ -48,7 +48,7 @@ public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
         IReadOnlyCollection<int> pids;
         var sent = new List<string>();
 
-        await using (var system = await BeaconAppHost.StartAsync(_dataDirectory, ports,
+        await using (var system = await BeaconAppHost.StartAsync(_dataDirectory, ports, output.WriteLine,
             // Each of these reaches only the service it configures, as an argument of the AppHost.
             "--Beacon:DevToken", _devToken,
             "--Admin:BootstrapApiKey", _apiKey,
@@ -111,7 +111,7 @@ public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
         Assert.False(File.Exists(Path.Combine(_dataDirectory, "postgres", "postmaster.pid")), "Postgres did not shut down cleanly");
 
         // The same data again, with replicas behind DCP's proxy: nothing seeded twice, nothing lost.
-        await using (var restarted = await BeaconAppHost.StartAsync(_dataDirectory, ports, "--replicas", "ingestion=2,worker=2"))
+        await using (var restarted = await BeaconAppHost.StartAsync(_dataDirectory, ports, output.WriteLine, "--replicas", "ingestion=2,worker=2"))
         {
             Assert.Equal(1L, await restarted.QueryAsync<long>("SELECT count(*) FROM stores WHERE name = 'Dev Store'"));
             Assert.Equal((long)sent.Count, await restarted.QueryAsync<long>(
@@ -137,7 +137,7 @@ public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
             "--Delivery:AllowPrivateDestinations", "true", "--Worker:WebhookLinger", "00:00:00.200"];
         IReadOnlyCollection<int> pids;
         Guid storeId;
-        await using (var system = await BeaconAppHost.StartAsync(_dataDirectory, ports, arguments))
+        await using (var system = await BeaconAppHost.StartAsync(_dataDirectory, ports, output.WriteLine, arguments))
         {
             foreach (var service in new[] { "ingestion", "worker", "admin" })
             {
@@ -160,7 +160,7 @@ public sealed class WholeSystemTests(ITestOutputHelper output) : IDisposable
         await AssertNothingLeftAsync(pids, ports.All.Concat(nodePorts));
 
         // Started again on the same data: the nodes find each other from nodes.conf, nothing is formed twice.
-        await using (var restarted = await BeaconAppHost.StartAsync(_dataDirectory, ports, arguments))
+        await using (var restarted = await BeaconAppHost.StartAsync(_dataDirectory, ports, output.WriteLine, arguments))
         {
             var more = await SendBeaconAsync(ports.Ingestion, _devToken, 3);
             await AssertDeliveredAsync(restarted, receiver, more);
