@@ -58,9 +58,6 @@ public sealed class PipelineLane
     private static TimeSpan LingerOf(Pipeline pipeline, IPipelineDestination destination) =>
         PipelineSettings.LingerMsOf(pipeline) is { } ms ? TimeSpan.FromMilliseconds(Math.Clamp(ms, 0, PipelineSettings.MaxLingerMs)) : destination.Linger;
 
-    /// <summary>Batches this lane may now have in flight at once.</summary>
-    public int Concurrency => _concurrency.Limit;
-
     /// <summary>Picks up configuration changes (kind, URL, secrets) for the next batches.</summary>
     public void Update(Pipeline pipeline) => _pipeline = pipeline;
 

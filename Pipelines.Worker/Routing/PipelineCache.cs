@@ -36,11 +36,10 @@ public sealed class PipelineCache(
     private readonly ConcurrentDictionary<Guid, FirstLoad> _firstLoads = new();
     private readonly Channel<bool> _reloadRequested = Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    // Per store: changes announced, changes a finished reload read, and the changes whose wait ran out (Postgres
-    // down), which later entries do not wait for again.
+    // Per store: changes announced, and the last change entries no longer wait for (a finished reload read it, or
+    // its wait ran out while Postgres was down).
     private readonly ConcurrentDictionary<Guid, long> _announced = new();
-    private readonly ConcurrentDictionary<Guid, long> _applied = new();
-    private readonly ConcurrentDictionary<Guid, long> _gaveUp = new();
+    private readonly ConcurrentDictionary<Guid, long> _settled = new();
     // Completed and replaced after every reload, so that waiters look again.
     private volatile TaskCompletionSource _reloaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -78,23 +77,25 @@ public sealed class PipelineCache(
         }
     }
 
-    private bool Applied(Guid storeId, long change) =>
-        _applied.GetValueOrDefault(storeId) >= change || _gaveUp.GetValueOrDefault(storeId) >= change;
+    private bool Applied(Guid storeId, long change) => _settled.GetValueOrDefault(storeId) >= change;
+
+    private void Settle(Guid storeId, long change) => _settled.AddOrUpdate(storeId, change, (_, seen) => Math.Max(seen, change));
 
     private async ValueTask<StoreRouting> AfterAnnouncedChangeAsync(Guid storeId, long change, CancellationToken cancellationToken)
     {
         var deadline = Environment.TickCount64 + (long)options.Value.AnnouncedChangeWait.TotalMilliseconds;
-        while (!Applied(storeId, change))
+        while (true)
         {
+            // Taken before the check, so a reload that ends between the two still wakes this wait.
             var reloaded = _reloaded.Task;
-            var left = deadline - Environment.TickCount64;
             if (Applied(storeId, change))
             {
                 break;
             }
+            var left = deadline - Environment.TickCount64;
             if (left <= 0)
             {
-                _gaveUp.AddOrUpdate(storeId, change, (_, seen) => Math.Max(seen, change));
+                Settle(storeId, change);
                 logger.LogWarning("The pipelines of store {StoreId} changed and could not be read again within {Wait}; its events go on with the last known ones",
                     storeId, options.Value.AnnouncedChangeWait);
                 break;
@@ -284,7 +285,7 @@ public sealed class PipelineCache(
                     _byStore[storeId] = new StoreRouting(byStore[storeId].ToList(), deletionsByStore[storeId].Select(DeletionRule.Of).ToList());
                     if (changes.TryGetValue(storeId, out var change))
                     {
-                        _applied.AddOrUpdate(storeId, change, (_, seen) => Math.Max(seen, change));
+                        Settle(storeId, change);
                     }
                 }
                 loaded += chunk.Length;
